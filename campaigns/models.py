@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+
+
+class ModerationMode(models.TextChoices):
+    POST = "post", "Post-moderation: confirmed pledges go live unless screening flags them"
+    PRE = "pre", "Pre-moderation: every pledge waits for an organiser"
+
+
+class Phase(models.TextChoices):
+    UPCOMING = "upcoming", "Not open yet"
+    OPEN = "open", "Open for pledges"
+    CLOSED = "closed", "Closed"
+
+
+hashtag_validator = RegexValidator(
+    r"^[A-Za-z][A-Za-z0-9_]{0,99}$",
+    "A hashtag is letters, digits and underscores, starting with a letter, without the #.",
+)
+
+
+class Campaign(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    hashtag = models.CharField(
+        max_length=100, validators=[hashtag_validator], help_text="Without the #, e.g. ChangeDay"
+    )
+    description = models.TextField(help_text="What the campaign is about, shown on its page.")
+    opens_at = models.DateTimeField(help_text="When the pledge form opens.")
+    change_day = models.DateField(help_text="The day itself.")
+    deadline = models.DateTimeField(help_text="When the pledge form closes.")
+    target = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    moderation_mode = models.CharField(
+        max_length=4, choices=ModerationMode.choices, default=ModerationMode.POST
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-opens_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(deadline__gt=models.F("opens_at")),
+                name="campaign_deadline_after_opening",
+            ),
+            models.CheckConstraint(condition=models.Q(target__gte=1), name="campaign_target_positive"),
+            models.CheckConstraint(
+                condition=models.Q(moderation_mode__in=ModerationMode.values),
+                name="campaign_moderation_mode_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def phase(self, now: datetime | None = None) -> Phase:
+        now = now or timezone.now()
+        if now < self.opens_at:
+            return Phase.UPCOMING
+        if now >= self.deadline:
+            return Phase.CLOSED
+        return Phase.OPEN
+
+    def days_left(self, now: datetime | None = None) -> int:
+        """Whole calendar days (UK time) until the deadline; 0 on its last day."""
+        now = now or timezone.now()
+        if now >= self.deadline:
+            return 0
+        today = timezone.localtime(now).date()
+        return (timezone.localtime(self.deadline).date() - today).days

@@ -1,0 +1,172 @@
+"""Fixtures shared by every app's tests: campaigns, people, a real SMTP server
+on loopback and a real Celery worker on the configured broker."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings
+from django.utils import timezone
+
+from campaigns.models import Campaign, ModerationMode
+from campaigns.services import campaign_create
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under `make test` (and so in CI) the suite must run on PostgreSQL and
+    Redis: a run that quietly fell back to SQLite or no Redis is a failure."""
+    if os.environ.get("CHANGEDAY_REQUIRE_SERVICES") != "1":
+        return
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine != "django.db.backends.postgresql":
+        pytest.exit(f"CHANGEDAY_REQUIRE_SERVICES=1 but the database engine is {engine}", returncode=3)
+    if not settings.REDIS_URL or not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.exit("CHANGEDAY_REQUIRE_SERVICES=1 but REDIS_URL is not set", returncode=3)
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.exit(f"CHANGEDAY_REQUIRE_SERVICES=1 but Redis does not answer: {exc}", returncode=3)
+
+
+def _campaign(**overrides: Any) -> Campaign:
+    now = timezone.now()
+    values: dict[str, Any] = {
+        "name": "Change Day 2027",
+        "slug": "change-day-2027",
+        "hashtag": "ChangeDay",
+        "description": "One small promise each, for health and care.",
+        "opens_at": now - timedelta(days=1),
+        "change_day": (now + timedelta(days=30)).date(),
+        "deadline": now + timedelta(days=60),
+        "target": 500_000,
+        "moderation_mode": ModerationMode.POST,
+    }
+    values.update(overrides)
+    return campaign_create(**values)
+
+
+@pytest.fixture
+def make_campaign(db: None) -> Any:
+    return _campaign
+
+
+@pytest.fixture
+def campaign(db: None) -> Campaign:
+    return _campaign()
+
+
+@pytest.fixture
+def pre_campaign(db: None) -> Campaign:
+    return _campaign(name="Pre-moderated day", slug="pre-day", moderation_mode=ModerationMode.PRE)
+
+
+@pytest.fixture
+def pledge_data() -> dict[str, Any]:
+    """What a person types into the pledge form, as the browser sends it."""
+    return {
+        "text": "listen to every carer on my ward before the end of each shift",
+        "display_name": "Sam Patel",
+        "role": "Staff nurse",
+        "organisation": "Leeds Teaching Hospitals",
+        "region": "north-east-and-yorkshire",
+        "kind": "personal",
+        "sectors": ["nhs", "social-care"],
+        "email": "sam.patel@example.org",
+        "consent_to_publish": "on",
+        "wants_reminders": "on",
+        "submission_token": str(uuid.uuid4()),
+    }
+
+
+@pytest.fixture
+def organiser(db: None, django_user_model: Any) -> Any:
+    from campaigns.services import organiser_group_ensure
+
+    user = django_user_model.objects.create_user(
+        username="organiser@example.org", email="organiser@example.org", password="pw-organiser-1", is_staff=True
+    )
+    user.groups.add(organiser_group_ensure())
+    return user
+
+
+@pytest.fixture
+def stranger(db: None, django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user(
+        username="stranger@example.org", email="stranger@example.org", password="pw-stranger-1"
+    )
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self._arrived = threading.Condition()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        with self._arrived:
+            self.messages.append(message)  # type: ignore[arg-type]
+            self._arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[EmailMessage]:
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+        return list(self.messages)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_inbox(settings: Any) -> Iterator[_Inbox]:
+    """A real SMTP server on loopback; the app sends to it over SMTP."""
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = controller.port
+    settings.EMAIL_USE_TLS = False
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[Any]:
+    """A real Celery worker, in a thread, consuming from the configured broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from changeday.celery import app
+
+    app.control.purge()
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+        yield worker
+
+
+def email_text(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return part.get_content()
+
+
+def email_html(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None
+    return part.get_content()

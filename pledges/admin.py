@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from pledges.models import OutboxEmail, Pledge, TaggedSector
+
+
+class SectorInline(admin.TabularInline):
+    model = TaggedSector
+    extra = 0
+    can_delete = False
+    readonly_fields = ["tag"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class OutboxInline(admin.TabularInline):
+    model = OutboxEmail
+    extra = 0
+    can_delete = False
+    fields = ["kind", "created_at", "attempts", "sent_at", "failed_at", "last_error"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Pledge)
+class PledgeAdmin(admin.ModelAdmin):
+    list_display = ["public_id", "short_text", "public_name", "campaign", "status", "region", "created_at"]
+    list_filter = ["campaign", "status", "region", "kind", "sectors", "wants_reminders"]
+    search_fields = ["public_id", "text", "display_name", "organisation", "role", "=email"]
+    list_select_related = ["campaign"]
+    date_hierarchy = "created_at"
+    # Statuses move only through the services (and, later, moderation), so the
+    # admin can fix wording but never bypass a transition.
+    readonly_fields = [
+        "public_id",
+        "campaign",
+        "status",
+        "sector_mask",
+        "email",
+        "submission_token",
+        "dedupe_key",
+        "created_at",
+        "confirmed_at",
+        "published_at",
+        "status_changed_at",
+    ]
+    fields = [
+        "public_id",
+        "campaign",
+        "status",
+        "text",
+        "display_name",
+        "is_anonymous",
+        "role",
+        "organisation",
+        "region",
+        "kind",
+        "sector_mask",
+        "email",
+        "consent_to_publish",
+        "wants_reminders",
+        "rejection_reason",
+        "submission_token",
+        "dedupe_key",
+        "created_at",
+        "confirmed_at",
+        "published_at",
+        "status_changed_at",
+    ]
+    inlines = [SectorInline, OutboxInline]
+
+    @admin.display(description="Pledge")
+    def short_text(self, obj: Pledge) -> str:
+        return obj.text[:80]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Pledges are made through the public form, which confirms the email.
+        return False
+
+
+@admin.register(OutboxEmail)
+class OutboxEmailAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "pledge", "created_at", "attempts", "sent_at", "failed_at"]
+    list_filter = ["kind", ("sent_at", admin.EmptyFieldListFilter), ("failed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["pledge__public_id"]
+    list_select_related = ["pledge"]
+    readonly_fields = [f.name for f in OutboxEmail._meta.fields]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OutboxEmail]:
+        return super().get_queryset(request).select_related("pledge")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

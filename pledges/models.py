@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import secrets
+from typing import ClassVar
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from taggit.managers import TaggableManager
+from taggit.models import TagBase, TaggedItemBase
+
+from campaigns.models import Campaign
+
+# Lower-case letters and digits without the look-alikes (0/o, 1/l/i): public ids
+# get read aloud and copied from posters.
+PUBLIC_ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+PUBLIC_ID_LENGTH = 12  # 31**12 ~ 2**59: unguessable, and short enough to share
+
+
+def new_public_id() -> str:
+    return "".join(secrets.choice(PUBLIC_ID_ALPHABET) for _ in range(PUBLIC_ID_LENGTH))
+
+
+class SectorSlug(models.TextChoices):
+    NHS = "nhs", "NHS"
+    SOCIAL_CARE = "social-care", "Social care"
+    HOUSING = "housing", "Housing"
+    PATIENT_CARER = "patient-carer", "Patient or carer"
+
+
+# One bit per sector in Pledge.sector_mask: the wall filters on sectors and
+# counts "integration" pledges (two or more sectors) without joining the tag
+# table for every row.
+SECTOR_BITS: dict[str, int] = {
+    SectorSlug.NHS: 1,
+    SectorSlug.SOCIAL_CARE: 2,
+    SectorSlug.HOUSING: 4,
+    SectorSlug.PATIENT_CARER: 8,
+}
+
+
+def sector_mask_for(slugs: list[str] | set[str]) -> int:
+    mask = 0
+    for slug in slugs:
+        mask |= SECTOR_BITS[slug]
+    return mask
+
+
+class Region(models.TextChoices):
+    EAST_OF_ENGLAND = "east-of-england", "East of England"
+    LONDON = "london", "London"
+    MIDLANDS = "midlands", "Midlands"
+    NORTH_EAST_YORKSHIRE = "north-east-and-yorkshire", "North East and Yorkshire"
+    NORTH_WEST = "north-west", "North West"
+    SOUTH_EAST = "south-east", "South East"
+    SOUTH_WEST = "south-west", "South West"
+    SCOTLAND = "scotland", "Scotland"
+    WALES = "wales", "Wales"
+    NORTHERN_IRELAND = "northern-ireland", "Northern Ireland"
+    ELSEWHERE = "elsewhere", "Elsewhere"
+
+
+class Kind(models.TextChoices):
+    PERSONAL = "personal", "Personal: a promise I make myself"
+    ORGANISATIONAL = "organisational", "Organisational: a promise on behalf of a team or organisation"
+
+
+class Status(models.TextChoices):
+    UNCONFIRMED = "unconfirmed", "Awaiting email confirmation"
+    PENDING = "pending", "Awaiting moderation"
+    PUBLISHED = "published", "Published"
+    REJECTED = "rejected", "Rejected"
+    HIDDEN = "hidden", "Hidden after reports"
+    WITHDRAWN = "withdrawn", "Withdrawn by the pledger"
+
+
+# Named groups of states, as e-petitions' Petition keeps them.
+PUBLIC_STATES: frozenset[str] = frozenset({Status.PUBLISHED})
+MODERATABLE_STATES: frozenset[str] = frozenset({Status.PENDING, Status.HIDDEN})
+CONFIRMED_STATES: frozenset[str] = frozenset(set(Status.values) - {Status.UNCONFIRMED})
+
+
+class Sector(TagBase):
+    """A sector tag. Only the four SectorSlug rows exist (made by a migration)."""
+
+    bit = models.PositiveSmallIntegerField(unique=True)
+
+    class Meta:
+        verbose_name = _("sector")
+        verbose_name_plural = _("sectors")
+        ordering = ["bit"]
+
+
+class TaggedSector(TaggedItemBase):
+    tag = models.ForeignKey(Sector, on_delete=models.PROTECT, related_name="tagged_pledges")
+    content_object = models.ForeignKey(
+        "pledges.Pledge", on_delete=models.CASCADE, related_name="sector_links"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["content_object", "tag"], name="tagged_sector_unique")
+        ]
+
+
+class Pledge(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="pledges")
+    public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
+    text = models.CharField(max_length=500)
+    display_name = models.CharField(max_length=100, blank=True)
+    is_anonymous = models.BooleanField(default=False)
+    role = models.CharField(max_length=100)
+    organisation = models.CharField(max_length=200, blank=True)
+    region = models.CharField(max_length=32, choices=Region.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PERSONAL)
+    sectors = TaggableManager(through=TaggedSector, related_name="pledges", blank=False)
+    sector_mask = models.PositiveSmallIntegerField(default=0)
+    email = models.EmailField(max_length=254)
+    consent_to_publish = models.BooleanField()
+    wants_reminders = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNCONFIRMED)
+    rejection_reason = models.TextField(blank=True)
+
+    # The form carries a token made when it was shown, so a double click or a
+    # resubmission from the back button lands on the pledge already made.
+    submission_token = models.UUIDField(editable=False)
+    # sha256 of the normalised email and text: the same promise from the same
+    # address twice is one pledge, whatever form it came through.
+    dedupe_key = models.CharField(max_length=64, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+
+    PUBLIC_STATES: ClassVar[frozenset[str]] = PUBLIC_STATES
+    MODERATABLE_STATES: ClassVar[frozenset[str]] = MODERATABLE_STATES
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "submission_token"], name="pledge_unique_submission"
+            ),
+            models.UniqueConstraint(fields=["campaign", "dedupe_key"], name="pledge_unique_promise"),
+            models.CheckConstraint(
+                condition=models.Q(consent_to_publish=True), name="pledge_consent_given"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=Status.values), name="pledge_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(region__in=Region.values), name="pledge_region_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(kind__in=Kind.values), name="pledge_kind_valid"),
+            models.CheckConstraint(
+                condition=models.Q(sector_mask__gte=1, sector_mask__lte=15),
+                name="pledge_has_sector",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "status", "-published_at"], name="pledge_wall_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id}: {self.text[:60]}"
+
+    @property
+    def public_name(self) -> str:
+        return "anonymous" if self.is_anonymous or not self.display_name else self.display_name
+
+    @property
+    def sector_slugs(self) -> list[str]:
+        return [slug for slug, bit in SECTOR_BITS.items() if self.sector_mask & bit]
+
+    @property
+    def sector_labels(self) -> list[str]:
+        return [SectorSlug(slug).label for slug in self.sector_slugs]
+
+    @property
+    def is_public(self) -> bool:
+        return self.status in PUBLIC_STATES
+
+
+class EmailKind(models.TextChoices):
+    CONFIRMATION = "confirmation", "Confirm your pledge"
+
+
+class OutboxEmail(models.Model):
+    """An email the system owes someone, written in the same transaction as the
+    change that owes it, so a broker outage delays it but never loses it."""
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="outbox_emails")
+    kind = models.CharField(max_length=32, choices=EmailKind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                name="outbox_unsent_idx",
+                condition=models.Q(sent_at__isnull=True, failed_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.pledge_id}"

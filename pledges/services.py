@@ -1,0 +1,253 @@
+"""Every write to pledges goes through here."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.models import Campaign, ModerationMode, Phase
+from changeday.lib.mail import absolute_url, render_email
+from changeday.lib.tokens import make_token
+from pledges.models import (
+    SECTOR_BITS,
+    EmailKind,
+    Kind,
+    OutboxEmail,
+    Pledge,
+    Region,
+    Sector,
+    Status,
+    sector_mask_for,
+)
+
+logger = logging.getLogger(__name__)
+
+CONFIRM_PURPOSE = "pledge-confirm"
+# A send that has not finished in this long is taken to have died with its worker.
+OUTBOX_LOCK = timedelta(minutes=5)
+OUTBOX_MAX_ATTEMPTS = 12
+
+
+class PledgeError(Exception):
+    """A pledge request that cannot be carried out; the message is for people."""
+
+
+class CampaignNotOpen(PledgeError):
+    pass
+
+
+class InvalidTransition(PledgeError):
+    pass
+
+
+@dataclass(frozen=True)
+class PledgeCreateResult:
+    pledge: Pledge
+    created: bool
+
+
+def _dedupe_key(*, email: str, text: str) -> str:
+    normalised = f"{email.strip().lower()}\n{' '.join(text.split()).lower()}"
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def _enqueue_outbox(outbox_id: int) -> None:
+    from pledges.tasks import send_outbox_email_task
+
+    try:
+        send_outbox_email_task.delay(outbox_id)
+    except Exception:
+        # The broker is down. The row is committed; outbox_drain sends it once
+        # the broker and a worker are back. The pledger still sees success.
+        logger.warning("Could not queue outbox email %s; the drain will send it", outbox_id)
+
+
+def _queue_email(*, pledge: Pledge, kind: str) -> OutboxEmail:
+    outbox = OutboxEmail.objects.create(pledge=pledge, kind=kind)
+    transaction.on_commit(lambda: _enqueue_outbox(outbox.pk))
+    return outbox
+
+
+def pledge_create(
+    *,
+    campaign: Campaign,
+    text: str,
+    display_name: str,
+    is_anonymous: bool,
+    role: str,
+    organisation: str,
+    region: str,
+    kind: str,
+    sectors: list[str],
+    email: str,
+    consent_to_publish: bool,
+    wants_reminders: bool,
+    submission_token: uuid.UUID,
+    send_confirmation: bool = True,
+    now: datetime | None = None,
+) -> PledgeCreateResult:
+    """Store a pledge awaiting email confirmation and queue its confirmation email.
+
+    A second submission of the same form, or of the same promise from the same
+    address, returns the pledge already stored (created=False) and stores nothing.
+    """
+    now = now or timezone.now()
+    phase = campaign.phase(now)
+    if phase is Phase.UPCOMING:
+        raise CampaignNotOpen(
+            f"Pledging for {campaign.name} opens on "
+            f"{timezone.localtime(campaign.opens_at):%-d %B %Y at %H:%M}."
+        )
+    if phase is Phase.CLOSED:
+        raise CampaignNotOpen(f"Pledging for {campaign.name} has closed. Thank you to everyone who pledged.")
+    text = text.strip()
+    if not text:
+        raise PledgeError("Write your pledge.")
+    if not sectors or any(slug not in SECTOR_BITS for slug in sectors):
+        raise PledgeError("Choose at least one of the listed sectors.")
+    if region not in Region.values or kind not in Kind.values:
+        raise PledgeError("Choose a region and a kind of pledge from the lists.")
+    if not consent_to_publish:
+        raise PledgeError("We can only take pledges we may publish.")
+
+    dedupe_key = _dedupe_key(email=email, text=text)
+    try:
+        with transaction.atomic():
+            pledge = Pledge.objects.create(
+                campaign=campaign,
+                text=text,
+                display_name="" if is_anonymous else display_name.strip(),
+                is_anonymous=is_anonymous,
+                role=role.strip(),
+                organisation=organisation.strip(),
+                region=region,
+                kind=kind,
+                sector_mask=sector_mask_for(sectors),
+                email=email.strip(),
+                consent_to_publish=True,
+                wants_reminders=wants_reminders,
+                submission_token=submission_token,
+                dedupe_key=dedupe_key,
+            )
+            pledge.sectors.set(list(Sector.objects.filter(slug__in=sectors)))
+            if send_confirmation:
+                _queue_email(pledge=pledge, kind=EmailKind.CONFIRMATION)
+    except IntegrityError:
+        existing = Pledge.objects.filter(campaign=campaign).filter(
+            Q(submission_token=submission_token) | Q(dedupe_key=dedupe_key)
+        ).first()
+        if existing is None:
+            raise
+        return PledgeCreateResult(pledge=existing, created=False)
+    return PledgeCreateResult(pledge=pledge, created=True)
+
+
+def _pledge_move(*, pledge: Pledge, to: str, now: datetime, **fields: object) -> None:
+    """The one place a status changes; counters will move here in the same transaction."""
+    updated = Pledge.objects.filter(pk=pledge.pk, status=pledge.status).update(
+        status=to, status_changed_at=now, **fields
+    )
+    if updated != 1:
+        raise InvalidTransition("This pledge was changed by someone else a moment ago.")
+    pledge.status = to
+    pledge.status_changed_at = now
+    for name, value in fields.items():
+        setattr(pledge, name, value)
+
+
+def pledge_confirm(*, pledge: Pledge, now: datetime | None = None) -> Pledge:
+    """Confirm the pledger's email: publish (post-moderation) or queue for review.
+
+    Safe to repeat: a pledge already confirmed is returned unchanged, so a second
+    click or a mail scanner following the link does no harm.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Row lock: two clicks at once must not both move the pledge.
+        pledge = Pledge.objects.select_for_update().select_related("campaign").get(pk=pledge.pk)
+        if pledge.status != Status.UNCONFIRMED:
+            return pledge
+        if pledge.campaign.moderation_mode == ModerationMode.PRE:
+            _pledge_move(pledge=pledge, to=Status.PENDING, now=now, confirmed_at=now)
+        else:
+            _pledge_move(
+                pledge=pledge, to=Status.PUBLISHED, now=now, confirmed_at=now, published_at=now
+            )
+    return pledge
+
+
+def pledge_confirmation_url(*, pledge: Pledge) -> str:
+    token = make_token(purpose=CONFIRM_PURPOSE, value=pledge.public_id)
+    return absolute_url(reverse("pledges:confirm", kwargs={"token": token}))
+
+
+def _build_email(outbox: OutboxEmail):  # noqa: ANN202 - EmailMultiAlternatives
+    pledge = outbox.pledge
+    if outbox.kind == EmailKind.CONFIRMATION:
+        context = {
+            "pledge": pledge,
+            "campaign": pledge.campaign,
+            "confirm_url": pledge_confirmation_url(pledge=pledge),
+            "valid_days": settings.PLEDGE_CONFIRMATION_MAX_AGE.days,
+        }
+        return render_email(template="pledge_confirmation", context=context, to=pledge.email)
+    raise ValueError(f"Unknown email kind {outbox.kind!r}")
+
+
+def outbox_send(*, outbox_id: int, now: datetime | None = None) -> bool:
+    """Send one owed email. Returns True if this call sent it.
+
+    Raises the transport's exception on failure so the task can retry; the row
+    stays unsent and the drain picks it up again later.
+    """
+    now = now or timezone.now()
+    # Conditional UPDATE as a claim: the task queued at submission and one queued
+    # by the drain may run at once, and only one of them may send.
+    claimed = (
+        OutboxEmail.objects.filter(pk=outbox_id, sent_at__isnull=True, failed_at__isnull=True)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .update(locked_until=now + OUTBOX_LOCK, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return False
+    outbox = OutboxEmail.objects.select_related("pledge__campaign").get(pk=outbox_id)
+    try:
+        _build_email(outbox).send()
+    except Exception as exc:
+        failed = outbox.attempts >= OUTBOX_MAX_ATTEMPTS
+        OutboxEmail.objects.filter(pk=outbox_id).update(
+            locked_until=None,
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+            failed_at=timezone.now() if failed else None,
+        )
+        raise
+    OutboxEmail.objects.filter(pk=outbox_id).update(sent_at=timezone.now(), locked_until=None)
+    return True
+
+
+def outbox_claim_overdue(
+    *, now: datetime | None = None, older_than: timedelta = timedelta(minutes=1), limit: int = 500
+) -> list[int]:
+    """Ids of owed emails whose first task never ran, marked as re-queued now."""
+    now = now or timezone.now()
+    stale = now - older_than
+    due = (
+        OutboxEmail.objects.filter(sent_at__isnull=True, failed_at__isnull=True, created_at__lt=stale)
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - OUTBOX_LOCK))
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    ids = list(due)
+    if ids:
+        OutboxEmail.objects.filter(pk__in=ids).update(enqueued_at=now)
+    return ids

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import smtplib
+
+from celery import shared_task
+
+from pledges import services
+
+# Errors a later attempt can get past: the mail server busy, down or slow.
+TEMPORARY_MAIL_ERRORS = (smtplib.SMTPException, OSError, TimeoutError)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=TEMPORARY_MAIL_ERRORS,
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def send_outbox_email_task(outbox_id: int) -> bool:
+    return services.outbox_send(outbox_id=outbox_id)
+
+
+@shared_task(acks_late=True)
+def outbox_drain() -> int:
+    """Queue every owed email whose own task never ran (broker down, worker killed)."""
+    ids = services.outbox_claim_overdue()
+    for outbox_id in ids:
+        send_outbox_email_task.delay(outbox_id)
+    return len(ids)

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from campaigns.models import Campaign, Phase
+from changeday.lib.mail import absolute_url
+from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
+from pledges import services
+from pledges.forms import PledgeForm
+from pledges.models import Pledge, Status
+
+# Public ids of the pledges this browser confirmed, so their owner can see a
+# pledge still waiting for moderation at its permalink while others get a 404.
+OWN_PLEDGES_SESSION_KEY = "own_pledges"
+
+
+def _fresh_token_data(request: HttpRequest) -> dict[str, object]:
+    data = request.POST.copy()
+    try:
+        uuid.UUID(str(data.get("submission_token", "")))
+    except ValueError:
+        # A missing or mangled hidden field is not the person's fault; the
+        # promise-level dedupe still catches a repeated submission.
+        data["submission_token"] = str(uuid.uuid4())
+    return data
+
+
+@require_http_methods(["GET", "POST"])
+def pledge_create(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, slug=slug)
+    phase = campaign.phase()
+    if phase is not Phase.OPEN:
+        status = 200 if request.method == "GET" else 403
+        return render(
+            request, "pledges/closed.html", {"campaign": campaign, "phase": phase}, status=status
+        )
+
+    action = reverse("pledges:create", kwargs={"slug": campaign.slug})
+    if request.method == "GET":
+        form = PledgeForm(action=action, initial={"submission_token": uuid.uuid4()})
+        return render(request, "pledges/create.html", {"campaign": campaign, "form": form})
+
+    form = PledgeForm(_fresh_token_data(request), action=action)
+    if not form.is_valid():
+        return render(
+            request, "pledges/create.html", {"campaign": campaign, "form": form}, status=400
+        )
+    try:
+        services.pledge_create(campaign=campaign, **form.cleaned_data)
+    except services.CampaignNotOpen:
+        return render(
+            request,
+            "pledges/closed.html",
+            {"campaign": campaign, "phase": campaign.phase()},
+            status=403,
+        )
+    except services.PledgeError as exc:
+        form.add_error(None, str(exc))
+        return render(
+            request, "pledges/create.html", {"campaign": campaign, "form": form}, status=400
+        )
+    # The same page whether or not this promise was already stored: a page must
+    # never tell anyone whether an address has pledged.
+    return redirect("pledges:sent", slug=campaign.slug)
+
+
+def pledge_sent(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, slug=slug)
+    return render(request, "pledges/sent.html", {"campaign": campaign})
+
+
+def _pledge_from_token(request: HttpRequest, token: str) -> Pledge | HttpResponse:
+    try:
+        public_id = read_token(
+            purpose=services.CONFIRM_PURPOSE,
+            token=token,
+            max_age=settings.PLEDGE_CONFIRMATION_MAX_AGE,
+        )
+    except ExpiredToken:
+        return render(request, "pledges/link_expired.html", status=410)
+    except InvalidToken:
+        return render(request, "pledges/link_invalid.html", status=400)
+    pledge = Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
+    if pledge is None:
+        return render(request, "pledges/link_invalid.html", status=404)
+    return pledge
+
+
+@require_http_methods(["GET", "POST"])
+def pledge_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    found = _pledge_from_token(request, token)
+    if isinstance(found, HttpResponse):
+        return found
+    pledge = found
+    # GET only shows a button: mail scanners follow links, and must not be the
+    # ones who confirm. The POST is safe to repeat.
+    if request.method == "GET" and pledge.status == Status.UNCONFIRMED:
+        return render(request, "pledges/confirm.html", {"pledge": pledge, "campaign": pledge.campaign})
+    if request.method == "POST":
+        pledge = services.pledge_confirm(pledge=pledge)
+    own = request.session.get(OWN_PLEDGES_SESSION_KEY, [])
+    if pledge.public_id not in own:
+        request.session[OWN_PLEDGES_SESSION_KEY] = [*own[-49:], pledge.public_id]
+    return HttpResponseRedirect(reverse("pledges:detail", kwargs={"public_id": pledge.public_id}))
+
+
+def _share_url(pledge: Pledge, permalink: str) -> str:
+    query = urlencode(
+        {
+            "text": f"I pledged for {pledge.campaign.name}: {pledge.text[:180]}",
+            "url": permalink,
+            "hashtags": pledge.campaign.hashtag,
+        }
+    )
+    return f"https://twitter.com/intent/tweet?{query}"
+
+
+def pledge_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    pledge = (
+        Pledge.objects.select_related("campaign")
+        .prefetch_related(None)
+        .filter(public_id=public_id[:16])
+        .first()
+    )
+    if pledge is None:
+        raise Http404("No pledge here.")
+    is_owner = pledge.public_id in request.session.get(OWN_PLEDGES_SESSION_KEY, [])
+    if not pledge.is_public and not is_owner:
+        raise Http404("No pledge here.")
+    permalink = absolute_url(reverse("pledges:detail", kwargs={"public_id": pledge.public_id}))
+    context = {
+        "pledge": pledge,
+        "campaign": pledge.campaign,
+        "permalink": permalink,
+        "share_url": _share_url(pledge, permalink),
+        "is_owner": is_owner,
+    }
+    return render(request, "pledges/detail.html", context)
