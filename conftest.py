@@ -95,7 +95,10 @@ def organiser(db: None, django_user_model: Any) -> Any:
     from campaigns.services import organiser_group_ensure
 
     user = django_user_model.objects.create_user(
-        username="organiser@example.org", email="organiser@example.org", password="pw-organiser-1", is_staff=True
+        username="organiser@example.org",
+        email="organiser@example.org",
+        password="pw-organiser-1",
+        is_staff=True,
     )
     user.groups.add(organiser_group_ensure())
     return user

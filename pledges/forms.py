@@ -18,7 +18,10 @@ class PledgeForm(forms.Form):
         min_length=TEXT_MIN,
         max_length=TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": TEXT_MAX}),
-        help_text=f"Your promise in plain words, {TEXT_MIN} to {TEXT_MAX} characters. No matter how big or small.",
+        help_text=(
+            f"Your promise in plain words, {TEXT_MIN} to {TEXT_MAX} characters. "
+            "No matter how big or small."
+        ),
         error_messages={
             "required": "Write your pledge.",
             "min_length": f"Your pledge needs at least {TEXT_MIN} characters.",
@@ -58,7 +61,10 @@ class PledgeForm(forms.Form):
         label="Which sectors does your pledge touch?",
         choices=SectorSlug.choices,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Choose one or more. Pledges that join up health, social care and housing are especially welcome.",
+        help_text=(
+            "Choose one or more. Pledges that join up health, social care and housing "
+            "are especially welcome."
+        ),
         error_messages={
             "required": "Choose at least one sector.",
             "invalid_choice": "Choose sectors from the list.",
@@ -100,7 +106,5 @@ class PledgeForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if not cleaned.get("is_anonymous") and not (cleaned.get("display_name") or "").strip():
-            self.add_error(
-                "display_name", "Enter the name to show, or tick “Show my pledge as anonymous”."
-            )
+            self.add_error("display_name", "Enter the name to show, or tick “Show my pledge as anonymous”.")
         return cleaned

@@ -97,9 +97,7 @@ class TaggedSector(TaggedItemBase):
     )
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["content_object", "tag"], name="tagged_sector_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["content_object", "tag"], name="tagged_sector_unique")]
 
 
 class Pledge(models.Model):
@@ -138,19 +136,11 @@ class Pledge(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["campaign", "submission_token"], name="pledge_unique_submission"
-            ),
+            models.UniqueConstraint(fields=["campaign", "submission_token"], name="pledge_unique_submission"),
             models.UniqueConstraint(fields=["campaign", "dedupe_key"], name="pledge_unique_promise"),
-            models.CheckConstraint(
-                condition=models.Q(consent_to_publish=True), name="pledge_consent_given"
-            ),
-            models.CheckConstraint(
-                condition=models.Q(status__in=Status.values), name="pledge_status_valid"
-            ),
-            models.CheckConstraint(
-                condition=models.Q(region__in=Region.values), name="pledge_region_valid"
-            ),
+            models.CheckConstraint(condition=models.Q(consent_to_publish=True), name="pledge_consent_given"),
+            models.CheckConstraint(condition=models.Q(status__in=Status.values), name="pledge_status_valid"),
+            models.CheckConstraint(condition=models.Q(region__in=Region.values), name="pledge_region_valid"),
             models.CheckConstraint(condition=models.Q(kind__in=Kind.values), name="pledge_kind_valid"),
             models.CheckConstraint(
                 condition=models.Q(sector_mask__gte=1, sector_mask__lte=15),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import smtplib
+from datetime import timedelta
 
 from celery import shared_task
 
@@ -23,9 +24,9 @@ def send_outbox_email_task(outbox_id: int) -> bool:
 
 
 @shared_task(acks_late=True)
-def outbox_drain() -> int:
+def outbox_drain(older_than_seconds: int = 60) -> int:
     """Queue every owed email whose own task never ran (broker down, worker killed)."""
-    ids = services.outbox_claim_overdue()
+    ids = services.outbox_claim_overdue(older_than=timedelta(seconds=older_than_seconds))
     for outbox_id in ids:
         send_outbox_email_task.delay(outbox_id)
     return len(ids)

@@ -38,9 +38,7 @@ def pledge_create(request: HttpRequest, slug: str) -> HttpResponse:
     phase = campaign.phase()
     if phase is not Phase.OPEN:
         status = 200 if request.method == "GET" else 403
-        return render(
-            request, "pledges/closed.html", {"campaign": campaign, "phase": phase}, status=status
-        )
+        return render(request, "pledges/closed.html", {"campaign": campaign, "phase": phase}, status=status)
 
     action = reverse("pledges:create", kwargs={"slug": campaign.slug})
     if request.method == "GET":
@@ -49,9 +47,7 @@ def pledge_create(request: HttpRequest, slug: str) -> HttpResponse:
 
     form = PledgeForm(_fresh_token_data(request), action=action)
     if not form.is_valid():
-        return render(
-            request, "pledges/create.html", {"campaign": campaign, "form": form}, status=400
-        )
+        return render(request, "pledges/create.html", {"campaign": campaign, "form": form}, status=400)
     try:
         services.pledge_create(campaign=campaign, **form.cleaned_data)
     except services.CampaignNotOpen:
@@ -63,9 +59,7 @@ def pledge_create(request: HttpRequest, slug: str) -> HttpResponse:
         )
     except services.PledgeError as exc:
         form.add_error(None, str(exc))
-        return render(
-            request, "pledges/create.html", {"campaign": campaign, "form": form}, status=400
-        )
+        return render(request, "pledges/create.html", {"campaign": campaign, "form": form}, status=400)
     # The same page whether or not this promise was already stored: a page must
     # never tell anyone whether an address has pledged.
     return redirect("pledges:sent", slug=campaign.slug)
@@ -123,12 +117,7 @@ def _share_url(pledge: Pledge, permalink: str) -> str:
 
 
 def pledge_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    pledge = (
-        Pledge.objects.select_related("campaign")
-        .prefetch_related(None)
-        .filter(public_id=public_id[:16])
-        .first()
-    )
+    pledge = Pledge.objects.select_related("campaign").filter(public_id=public_id[:16]).first()
     if pledge is None:
         raise Http404("No pledge here.")
     is_owner = pledge.public_id in request.session.get(OWN_PLEDGES_SESSION_KEY, [])

@@ -26,7 +26,7 @@ def test_a_visitor_pledges_confirms_by_email_and_sees_the_permalink(
     client = Client()
     home = client.get("/")
     assert campaign.name in home.content.decode()
-    assert f'/campaigns/{campaign.slug}/pledge/' in home.content.decode()
+    assert f"/campaigns/{campaign.slug}/pledge/" in home.content.decode()
 
     response = _submit(client, campaign, pledge_data)
     assert response.status_code == 302

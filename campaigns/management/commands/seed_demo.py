@@ -1,0 +1,182 @@
+"""A demo campaign with pledges and an organiser, for `make run` and trials."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.models import Campaign, ModerationMode
+from campaigns.services import campaign_create, organiser_group_ensure
+from pledges.models import Kind, Region
+from pledges.services import pledge_confirm, pledge_create
+
+LONDON = ZoneInfo("Europe/London")
+DEMO_SLUG = "change-day-demo"
+DEMO_ORGANISER = "organiser@changeday.local"
+
+DEMO_PLEDGES: list[tuple[str, str, str, str, list[str]]] = [
+    ("learn the name of every patient I care for on each shift", "Aisha", "Staff nurse", "london", ["nhs"]),
+    (
+        "sit with a resident for ten minutes every day just to talk",
+        "Tom",
+        "Care worker",
+        "north-west",
+        ["social-care"],
+    ),
+    (
+        "call the district nurse before every discharge of a tenant I support",
+        "Priya",
+        "Housing officer",
+        "midlands",
+        ["housing", "nhs"],
+    ),
+    (
+        "tell my GP practice what worked well, not only what went wrong",
+        "",
+        "Carer",
+        "south-west",
+        ["patient-carer"],
+    ),
+    (
+        "introduce myself with 'hello my name is' to every patient",
+        "Dr Jones",
+        "Junior doctor",
+        "wales",
+        ["nhs"],
+    ),
+    (
+        "share our ward's falls data with the care homes we discharge to",
+        "Ward 12 team",
+        "Ward manager",
+        "east-of-england",
+        ["nhs", "social-care"],
+    ),
+    (
+        "check that every person I visit has a working smoke alarm and heating",
+        "Mo",
+        "Housing support worker",
+        "scotland",
+        ["housing", "social-care"],
+    ),
+    (
+        "ask the carers I meet how they are, and mean it",
+        "",
+        "Social worker",
+        "south-east",
+        ["social-care", "patient-carer"],
+    ),
+    (
+        "spend a day shadowing a colleague in adult social care",
+        "Chris",
+        "Practice manager",
+        "north-east-and-yorkshire",
+        ["nhs", "social-care"],
+    ),
+    (
+        "make sure every tenant leaving hospital has food in the fridge on day one",
+        "Leeds Housing",
+        "Team leader",
+        "north-east-and-yorkshire",
+        ["housing", "nhs", "social-care"],
+    ),
+    ("answer every patient letter in plain English", "Sarah", "Consultant", "northern-ireland", ["nhs"]),
+    (
+        "bring my mum's care plan to every appointment so no one starts from scratch",
+        "Joe",
+        "Carer",
+        "london",
+        ["patient-carer", "nhs"],
+    ),
+]
+# Demo pledges made on behalf of a team or organisation rather than a person.
+ORGANISATIONS = {"Ward 12 team", "Leeds Housing"}
+
+
+class Command(BaseCommand):
+    help = "Create the demo campaign, some pledges and an organiser login (safe to run again)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--organiser-email", default=DEMO_ORGANISER)
+        parser.add_argument(
+            "--organiser-password",
+            default="",
+            help="Password for the organiser; a new random one is made and printed when left out.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        campaign = Campaign.objects.filter(slug=DEMO_SLUG).first()
+        if campaign is None:
+            campaign = self._make_campaign()
+            self.stdout.write(f"Made the demo campaign {campaign.name} at /campaigns/{campaign.slug}/")
+        else:
+            self.stdout.write(f"The demo campaign {campaign.name} is already there.")
+        self._organiser(options["organiser_email"], options["organiser_password"])
+
+    def _make_campaign(self) -> Campaign:
+        now = timezone.now()
+        # Change Day is on 3 March and pledging stays open to 31 March, as in 2014;
+        # the next such dates from today keep the demo open whenever it is run.
+        year = now.year + 1 if (now.month, now.day) > (3, 3) else now.year
+        campaign = campaign_create(
+            name=f"Change Day {year}",
+            slug=DEMO_SLUG,
+            hashtag=f"ChangeDay{year}",
+            description=(
+                "Everyone who works in or uses the NHS, social care and housing makes one "
+                "promise, no matter how big or small, to make things better.\n"
+                "This year we want social care and housing to be as visible as the NHS, and "
+                "pledges that join them up."
+            ),
+            opens_at=now - timedelta(days=14),
+            change_day=date(year, 3, 3),
+            deadline=datetime.combine(date(year, 3, 31), time(23, 59), tzinfo=LONDON),
+            target=500_000,
+            moderation_mode=ModerationMode.POST,
+        )
+        regions = set(Region.values)
+        with transaction.atomic():
+            for n, (text, name, role, region, sectors) in enumerate(DEMO_PLEDGES):
+                assert region in regions
+                result = pledge_create(
+                    campaign=campaign,
+                    text=text,
+                    display_name=name,
+                    is_anonymous=not name,
+                    role=role,
+                    organisation="",
+                    region=region,
+                    kind=Kind.ORGANISATIONAL if name in ORGANISATIONS else Kind.PERSONAL,
+                    sectors=sectors,
+                    email=f"demo+{n}@changeday.invalid",
+                    consent_to_publish=True,
+                    wants_reminders=False,
+                    submission_token=uuid.uuid4(),
+                    # Demo addresses cannot receive mail; the pledges are confirmed here.
+                    send_confirmation=False,
+                )
+                pledge_confirm(pledge=result.pledge)
+        return campaign
+
+    def _organiser(self, email: str, password: str) -> None:
+        password = password or secrets.token_urlsafe(12)
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(
+            username=email, defaults={"email": email, "is_staff": True}
+        )
+        user.is_staff = True
+        user.set_password(password)
+        user.save()
+        user.groups.add(organiser_group_ensure())
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Organiser login: {email} / {password}  (sign in at http://127.0.0.1:8000/admin/)"
+            )
+        )

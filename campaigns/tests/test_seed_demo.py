@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from campaigns.models import Campaign
+from pledges.models import OutboxEmail, Pledge, Status
+
+pytestmark = pytest.mark.django_db
+
+
+def _seed() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_seed_demo_makes_an_open_campaign_with_published_pledges_and_a_working_login() -> None:
+    output = _seed()
+
+    campaign = Campaign.objects.get()
+    assert campaign.phase() == "open"
+    pledges = Pledge.objects.filter(campaign=campaign)
+    assert pledges.count() >= 10
+    assert set(pledges.values_list("status", flat=True)) == {Status.PUBLISHED}
+    # Every sector is represented, and some pledges join sectors up.
+    masks = set(pledges.values_list("sector_mask", flat=True))
+    assert 1 | 2 | 4 | 8 == _union(masks)
+    assert any(bin(mask).count("1") >= 2 for mask in masks)
+    assert not OutboxEmail.objects.exists(), "demo addresses must not be mailed"
+
+    email, password = re.search(r"Organiser login: (\S+) / (\S+)", output).groups()
+    client = Client()
+    assert client.login(username=email, password=password)
+    assert client.get("/admin/pledges/pledge/").status_code == 200
+
+    home = Client().get("/").content.decode()
+    assert campaign.name in home
+
+
+def test_seed_demo_run_twice_keeps_one_campaign_and_the_latest_login_works() -> None:
+    _seed()
+    output = _seed()
+
+    assert Campaign.objects.count() == 1
+    email, password = re.search(r"Organiser login: (\S+) / (\S+)", output).groups()
+    assert Client().login(username=email, password=password)
+
+
+def _union(masks: set[int]) -> int:
+    result = 0
+    for mask in masks:
+        result |= mask
+    return result

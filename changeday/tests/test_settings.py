@@ -1,0 +1,127 @@
+"""Production settings: they refuse bad configuration loudly, pass Django's
+deployment checks with the environment README documents, and gunicorn serves
+the site and its static files with whitenoise."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from changeday.lib.env import env_bool, env_int, env_list
+from conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def production_env(**extra: str) -> dict[str, str]:
+    """The production environment README.md documents, on this machine."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "CHANGEDAY_", "ALLOWED_HOSTS", "SITE_URL", "EMAIL_"))
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "changeday.settings",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "pledge.example.org,127.0.0.1",
+            "SITE_URL": "https://pledge.example.org",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_env_helpers_refuse_values_they_cannot_understand(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X_FLAG", "perhaps")
+    with pytest.raises(ImproperlyConfigured, match="X_FLAG"):
+        env_bool("X_FLAG")
+    monkeypatch.setenv("X_NUMBER", "twelve")
+    with pytest.raises(ImproperlyConfigured, match="X_NUMBER"):
+        env_int("X_NUMBER", 1)
+    monkeypatch.setenv("X_LIST", " a.example , b.example ,")
+    assert env_list("X_LIST") == ["a.example", "b.example"]
+    monkeypatch.setenv("X_FLAG", "Yes")
+    assert env_bool("X_FLAG") is True
+
+
+def test_production_without_a_secret_key_refuses_to_start() -> None:
+    env = production_env()
+    del env["DJANGO_SECRET_KEY"]
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_check_deploy_passes_with_the_documented_environment() -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_serves_pages_and_whitenoise_serves_static_files(tmp_path: Path, settings: Any) -> None:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("the server process needs a database it can share: PostgreSQL")
+    database_url = (
+        f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+    env = production_env(
+        DATABASE_URL=database_url,
+        DJANGO_SECURE_SSL_REDIRECT="0",
+        CHANGEDAY_VAR_DIR=str(tmp_path / "var"),
+    )
+    env["DJANGO_STATIC_ROOT"] = str(tmp_path / "static")
+    collected = manage("collectstatic", "--noinput", env=env)
+    assert collected.returncode == 0, collected.stderr
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "changeday.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        page = _get(f"http://127.0.0.1:{port}/")
+        assert page.status == 200
+        html = page.read().decode()
+        assert "changeday" in html
+        # Manifest storage: hashed names, cached for ever, served by whitenoise.
+        css_path = html.split('href="/static/css/changeday.', 1)[1].split('"', 1)[0]
+        css = _get(f"http://127.0.0.1:{port}/static/css/changeday.{css_path}")
+        assert css.status == 200
+        assert "max-age=315360000" in css.headers["Cache-Control"]
+        assert b"--cd-blue" in css.read()
+        assert _get(f"http://127.0.0.1:{port}/").headers["X-Content-Type-Options"] == "nosniff"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def _get(url: str) -> Any:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=5)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)

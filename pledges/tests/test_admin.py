@@ -1,0 +1,112 @@
+"""Organisers find and inspect pledges in the admin; audit fields stay read-only."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from pledges.models import Pledge
+from pledges.services import pledge_confirm, pledge_create
+
+pytestmark = pytest.mark.django_db
+
+
+def _pledge(campaign: Any, *, text: str, email: str, confirm: bool = True) -> Pledge:
+    result = pledge_create(
+        campaign=campaign,
+        text=text,
+        display_name="Ana",
+        is_anonymous=False,
+        role="Social worker",
+        organisation="Kent County Council",
+        region="south-east",
+        kind="personal",
+        sectors=["social-care"],
+        email=email,
+        consent_to_publish=True,
+        wants_reminders=False,
+        submission_token=uuid.uuid4(),
+        send_confirmation=False,
+    )
+    return pledge_confirm(pledge=result.pledge) if confirm else result.pledge
+
+
+def _client_for(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_an_organiser_finds_a_pledge_by_its_pledgers_email(campaign: Any, organiser: Any) -> None:
+    wanted = _pledge(campaign, text="phone every family after a discharge", email="ana@example.org")
+    _pledge(campaign, text="visit the day centre once a month", email="bo@example.org")
+
+    page = _client_for(organiser).get("/admin/pledges/pledge/", {"q": "ana@example.org"})
+
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert wanted.public_id in body
+    assert "visit the day centre" not in body
+
+
+def test_an_organiser_filters_pledges_by_status(campaign: Any, organiser: Any) -> None:
+    _pledge(campaign, text="published promise for the wall", email="a@example.org")
+    waiting = _pledge(
+        campaign, text="unconfirmed promise still waiting", email="b@example.org", confirm=False
+    )
+
+    page = _client_for(organiser).get("/admin/pledges/pledge/", {"status__exact": "unconfirmed"})
+
+    body = page.content.decode()
+    assert waiting.public_id in body
+    assert "published promise for the wall" not in body
+
+
+def test_audit_fields_are_shown_but_cannot_be_edited(campaign: Any, organiser: Any) -> None:
+    pledge = _pledge(campaign, text="learn sign language basics this spring", email="c@example.org")
+    client = _client_for(organiser)
+
+    page = client.get(f"/admin/pledges/pledge/{pledge.pk}/change/")
+
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert pledge.public_id in body
+    for field in ("public_id", "status", "published_at", "confirmed_at", "email", "submission_token"):
+        assert f'name="{field}"' not in body, f"{field} is editable in the admin"
+
+    # A forged POST cannot change a read-only field either.
+    client.post(
+        f"/admin/pledges/pledge/{pledge.pk}/change/",
+        {
+            "text": pledge.text,
+            "display_name": "Ana B.",
+            "role": "Social worker",
+            "organisation": "",
+            "region": "south-east",
+            "kind": "personal",
+            "consent_to_publish": "on",
+            "status": "rejected",
+            "public_id": "forged",
+            "sector_links-TOTAL_FORMS": "0",
+            "sector_links-INITIAL_FORMS": "0",
+            "outbox_emails-TOTAL_FORMS": "0",
+            "outbox_emails-INITIAL_FORMS": "0",
+        },
+    )
+    pledge.refresh_from_db()
+    assert pledge.display_name == "Ana B.", "the edit itself was refused"
+    assert pledge.status == "published"
+    assert pledge.public_id != "forged"
+
+
+def test_pledges_cannot_be_added_in_the_admin(organiser: Any) -> None:
+    assert _client_for(organiser).get("/admin/pledges/pledge/add/").status_code == 403
+
+
+def test_a_person_who_is_not_staff_is_sent_to_log_in(stranger: Any) -> None:
+    response = _client_for(stranger).get("/admin/pledges/pledge/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
