@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -47,6 +48,7 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=models.Q(deadline__gt=models.F("opens_at")),
                 name="campaign_deadline_after_opening",
+                violation_error_message="The pledge deadline must be after the opening time.",
             ),
             models.CheckConstraint(condition=models.Q(target__gte=1), name="campaign_target_positive"),
             models.CheckConstraint(
@@ -57,6 +59,11 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # Said on the field too, so the admin shows it next to the deadline.
+        if self.opens_at and self.deadline and self.deadline <= self.opens_at:
+            raise ValidationError({"deadline": "The pledge deadline must be after the opening time."})
 
     def phase(self, now: datetime | None = None) -> Phase:
         now = now or timezone.now()
@@ -72,4 +79,7 @@ class Campaign(models.Model):
         if now >= self.deadline:
             return 0
         today = timezone.localtime(now).date()
-        return (timezone.localtime(self.deadline).date() - today).days
+        # The last day is the day of the last open moment: a deadline of 00:00 on
+        # 1 April means "pledge until 31 March".
+        last_day = timezone.localtime(self.deadline - timedelta(microseconds=1)).date()
+        return (last_day - today).days

@@ -5,13 +5,19 @@ from django.shortcuts import get_object_or_404, render
 
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_get_current
+from pledges.models import SectorSlug
+from pledges.selectors import campaign_totals
 
 
 def _render_campaign(request: HttpRequest, campaign: Campaign) -> HttpResponse:
+    totals = campaign_totals(campaign=campaign)
     context = {
         "campaign": campaign,
         "phase": campaign.phase(),
         "days_left": campaign.days_left(),
+        "totals": totals,
+        "progress": min(100, round(100 * totals.total / campaign.target)),
+        "sectors": [(SectorSlug(slug).label, count) for slug, count in totals.by_sector.items()],
     }
     return render(request, "campaigns/detail.html", context)
 

@@ -18,4 +18,11 @@ app.conf.beat_schedule = {
         "task": "pledges.tasks.outbox_drain",
         "schedule": 60.0,
     },
+    # Counters move in the same transaction as each status change, so drift
+    # means a bug or a manual edit; a recount every ten minutes bounds how long
+    # a wrong total can show, at the cost of one aggregate per campaign.
+    "recompute-totals": {
+        "task": "pledges.tasks.recompute_totals_task",
+        "schedule": 600.0,
+    },
 }

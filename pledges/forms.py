@@ -12,15 +12,23 @@ TEXT_MIN = 10
 TEXT_MAX = 500
 
 
+class PledgeTextField(forms.CharField):
+    """Counts a line break as one character, as the textarea's maxlength does:
+    browsers send each line break as CRLF, so a pledge the browser let someone
+    type in full would otherwise be refused as too long."""
+
+    def to_python(self, value: Any) -> str:
+        return super().to_python(value).replace("\r\n", "\n")
+
+
 class PledgeForm(forms.Form):
-    text = forms.CharField(
+    text = PledgeTextField(
         label="I pledge to…",
         min_length=TEXT_MIN,
         max_length=TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": TEXT_MAX}),
         help_text=(
-            f"Your promise in plain words, {TEXT_MIN} to {TEXT_MAX} characters. "
-            "No matter how big or small."
+            f"Your promise in plain words, {TEXT_MIN} to {TEXT_MAX} characters. No matter how big or small."
         ),
         error_messages={
             "required": "Write your pledge.",
@@ -62,8 +70,7 @@ class PledgeForm(forms.Form):
         choices=SectorSlug.choices,
         widget=forms.CheckboxSelectMultiple,
         help_text=(
-            "Choose one or more. Pledges that join up health, social care and housing "
-            "are especially welcome."
+            "Choose one or more. Pledges that join up health, social care and housing are especially welcome."
         ),
         error_messages={
             "required": "Choose at least one sector.",

@@ -17,7 +17,12 @@ PUBLIC_ID_LENGTH = 12  # 31**12 ~ 2**59: unguessable, and short enough to share
 
 
 def new_public_id() -> str:
-    return "".join(secrets.choice(PUBLIC_ID_ALPHABET) for _ in range(PUBLIC_ID_LENGTH))
+    # One urandom call, not one per character (bulk loads make millions of ids).
+    # Bytes at or above 248 (8 * 31) are dropped so every symbol is equally likely.
+    while True:
+        symbols = [byte % 31 for byte in secrets.token_bytes(2 * PUBLIC_ID_LENGTH) if byte < 248]
+        if len(symbols) >= PUBLIC_ID_LENGTH:
+            return "".join(PUBLIC_ID_ALPHABET[i] for i in symbols[:PUBLIC_ID_LENGTH])
 
 
 class SectorSlug(models.TextChoices):
@@ -201,3 +206,46 @@ class OutboxEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.pledge_id}"
+
+
+# How many rows each counter is spread over: concurrent publishes pick a shard at
+# random, so no single row serialises every writer (house style, e-petitions 2019).
+TOTAL_SHARDS = 8
+
+
+def total_keys_for(*, sector_mask: int, region: str, kind: str) -> list[str]:
+    """The counters a published pledge adds one to."""
+    keys = ["total", f"region:{region}", f"kind:{kind}"]
+    keys += [f"sector:{slug}" for slug, bit in SECTOR_BITS.items() if sector_mask & bit]
+    if bin(sector_mask).count("1") >= 2:
+        keys.append("integration")
+    return keys
+
+
+def all_total_keys() -> list[str]:
+    keys = ["total", "integration"]
+    keys += [f"sector:{slug}" for slug in SECTOR_BITS]
+    keys += [f"region:{value}" for value in Region.values]
+    keys += [f"kind:{value}" for value in Kind.values]
+    return keys
+
+
+class TotalShard(models.Model):
+    """One slice of one live counter of published pledges.
+
+    A counter's value is the sum over its shards; campaign_recompute_totals
+    rewrites them from the pledges themselves to repair drift."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="total_shards")
+    key = models.CharField(max_length=48)
+    shard = models.PositiveSmallIntegerField()
+    value = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "key", "shard"], name="total_shard_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.key}[{self.shard}] = {self.value}"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, Count, F, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,7 +19,9 @@ from campaigns.models import Campaign, ModerationMode, Phase
 from changeday.lib.mail import absolute_url, render_email
 from changeday.lib.tokens import make_token
 from pledges.models import (
+    PUBLIC_STATES,
     SECTOR_BITS,
+    TOTAL_SHARDS,
     EmailKind,
     Kind,
     OutboxEmail,
@@ -27,7 +30,10 @@ from pledges.models import (
     Sector,
     SectorSlug,
     Status,
+    TotalShard,
+    all_total_keys,
     sector_mask_for,
+    total_keys_for,
 )
 
 logger = logging.getLogger(__name__)
@@ -36,6 +42,7 @@ CONFIRM_PURPOSE = "pledge-confirm"
 # A send that has not finished in this long is taken to have died with its worker.
 OUTBOX_LOCK = timedelta(minutes=5)
 OUTBOX_MAX_ATTEMPTS = 12
+MAX_CONFIRMATION_EMAILS = 5
 
 
 class PledgeError(Exception):
@@ -56,7 +63,7 @@ class PledgeCreateResult:
     created: bool
 
 
-def _dedupe_key(*, email: str, text: str) -> str:
+def pledge_dedupe_key(*, email: str, text: str) -> str:
     normalised = f"{email.strip().lower()}\n{' '.join(text.split()).lower()}"
     return hashlib.sha256(normalised.encode()).hexdigest()
 
@@ -120,7 +127,7 @@ def pledge_create(
     if not consent_to_publish:
         raise PledgeError("We can only take pledges we may publish.")
 
-    dedupe_key = _dedupe_key(email=email, text=text)
+    dedupe_key = pledge_dedupe_key(email=email, text=text)
     try:
         with transaction.atomic():
             pledge = Pledge.objects.create(
@@ -150,8 +157,26 @@ def pledge_create(
         )
         if existing is None:
             raise
+        _resend_confirmation_if_owed(
+            pledge=existing,
+            same_form=existing.submission_token == submission_token,
+            enabled=send_confirmation,
+        )
         return PledgeCreateResult(pledge=existing, created=False)
     return PledgeCreateResult(pledge=pledge, created=True)
+
+
+def _resend_confirmation_if_owed(*, pledge: Pledge, same_form: bool, enabled: bool) -> None:
+    """Someone pledged the same promise again (a new form, not a double click)
+    while it is still unconfirmed: they lost the link, or it expired. The page
+    says the same as ever; the new link comes by email."""
+    if same_form or not enabled or pledge.status != Status.UNCONFIRMED:
+        return
+    # Bounded, so the form cannot be used to flood someone's inbox.
+    if pledge.outbox_emails.filter(kind=EmailKind.CONFIRMATION).count() >= MAX_CONFIRMATION_EMAILS:
+        return
+    with transaction.atomic():
+        _queue_email(pledge=pledge, kind=EmailKind.CONFIRMATION)
 
 
 def _sector_tags(slugs: list[str]) -> list[Sector]:
@@ -167,13 +192,45 @@ def _sector_tags(slugs: list[str]) -> list[Sector]:
     return tags
 
 
+def _totals_apply(*, campaign_id: int, deltas: dict[str, int]) -> None:
+    """Add deltas to the live counters on one random shard, in the caller's transaction."""
+    deltas = {key: delta for key, delta in deltas.items() if delta}
+    if not deltas:
+        return
+    shard = random.randrange(TOTAL_SHARDS)
+    rows = TotalShard.objects.filter(campaign_id=campaign_id, shard=shard, key__in=list(deltas))
+    # Lock in key order, as campaign_recompute_totals does: two writers (or a
+    # writer and the recount) never wait on each other in opposite orders.
+    present = set(rows.select_for_update().order_by("key").values_list("key", flat=True))
+    missing = set(deltas) - present
+    if missing:
+        TotalShard.objects.bulk_create(
+            [TotalShard(campaign_id=campaign_id, key=key, shard=shard) for key in sorted(missing)],
+            ignore_conflicts=True,
+        )
+    rows.update(
+        value=F("value") + Case(*[When(key=key, then=Value(delta)) for key, delta in deltas.items()]),
+        updated_at=timezone.now(),
+    )
+
+
+def _totals_delta(pledge: Pledge, sign: int) -> dict[str, int]:
+    keys = total_keys_for(sector_mask=pledge.sector_mask, region=pledge.region, kind=pledge.kind)
+    return dict.fromkeys(keys, sign)
+
+
 def _pledge_move(*, pledge: Pledge, to: str, now: datetime, **fields: object) -> None:
-    """The one place a status changes; counters will move here in the same transaction."""
+    """The one place a status changes. The live counters move in the same
+    transaction, so totals and statuses can never disagree."""
+    was_public = pledge.status in PUBLIC_STATES
     updated = Pledge.objects.filter(pk=pledge.pk, status=pledge.status).update(
         status=to, status_changed_at=now, **fields
     )
     if updated != 1:
         raise InvalidTransition("This pledge was changed by someone else a moment ago.")
+    is_public = to in PUBLIC_STATES
+    if was_public != is_public:
+        _totals_apply(campaign_id=pledge.campaign_id, deltas=_totals_delta(pledge, 1 if is_public else -1))
     pledge.status = to
     pledge.status_changed_at = now
     for name, value in fields.items():
@@ -197,6 +254,54 @@ def pledge_confirm(*, pledge: Pledge, now: datetime | None = None) -> Pledge:
         else:
             _pledge_move(pledge=pledge, to=Status.PUBLISHED, now=now, confirmed_at=now, published_at=now)
     return pledge
+
+
+def campaign_recompute_totals(*, campaign: Campaign) -> dict[str, tuple[int, int]]:
+    """Recount every live counter of a campaign from its pledges, repairing drift.
+
+    Returns the counters that were wrong, as {key: (was, now)}.
+    """
+    keys = all_total_keys()
+    with transaction.atomic():
+        TotalShard.objects.bulk_create(
+            [
+                TotalShard(campaign=campaign, key=key, shard=shard)
+                for key in keys
+                for shard in range(TOTAL_SHARDS)
+            ],
+            ignore_conflicts=True,
+        )
+        # Hold every shard while counting: a status change that commits during
+        # the count would otherwise be counted once by us and once more by itself.
+        rows = list(TotalShard.objects.select_for_update().filter(campaign=campaign).order_by("key", "shard"))
+        exact: dict[str, int] = dict.fromkeys(keys, 0)
+        groups = (
+            Pledge.objects.filter(campaign=campaign, status__in=PUBLIC_STATES)
+            .values_list("sector_mask", "region", "kind")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for sector_mask, region, kind, n in groups:
+            for key in total_keys_for(sector_mask=sector_mask, region=region, kind=kind):
+                exact[key] = exact.get(key, 0) + n
+        current: dict[str, int] = {}
+        for row in rows:
+            current[row.key] = current.get(row.key, 0) + row.value
+        drift = {
+            key: (current.get(key, 0), value) for key, value in exact.items() if current.get(key, 0) != value
+        }
+        if drift:
+            now = timezone.now()
+            TotalShard.objects.filter(campaign=campaign, key__in=list(drift)).exclude(shard=0).update(
+                value=0, updated_at=now
+            )
+            for key, (_, value) in drift.items():
+                TotalShard.objects.filter(campaign=campaign, key=key, shard=0).update(
+                    value=value, updated_at=now
+                )
+    if drift:
+        logger.warning("Repaired %d drifted counters of %s: %s", len(drift), campaign.slug, drift)
+    return drift
 
 
 def pledge_confirmation_url(*, pledge: Pledge) -> str:

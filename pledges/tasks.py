@@ -30,3 +30,15 @@ def outbox_drain(older_than_seconds: int = 60) -> int:
     for outbox_id in ids:
         send_outbox_email_task.delay(outbox_id)
     return len(ids)
+
+
+@shared_task(acks_late=True)
+def recompute_totals_task(campaign_id: int | None = None) -> int:
+    """Recount the live counters of one campaign, or of every campaign."""
+    from campaigns.models import Campaign
+
+    campaigns = Campaign.objects.all() if campaign_id is None else Campaign.objects.filter(pk=campaign_id)
+    repaired = 0
+    for campaign in campaigns.iterator():
+        repaired += len(services.campaign_recompute_totals(campaign=campaign))
+    return repaired

@@ -1,8 +1,24 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, register_converter
 
 from pledges import views
+
+
+class PublicIdConverter:
+    """Only the public id alphabet reaches the view: anything else (a null byte,
+    5,000 characters) is a 404 before it can reach a query."""
+
+    regex = "[0-9a-z]{1,16}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(PublicIdConverter, "public_id")
 
 app_name = "pledges"
 
@@ -10,5 +26,5 @@ urlpatterns = [
     path("campaigns/<slug:slug>/pledge/", views.pledge_create, name="create"),
     path("campaigns/<slug:slug>/pledge/sent/", views.pledge_sent, name="sent"),
     path("pledges/confirm/<str:token>/", views.pledge_confirm, name="confirm"),
-    path("pledges/<str:public_id>/", views.pledge_detail, name="detail"),
+    path("pledges/<public_id:public_id>/", views.pledge_detail, name="detail"),
 ]

@@ -78,13 +78,23 @@ def _pledge_from_token(request: HttpRequest, token: str) -> Pledge | HttpRespons
             max_age=settings.PLEDGE_CONFIRMATION_MAX_AGE,
         )
     except ExpiredToken:
-        return render(request, "pledges/link_expired.html", status=410)
+        return _expired_link(request, token)
     except InvalidToken:
         return render(request, "pledges/link_invalid.html", status=400)
     pledge = Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
     if pledge is None:
         return render(request, "pledges/link_invalid.html", status=404)
     return pledge
+
+
+def _expired_link(request: HttpRequest, token: str) -> HttpResponse:
+    # An old email is how many people find their pledge again: if it was
+    # confirmed in time, take them to it (without the owner's view).
+    public_id = read_token(purpose=services.CONFIRM_PURPOSE, token=token, max_age=None)
+    pledge = Pledge.objects.filter(public_id=public_id).exclude(status=Status.UNCONFIRMED).first()
+    if pledge is not None:
+        return HttpResponseRedirect(reverse("pledges:detail", kwargs={"public_id": pledge.public_id}))
+    return render(request, "pledges/link_expired.html", status=410)
 
 
 @require_http_methods(["GET", "POST"])
@@ -117,7 +127,7 @@ def _share_url(pledge: Pledge, permalink: str) -> str:
 
 
 def pledge_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    pledge = Pledge.objects.select_related("campaign").filter(public_id=public_id[:16]).first()
+    pledge = Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
     if pledge is None:
         raise Http404("No pledge here.")
     is_owner = pledge.public_id in request.session.get(OWN_PLEDGES_SESSION_KEY, [])

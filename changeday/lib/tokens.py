@@ -23,7 +23,8 @@ def make_token(*, purpose: str, value: str) -> str:
     return signing.TimestampSigner(salt=f"changeday.{purpose}").sign(value)
 
 
-def read_token(*, purpose: str, token: str, max_age: timedelta) -> str:
+def read_token(*, purpose: str, token: str, max_age: timedelta | None) -> str:
+    """The signed value; max_age=None accepts a genuine token of any age."""
     signer = signing.TimestampSigner(salt=f"changeday.{purpose}")
     try:
         return signer.unsign(token, max_age=max_age)

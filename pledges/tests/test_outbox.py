@@ -119,3 +119,29 @@ def test_the_drain_and_the_original_task_together_send_one_email(
     assert len(messages) == 1
     outbox = OutboxEmail.objects.get()
     assert outbox.sent_at is not None and outbox.attempts == 1
+
+
+def test_a_mail_server_outage_is_recorded_and_the_email_goes_when_it_is_back(
+    campaign: Any, pledge_data: dict[str, Any], smtp_inbox: Any, settings: Any
+) -> None:
+    from pledges.services import outbox_send
+
+    app.control.purge()
+    _submit(campaign, pledge_data)
+    app.control.purge()  # this test drives the send itself
+    outbox = OutboxEmail.objects.get()
+    working_port = settings.EMAIL_PORT
+    settings.EMAIL_PORT = free_port()  # nothing listens there
+
+    with pytest.raises(OSError):
+        outbox_send(outbox_id=outbox.pk)
+    outbox.refresh_from_db()
+    assert outbox.sent_at is None and outbox.locked_until is None
+    assert outbox.attempts == 1 and "Connection refused" in outbox.last_error
+
+    settings.EMAIL_PORT = working_port
+    assert outbox_send(outbox_id=outbox.pk) is True
+    assert [m["To"] for m in smtp_inbox.wait_for(1)] == [pledge_data["email"]]
+    # A late retry of the failed attempt finds it sent and sends nothing more.
+    assert outbox_send(outbox_id=outbox.pk) is False
+    assert len(smtp_inbox.messages) == 1
