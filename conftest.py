@@ -40,6 +40,27 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit(f"CHANGEDAY_REQUIRE_SERVICES=1 but Redis does not answer: {exc}", returncode=3)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """Rate-limit windows last an hour in a cache that outlives a test: start each test with none."""
+    from django.core.cache import cache
+
+    def clear() -> None:
+        if settings.REDIS_URL:
+            import redis
+
+            client = redis.Redis.from_url(settings.REDIS_URL)
+            keys = list(client.scan_iter(match="*ratelimit:*"))
+            if keys:
+                client.delete(*keys)
+        else:
+            cache.clear()
+
+    clear()
+    yield
+    clear()
+
+
 def _campaign(**overrides: Any) -> Campaign:
     now = timezone.now()
     values: dict[str, Any] = {

@@ -16,6 +16,6 @@ class CampaignAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "slug", "hashtag", "description"]}),
         ("Dates and target", {"fields": ["opens_at", "change_day", "deadline", "target"]}),
-        ("Moderation", {"fields": ["moderation_mode"]}),
+        ("Moderation", {"fields": ["moderation_mode", "report_threshold", "blocked_words"]}),
         ("Audit", {"fields": ["created_at", "updated_at"]}),
     ]

@@ -39,6 +39,17 @@ class Campaign(models.Model):
     moderation_mode = models.CharField(
         max_length=4, choices=ModerationMode.choices, default=ModerationMode.POST
     )
+    report_threshold = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text="A published pledge reported by this many different visitors is hidden until reviewed.",
+    )
+    blocked_words = models.TextField(
+        blank=True,
+        help_text=(
+            "Words or phrases that send a pledge to the moderation queue, one per line or comma-separated."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

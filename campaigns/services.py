@@ -18,6 +18,8 @@ ORGANISER_PERMISSIONS = [
     ("pledges", "view_pledge"),
     ("pledges", "change_pledge"),
     ("pledges", "view_outboxemail"),
+    ("pledges", "view_moderationevent"),
+    ("pledges", "view_report"),
 ]
 
 
@@ -32,6 +34,8 @@ def campaign_create(
     deadline: datetime,
     target: int,
     moderation_mode: str = ModerationMode.POST,
+    report_threshold: int = 3,
+    blocked_words: str = "",
 ) -> Campaign:
     campaign = Campaign(
         name=name,
@@ -43,6 +47,8 @@ def campaign_create(
         deadline=deadline,
         target=target,
         moderation_mode=moderation_mode,
+        report_threshold=report_threshold,
+        blocked_words=blocked_words,
     )
     campaign.full_clean()
     with transaction.atomic():

@@ -8,6 +8,7 @@ admin.site.site_title = "changeday"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("", include("campaigns.urls")),
     path("", include("pledges.urls")),
 ]

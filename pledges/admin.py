@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from pledges.models import OutboxEmail, Pledge, TaggedSector
+from pledges.models import ModerationEvent, OutboxEmail, Pledge, Report, TaggedSector
 
 
 class SectorInline(admin.TabularInline):
@@ -28,6 +28,34 @@ class OutboxInline(admin.TabularInline):
         return False
 
 
+class ModerationEventInline(admin.TabularInline):
+    """The audit record: shown on the pledge, never editable or deletable here."""
+
+    model = ModerationEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "actor", "action", "from_status", "to_status", "reason_code", "reason_text"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class ReportInline(admin.TabularInline):
+    model = Report
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "reason", "detail"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(Pledge)
 class PledgeAdmin(admin.ModelAdmin):
     list_display = ["public_id", "short_text", "public_name", "campaign", "status", "region", "created_at"]
@@ -43,6 +71,9 @@ class PledgeAdmin(admin.ModelAdmin):
         "status",
         "sector_mask",
         "email",
+        "rejection_reason",
+        "flags",
+        "report_count",
         "submission_token",
         "dedupe_key",
         "created_at",
@@ -66,6 +97,8 @@ class PledgeAdmin(admin.ModelAdmin):
         "consent_to_publish",
         "wants_reminders",
         "rejection_reason",
+        "flags",
+        "report_count",
         "submission_token",
         "dedupe_key",
         "created_at",
@@ -73,7 +106,7 @@ class PledgeAdmin(admin.ModelAdmin):
         "published_at",
         "status_changed_at",
     ]
-    inlines = [SectorInline, OutboxInline]
+    inlines = [SectorInline, ModerationEventInline, ReportInline, OutboxInline]
 
     @admin.display(description="Pledge")
     def short_text(self, obj: Pledge) -> str:
@@ -99,4 +132,22 @@ class OutboxEmailAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ModerationEvent)
+class ModerationEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "pledge", "actor", "action", "from_status", "to_status", "reason_code"]
+    list_filter = ["action", "to_status", "reason_code"]
+    search_fields = ["pledge__public_id", "actor__username"]
+    list_select_related = ["pledge", "actor"]
+    readonly_fields = [f.name for f in ModerationEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

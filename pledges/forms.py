@@ -6,7 +6,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Fieldset, Layout, Submit
 from django import forms
 
-from pledges.models import Kind, Region, SectorSlug
+from pledges.models import Kind, Region, ReportReason, SectorSlug
 
 TEXT_MIN = 10
 TEXT_MAX = 500
@@ -115,3 +115,22 @@ class PledgeForm(forms.Form):
         if not cleaned.get("is_anonymous") and not (cleaned.get("display_name") or "").strip():
             self.add_error("display_name", "Enter the name to show, or tick “Show my pledge as anonymous”.")
         return cleaned
+
+
+class ReportForm(forms.Form):
+    reason = forms.ChoiceField(
+        label="Why should an organiser look at this pledge?",
+        choices=ReportReason.choices,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose why you are reporting this pledge.",
+            "invalid_choice": "Choose a reason from the list.",
+        },
+    )
+    detail = forms.CharField(
+        label="Anything else an organiser should know (optional)",
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 500}),
+        error_messages={"max_length": "Keep it to 500 characters or fewer (it has %(show_value)d)."},
+    )

@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 from typing import ClassVar
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
@@ -122,6 +123,11 @@ class Pledge(models.Model):
     wants_reminders = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNCONFIRMED)
     rejection_reason = models.TextField(blank=True)
+    # Screening reasons (pledges.screening.FlagReason values) found at submission.
+    flags = models.JSONField(default=list, blank=True)
+    report_count = models.PositiveIntegerField(default=0)
+    # sha256 of the normalised text alone: screening counts identical pledges by it.
+    text_hash = models.CharField(max_length=64, db_index=True, default="", editable=False)
 
     # The form carries a token made when it was shown, so a double click or a
     # resubmission from the back button lands on the pledge already made.
@@ -154,6 +160,11 @@ class Pledge(models.Model):
         ]
         indexes = [
             models.Index(fields=["campaign", "status", "-published_at"], name="pledge_wall_idx"),
+            models.Index(
+                fields=["campaign", "status", "created_at"],
+                name="pledge_queue_idx",
+                condition=models.Q(status__in=["pending", "hidden"]),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -178,6 +189,95 @@ class Pledge(models.Model):
 
 class EmailKind(models.TextChoices):
     CONFIRMATION = "confirmation", "Confirm your pledge"
+    REJECTED = "rejected", "Your pledge was not published"
+    PUBLISHED = "published", "Your pledge is live"
+
+
+class Action(models.TextChoices):
+    PUBLISH = "publish", "Publish"
+    REJECT = "reject", "Reject"
+    HIDE = "hide", "Hide"
+    RESTORE = "restore", "Restore"
+    WITHDRAW = "withdraw", "Withdrawn by the pledger"
+    AUTO_HIDE = "auto-hide", "Hidden after reports"
+
+
+# Which statuses each action may start from, and where it leads. A move from
+# any other status is refused (e-petitions' publish!/reject! guards).
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    Action.PUBLISH: (frozenset({Status.PENDING}), Status.PUBLISHED),
+    Action.REJECT: (frozenset({Status.PENDING, Status.HIDDEN, Status.PUBLISHED}), Status.REJECTED),
+    Action.HIDE: (frozenset({Status.PUBLISHED, Status.PENDING}), Status.HIDDEN),
+    Action.RESTORE: (frozenset({Status.HIDDEN, Status.REJECTED}), Status.PUBLISHED),
+    Action.WITHDRAW: (
+        frozenset({Status.UNCONFIRMED, Status.PENDING, Status.PUBLISHED, Status.HIDDEN}),
+        Status.WITHDRAWN,
+    ),
+    Action.AUTO_HIDE: (frozenset({Status.PUBLISHED}), Status.HIDDEN),
+}
+ORGANISER_ACTIONS = (Action.PUBLISH, Action.REJECT, Action.HIDE, Action.RESTORE)
+
+
+class RejectionReason(models.TextChoices):
+    OFFENSIVE = "offensive", "Offensive or abusive"
+    PERSONAL_DATA = "personal-data", "Contains personal or clinical details"
+    NOT_A_PLEDGE = "not-a-pledge", "Not a pledge"
+    SPAM = "spam", "Spam or advertising"
+    DUPLICATE = "duplicate", "Duplicate of another pledge"
+    OTHER = "other", "Other"
+
+
+class ModerationEvent(models.Model):
+    """One decision about one pledge: never edited, never deleted."""
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="moderation_events")
+    # Null when nobody signed in acted: the pledger (withdraw) or the reports rule.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="moderation_events",
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    from_status = models.CharField(max_length=16, choices=Status.choices)
+    to_status = models.CharField(max_length=16, choices=Status.choices)
+    reason_code = models.CharField(max_length=32, choices=RejectionReason.choices, blank=True)
+    reason_text = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.from_status}->{self.to_status}"
+
+
+class ReportReason(models.TextChoices):
+    OFFENSIVE = "offensive", "It is offensive or abusive"
+    PERSONAL_DATA = "personal-data", "It contains someone's personal details"
+    SPAM = "spam", "It is spam or advertising"
+    NOT_A_PLEDGE = "not-a-pledge", "It is not a pledge"
+    OTHER = "other", "Something else"
+
+
+class Report(models.Model):
+    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="reports")
+    # A keyed hash of the visitor's session: one report per visitor per pledge,
+    # without keeping who they are.
+    reporter_key = models.CharField(max_length=64)
+    reason = models.CharField(max_length=16, choices=ReportReason.choices)
+    detail = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["pledge", "reporter_key"], name="report_once_per_visitor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} on {self.pledge_id}"
 
 
 class OutboxEmail(models.Model):

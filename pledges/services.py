@@ -6,10 +6,12 @@ import hashlib
 import logging
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.urls import reverse
@@ -19,14 +21,21 @@ from campaigns.models import Campaign, ModerationMode, Phase
 from changeday.lib.mail import absolute_url, render_email
 from changeday.lib.tokens import make_token
 from pledges.models import (
+    ORGANISER_ACTIONS,
     PUBLIC_STATES,
     SECTOR_BITS,
     TOTAL_SHARDS,
+    TRANSITIONS,
+    Action,
     EmailKind,
     Kind,
+    ModerationEvent,
     OutboxEmail,
     Pledge,
     Region,
+    RejectionReason,
+    Report,
+    ReportReason,
     Sector,
     SectorSlug,
     Status,
@@ -35,10 +44,12 @@ from pledges.models import (
     sector_mask_for,
     total_keys_for,
 )
+from pledges.screening import parse_blocked_words, screen_pledge
 
 logger = logging.getLogger(__name__)
 
 CONFIRM_PURPOSE = "pledge-confirm"
+WITHDRAW_PURPOSE = "pledge-withdraw"
 # A send that has not finished in this long is taken to have died with its worker.
 OUTBOX_LOCK = timedelta(minutes=5)
 OUTBOX_MAX_ATTEMPTS = 12
@@ -55,6 +66,13 @@ class CampaignNotOpen(PledgeError):
 
 class InvalidTransition(PledgeError):
     pass
+
+
+@dataclass(frozen=True)
+class ModerationResult:
+    done: list[Pledge]
+    # (public id, why) for each pledge the action did not apply to.
+    skipped: list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -128,6 +146,13 @@ def pledge_create(
         raise PledgeError("We can only take pledges we may publish.")
 
     dedupe_key = pledge_dedupe_key(email=email, text=text)
+    text_hash = pledge_text_hash(text=text)
+    flags = screen_pledge(
+        # Every field that is shown in public is screened, not only the promise.
+        text="\n".join(part for part in (text, display_name, role, organisation) if part),
+        blocked_words=parse_blocked_words(campaign.blocked_words),
+        identical_count=Pledge.objects.filter(campaign=campaign, text_hash=text_hash).count(),
+    )
     try:
         with transaction.atomic():
             pledge = Pledge.objects.create(
@@ -145,6 +170,8 @@ def pledge_create(
                 wants_reminders=wants_reminders,
                 submission_token=submission_token,
                 dedupe_key=dedupe_key,
+                text_hash=text_hash,
+                flags=flags,
             )
             pledge.sectors.set(_sector_tags(sectors))
             if send_confirmation:
@@ -164,6 +191,10 @@ def pledge_create(
         )
         return PledgeCreateResult(pledge=existing, created=False)
     return PledgeCreateResult(pledge=pledge, created=True)
+
+
+def pledge_text_hash(*, text: str) -> str:
+    return hashlib.sha256(" ".join(text.split()).lower().encode()).hexdigest()
 
 
 def _resend_confirmation_if_owed(*, pledge: Pledge, same_form: bool, enabled: bool) -> None:
@@ -219,9 +250,12 @@ def _totals_delta(pledge: Pledge, sign: int) -> dict[str, int]:
     return dict.fromkeys(keys, sign)
 
 
-def _pledge_move(*, pledge: Pledge, to: str, now: datetime, **fields: object) -> None:
+def _pledge_move(
+    *, pledge: Pledge, to: str, now: datetime, apply_totals: bool = True, **fields: object
+) -> dict[str, int]:
     """The one place a status changes. The live counters move in the same
-    transaction, so totals and statuses can never disagree."""
+    transaction, so totals and statuses can never disagree. With
+    apply_totals=False the caller applies the returned deltas itself (bulk)."""
     was_public = pledge.status in PUBLIC_STATES
     updated = Pledge.objects.filter(pk=pledge.pk, status=pledge.status).update(
         status=to, status_changed_at=now, **fields
@@ -229,12 +263,14 @@ def _pledge_move(*, pledge: Pledge, to: str, now: datetime, **fields: object) ->
     if updated != 1:
         raise InvalidTransition("This pledge was changed by someone else a moment ago.")
     is_public = to in PUBLIC_STATES
-    if was_public != is_public:
-        _totals_apply(campaign_id=pledge.campaign_id, deltas=_totals_delta(pledge, 1 if is_public else -1))
+    deltas = _totals_delta(pledge, 1 if is_public else -1) if was_public != is_public else {}
+    if apply_totals:
+        _totals_apply(campaign_id=pledge.campaign_id, deltas=deltas)
     pledge.status = to
     pledge.status_changed_at = now
     for name, value in fields.items():
         setattr(pledge, name, value)
+    return deltas
 
 
 def pledge_confirm(*, pledge: Pledge, now: datetime | None = None) -> Pledge:
@@ -249,7 +285,7 @@ def pledge_confirm(*, pledge: Pledge, now: datetime | None = None) -> Pledge:
         pledge = Pledge.objects.select_for_update().select_related("campaign").get(pk=pledge.pk)
         if pledge.status != Status.UNCONFIRMED:
             return pledge
-        if pledge.campaign.moderation_mode == ModerationMode.PRE:
+        if pledge.campaign.moderation_mode == ModerationMode.PRE or pledge.flags:
             _pledge_move(pledge=pledge, to=Status.PENDING, now=now, confirmed_at=now)
         else:
             _pledge_move(pledge=pledge, to=Status.PUBLISHED, now=now, confirmed_at=now, published_at=now)
@@ -304,22 +340,162 @@ def campaign_recompute_totals(*, campaign: Campaign) -> dict[str, tuple[int, int
     return drift
 
 
+def pledge_moderate(
+    *,
+    pledge_ids: Sequence[int],
+    action: str,
+    actor: AbstractBaseUser | None,
+    reason_code: str = "",
+    reason_text: str = "",
+    expected_status: str | None = None,
+    now: datetime | None = None,
+) -> ModerationResult:
+    """Apply one organiser decision to one or many pledges, recording each.
+
+    expected_status is the status the organiser saw: when another organiser
+    decided first, the pledge is skipped and reported back rather than decided
+    twice. Pledges are locked for the whole decision, so two organisers acting
+    at once are serialised and the second one's decision is skipped.
+    """
+    now = now or timezone.now()
+    if action not in ORGANISER_ACTIONS:
+        raise PledgeError("Choose publish, reject, hide or restore.")
+    reason_text = reason_text.strip()
+    if len(reason_text) > 500:
+        raise PledgeError("Keep the reason to 500 characters or fewer.")
+    if action == Action.REJECT and reason_code not in RejectionReason.values:
+        raise PledgeError("Choose a reason for rejecting from the list.")
+    if action != Action.REJECT:
+        reason_code = ""
+    from_states, to = TRANSITIONS[action]
+    done: list[Pledge] = []
+    skipped: list[tuple[str, str]] = []
+    with transaction.atomic():
+        # Locked in id order, so two bulk decisions never deadlock on each other.
+        pledges = list(
+            Pledge.objects.select_for_update(of=("self",))
+            .select_related("campaign")
+            .filter(pk__in=list(pledge_ids))
+            .order_by("pk")
+        )
+        deltas: dict[int, dict[str, int]] = {}
+        events: list[ModerationEvent] = []
+        for pledge in pledges:
+            if (expected_status and pledge.status != expected_status) or pledge.status not in from_states:
+                skipped.append((pledge.public_id, f"It is already {pledge.get_status_display().lower()}."))
+                continue
+            was = pledge.status
+            fields: dict[str, object] = {}
+            if to in PUBLIC_STATES and pledge.published_at is None:
+                fields["published_at"] = now
+            if action == Action.REJECT:
+                label = RejectionReason(reason_code).label
+                fields["rejection_reason"] = f"{label}: {reason_text}" if reason_text else label
+            moved = _pledge_move(pledge=pledge, to=to, now=now, apply_totals=False, **fields)
+            campaign_deltas = deltas.setdefault(pledge.campaign_id, {})
+            for key, delta in moved.items():
+                campaign_deltas[key] = campaign_deltas.get(key, 0) + delta
+            events.append(
+                ModerationEvent(
+                    pledge=pledge,
+                    actor=actor,
+                    action=action,
+                    from_status=was,
+                    to_status=to,
+                    reason_code=reason_code,
+                    reason_text=reason_text,
+                )
+            )
+            if action == Action.REJECT and was != Status.UNCONFIRMED:
+                _queue_email(pledge=pledge, kind=EmailKind.REJECTED)
+            elif action == Action.PUBLISH and was == Status.PENDING:
+                _queue_email(pledge=pledge, kind=EmailKind.PUBLISHED)
+            done.append(pledge)
+        ModerationEvent.objects.bulk_create(events)
+        for campaign_id, campaign_deltas in deltas.items():
+            _totals_apply(campaign_id=campaign_id, deltas=campaign_deltas)
+    found = {pledge.pk for pledge in pledges}
+    skipped += [(str(pk), "It no longer exists.") for pk in pledge_ids if pk not in found]
+    return ModerationResult(done=done, skipped=skipped)
+
+
+def pledge_withdraw(*, pledge: Pledge, now: datetime | None = None) -> Pledge:
+    """The pledger takes their pledge back. Safe to repeat."""
+    return _pledge_system_move(pledge=pledge, action=Action.WITHDRAW, now=now)
+
+
+def _pledge_system_move(*, pledge: Pledge, action: str, now: datetime | None) -> Pledge:
+    now = now or timezone.now()
+    from_states, to = TRANSITIONS[action]
+    with transaction.atomic():
+        pledge = Pledge.objects.select_for_update().get(pk=pledge.pk)
+        if pledge.status not in from_states:
+            return pledge
+        was = pledge.status
+        _pledge_move(pledge=pledge, to=to, now=now)
+        ModerationEvent.objects.create(
+            pledge=pledge, actor=None, action=action, from_status=was, to_status=to
+        )
+    return pledge
+
+
+def pledge_report(
+    *, pledge: Pledge, reporter_key: str, reason: str, detail: str = "", now: datetime | None = None
+) -> bool:
+    """Record a visitor's report; hide the pledge when enough visitors reported it.
+
+    Returns False when this visitor had already reported this pledge.
+    """
+    if reason not in ReportReason.values:
+        raise PledgeError("Choose why you are reporting this pledge.")
+    detail = detail.strip()
+    if len(detail) > 500:
+        raise PledgeError("Keep the details to 500 characters or fewer.")
+    if pledge.status not in PUBLIC_STATES:
+        raise PledgeError("This pledge is not on the wall any more.")
+    try:
+        with transaction.atomic():
+            Report.objects.create(pledge=pledge, reporter_key=reporter_key, reason=reason, detail=detail)
+            Pledge.objects.filter(pk=pledge.pk).update(report_count=F("report_count") + 1)
+    except IntegrityError:
+        return False
+    pledge.refresh_from_db(fields=["report_count", "status"])
+    threshold = Campaign.objects.values_list("report_threshold", flat=True).get(pk=pledge.campaign_id)
+    if pledge.report_count >= threshold:
+        _pledge_system_move(pledge=pledge, action=Action.AUTO_HIDE, now=now)
+    return True
+
+
 def pledge_confirmation_url(*, pledge: Pledge) -> str:
     token = make_token(purpose=CONFIRM_PURPOSE, value=pledge.public_id)
     return absolute_url(reverse("pledges:confirm", kwargs={"token": token}))
 
 
+def pledge_withdraw_url(*, pledge: Pledge) -> str:
+    token = make_token(purpose=WITHDRAW_PURPOSE, value=pledge.public_id)
+    return absolute_url(reverse("pledges:withdraw", kwargs={"token": token}))
+
+
+EMAIL_TEMPLATES = {
+    EmailKind.CONFIRMATION: "pledge_confirmation",
+    EmailKind.REJECTED: "pledge_rejected",
+    EmailKind.PUBLISHED: "pledge_published",
+}
+
+
 def _build_email(outbox: OutboxEmail):  # noqa: ANN202 - EmailMultiAlternatives
     pledge = outbox.pledge
-    if outbox.kind == EmailKind.CONFIRMATION:
-        context = {
-            "pledge": pledge,
-            "campaign": pledge.campaign,
-            "confirm_url": pledge_confirmation_url(pledge=pledge),
-            "valid_days": settings.PLEDGE_CONFIRMATION_MAX_AGE.days,
-        }
-        return render_email(template="pledge_confirmation", context=context, to=pledge.email)
-    raise ValueError(f"Unknown email kind {outbox.kind!r}")
+    if outbox.kind not in EMAIL_TEMPLATES:
+        raise ValueError(f"Unknown email kind {outbox.kind!r}")
+    context = {
+        "pledge": pledge,
+        "campaign": pledge.campaign,
+        "confirm_url": pledge_confirmation_url(pledge=pledge),
+        "withdraw_url": pledge_withdraw_url(pledge=pledge),
+        "permalink": absolute_url(reverse("pledges:detail", kwargs={"public_id": pledge.public_id})),
+        "valid_days": settings.PLEDGE_CONFIRMATION_MAX_AGE.days,
+    }
+    return render_email(template=EMAIL_TEMPLATES[outbox.kind], context=context, to=pledge.email)
 
 
 def outbox_send(*, outbox_id: int, now: datetime | None = None) -> bool:

@@ -26,5 +26,7 @@ urlpatterns = [
     path("campaigns/<slug:slug>/pledge/", views.pledge_create, name="create"),
     path("campaigns/<slug:slug>/pledge/sent/", views.pledge_sent, name="sent"),
     path("pledges/confirm/<str:token>/", views.pledge_confirm, name="confirm"),
+    path("pledges/withdraw/<str:token>/", views.pledge_withdraw, name="withdraw"),
     path("pledges/<public_id:public_id>/", views.pledge_detail, name="detail"),
+    path("pledges/<public_id:public_id>/report/", views.pledge_report, name="report"),
 ]

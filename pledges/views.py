@@ -4,16 +4,19 @@ import uuid
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from campaigns.models import Campaign, Phase
+from changeday.lib.hashing import keyed_hash
 from changeday.lib.mail import absolute_url
+from changeday.lib.ratelimit import client_key, rate_limited
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
-from pledges.forms import PledgeForm
+from pledges.forms import PledgeForm, ReportForm
 from pledges.models import Pledge, Status
 
 # Public ids of the pledges this browser confirmed, so their owner can see a
@@ -140,5 +143,54 @@ def pledge_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "permalink": permalink,
         "share_url": _share_url(pledge, permalink),
         "is_owner": is_owner,
+        "report_form": ReportForm(),
     }
     return render(request, "pledges/detail.html", context)
+
+
+# One visitor (one address) may send this many reports an hour, across pledges.
+REPORTS_PER_HOUR = 20
+
+
+@require_http_methods(["POST"])
+def pledge_report(request: HttpRequest, public_id: str) -> HttpResponse:
+    pledge = Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
+    if pledge is None or not pledge.is_public:
+        raise Http404("No pledge here.")
+    if rate_limited(scope="report", key=client_key(request), limit=REPORTS_PER_HOUR, window_seconds=3600):
+        return render(request, "429.html", {"what": "reports"}, status=429)
+    form = ReportForm(request.POST)
+    if not form.is_valid():
+        context = {"pledge": pledge, "campaign": pledge.campaign, "report_form": form}
+        return render(request, "pledges/report.html", context, status=400)
+    if not request.session.session_key:
+        request.session.save()
+    services.pledge_report(
+        pledge=pledge,
+        reporter_key=keyed_hash(request.session.session_key, purpose="reporter"),
+        reason=form.cleaned_data["reason"],
+        detail=form.cleaned_data["detail"],
+    )
+    # The same thanks for a first report and a repeated one.
+    messages.success(request, "Thank you. An organiser will look at this pledge.")
+    pledge.refresh_from_db(fields=["status"])
+    if pledge.is_public:
+        return redirect("pledges:detail", public_id=pledge.public_id)
+    return redirect("campaigns:detail", slug=pledge.campaign.slug)
+
+
+@require_http_methods(["GET", "POST"])
+def pledge_withdraw(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        # No expiry: a pledger may take their pledge back whenever they like.
+        public_id = read_token(purpose=services.WITHDRAW_PURPOSE, token=token, max_age=None)
+    except InvalidToken:
+        return render(request, "pledges/link_invalid.html", status=400)
+    pledge = Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
+    if pledge is None:
+        return render(request, "pledges/link_invalid.html", status=404)
+    # GET only shows the button, so a mail scanner cannot withdraw anything.
+    if request.method == "POST":
+        pledge = services.pledge_withdraw(pledge=pledge)
+    context = {"pledge": pledge, "campaign": pledge.campaign}
+    return render(request, "pledges/withdraw.html", context)

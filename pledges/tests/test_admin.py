@@ -94,6 +94,10 @@ def test_audit_fields_are_shown_but_cannot_be_edited(campaign: Any, organiser: A
             "sector_links-INITIAL_FORMS": "0",
             "outbox_emails-TOTAL_FORMS": "0",
             "outbox_emails-INITIAL_FORMS": "0",
+            "moderation_events-TOTAL_FORMS": "0",
+            "moderation_events-INITIAL_FORMS": "0",
+            "reports-TOTAL_FORMS": "0",
+            "reports-INITIAL_FORMS": "0",
         },
     )
     pledge.refresh_from_db()

@@ -1,0 +1,288 @@
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.http import HttpRequest, HttpResponse
+from django.test import Client
+from django.urls import include, path
+
+from campaigns.permissions import is_organiser, organiser_required
+from campaigns.services import ORGANISERS_GROUP
+from conftest import email_text
+
+pytestmark = pytest.mark.django_db
+
+STRONG = "kettle-harbour-violet-42"
+
+
+@organiser_required
+def _moderation_probe(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("for organisers")
+
+
+# The URLconf for the organiser_required tests (@pytest.mark.urls(__name__)): the
+# site's own URLs stay, since the login redirect and the 403 page's layout use them.
+urlpatterns = [path("probe/", _moderation_probe), path("", include("changeday.urls"))]
+
+
+def _createorganiser(*args: str) -> str:
+    out = io.StringIO()
+    call_command("createorganiser", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def _log_in(client: Client, username: str, password: str) -> Any:
+    return client.post("/accounts/login/", {"username": username, "password": password})
+
+
+# --- createorganiser -----------------------------------------------------------------
+
+
+def test_createorganiser_with_a_password_makes_an_organiser_who_can_log_in() -> None:
+    output = _createorganiser("Jane.Doe@NHS.example", "--password", STRONG, "--no-input")
+
+    user = get_user_model().objects.get()
+    assert user.username == user.email == "jane.doe@nhs.example"
+    assert user.is_staff and not user.is_superuser
+    assert user.groups.filter(name=ORGANISERS_GROUP).exists()
+    assert is_organiser(user)
+    assert "Created organiser jane.doe@nhs.example" in output
+    assert STRONG not in output, "a password the operator typed is not echoed"
+
+    response = _log_in(Client(), "jane.doe@nhs.example", STRONG)
+    assert response.status_code == 302
+    assert response["Location"] == settings.LOGIN_REDIRECT_URL
+
+
+def test_createorganiser_without_a_password_or_a_terminal_prints_a_generated_one_that_works() -> None:
+    output = _createorganiser("sam@nhs.example")
+
+    password = re.search(r"Generated password: (\S+)", output).group(1)
+    assert len(password) >= 20
+    response = _log_in(Client(), "sam@nhs.example", password)
+    assert response["Location"] == settings.LOGIN_REDIRECT_URL
+
+
+def test_createorganiser_at_a_terminal_asks_for_the_password_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    answers = iter(["first-try-mismatch-9", "something-else-9", STRONG, STRONG])
+    monkeypatch.setattr("sys.stdin", Terminal())
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+
+    output = _createorganiser("ana@nhs.example")
+
+    assert "Generated password" not in output
+    assert Client().login(username="ana@nhs.example", password=STRONG)
+
+
+def test_createorganiser_refuses_a_bad_email_address() -> None:
+    with pytest.raises(CommandError, match="not a valid email address"):
+        _createorganiser("not-an-email", "--password", STRONG, "--no-input")
+    assert not get_user_model().objects.exists()
+
+
+def test_createorganiser_refuses_a_weak_password_with_the_validators_reasons() -> None:
+    with pytest.raises(CommandError, match="too common") as refused:
+        _createorganiser("jo@nhs.example", "--password", "password", "--no-input")
+    assert "too short" not in str(refused.value)
+    with pytest.raises(CommandError, match="too short"):
+        _createorganiser("jo@nhs.example", "--password", "x7!", "--no-input")
+    assert not get_user_model().objects.exists()
+
+
+def test_running_createorganiser_again_keeps_one_user_and_the_password_unless_given_one() -> None:
+    _createorganiser("lee@nhs.example", "--password", STRONG, "--no-input")
+
+    output = _createorganiser("lee@nhs.example", "--no-input")
+
+    assert "password unchanged" in output
+    assert "Generated password" not in output
+    user = get_user_model().objects.get()
+    assert user.groups.count() == 1
+    assert Client().login(username="lee@nhs.example", password=STRONG)
+
+    output = _createorganiser("lee@nhs.example", "--password", "new-" + STRONG, "--no-input")
+    assert "password changed" in output
+    assert Client().login(username="lee@nhs.example", password="new-" + STRONG)
+
+
+def test_createorganiser_makes_an_existing_user_an_organiser(stranger: Any) -> None:
+    assert not is_organiser(stranger)
+
+    _createorganiser(stranger.email, "--no-input")
+
+    stranger.refresh_from_db()
+    assert stranger.is_staff
+    assert is_organiser(stranger)
+    assert Client().login(username=stranger.username, password="pw-stranger-1")
+
+
+# --- Login and logout ------------------------------------------------------------------
+
+
+def test_the_login_page_has_labelled_fields_for_password_managers(client: Client) -> None:
+    response = client.get("/accounts/login/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<label class="form-label fw-semibold" for="id_username">Email address</label>' in html
+    assert 'autocomplete="username"' in html
+    assert 'autocomplete="current-password"' in html
+    assert 'href="/accounts/password_reset/"' in html
+
+
+def test_an_organiser_logs_in_and_lands_on_moderation(client: Client, organiser: Any) -> None:
+    response = _log_in(client, "organiser@example.org", "pw-organiser-1")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/moderation/"
+    assert client.session["_auth_user_id"] == str(organiser.pk)
+
+
+def test_login_returns_to_the_page_that_asked_for_it(client: Client, organiser: Any) -> None:
+    response = client.post(
+        "/accounts/login/?next=/moderation/queue/",
+        {"username": "organiser@example.org", "password": "pw-organiser-1", "next": "/moderation/queue/"},
+    )
+
+    assert response["Location"] == "/moderation/queue/"
+
+
+def test_a_wrong_password_shows_an_error_and_does_not_log_in(client: Client, organiser: Any) -> None:
+    response = _log_in(client, "organiser@example.org", "wrong-password")
+
+    assert response.status_code == 200
+    assert "do not match an organiser account" in response.content.decode()
+    assert 'value="organiser@example.org"' in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_log_out_works_by_post(client: Client, organiser: Any) -> None:
+    client.force_login(organiser)
+
+    response = client.post("/accounts/logout/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_navbar_offers_moderation_and_log_out_to_organisers_and_login_to_others(
+    client: Client, organiser: Any, stranger: Any
+) -> None:
+    page = "/accounts/password_reset/"
+    anonymous = client.get(page).content.decode()
+    assert "Organiser login" in anonymous and "Log out" not in anonymous
+
+    client.force_login(organiser)
+    signed_in = client.get(page).content.decode()
+    assert 'href="/moderation/">Moderation</a>' in signed_in
+    assert 'action="/accounts/logout/"' in signed_in and "Organiser login" not in signed_in
+
+    client.force_login(stranger)
+    other = client.get(page).content.decode()
+    assert "Moderation</a>" not in other and "Log out" in other
+
+
+# --- Password reset -------------------------------------------------------------------
+
+
+def test_a_password_reset_email_arrives_and_its_link_sets_a_new_password(
+    client: Client, organiser: Any, smtp_inbox: Any
+) -> None:
+    response = client.post("/accounts/password_reset/", {"email": "organiser@example.org"})
+    assert response["Location"] == "/accounts/password_reset/done/"
+
+    [message] = smtp_inbox.wait_for(1)
+    assert message["To"] == "organiser@example.org"
+    assert message["Subject"] == "Reset your changeday organiser password"
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", email_text(message)).group(1)
+
+    form_page = client.get(link, follow=True)
+    assert form_page.status_code == 200
+    assert "Choose a new password" in form_page.content.decode()
+    set_password_url = form_page.redirect_chain[-1][0]
+    new_password = "a-brand-new-" + STRONG
+    done = client.post(set_password_url, {"new_password1": new_password, "new_password2": new_password})
+    assert done["Location"] == "/accounts/reset/done/"
+
+    assert not Client().login(username="organiser@example.org", password="pw-organiser-1")
+    fresh = Client()
+    assert _log_in(fresh, "organiser@example.org", new_password)["Location"] == "/moderation/"
+    # The link works once.
+    assert "This link does not work" in client.get(link, follow=True).content.decode()
+
+
+def test_a_reset_for_an_unknown_email_looks_the_same_and_sends_nothing(
+    client: Client, organiser: Any, smtp_inbox: Any
+) -> None:
+    known = client.post("/accounts/password_reset/", {"email": "organiser@example.org"}, follow=True)
+    smtp_inbox.wait_for(1)
+    unknown = client.post("/accounts/password_reset/", {"email": "nobody@example.org"}, follow=True)
+
+    assert unknown.redirect_chain == known.redirect_chain == [("/accounts/password_reset/done/", 302)]
+    assert unknown.content == known.content
+    assert "Check your email" in unknown.content.decode()
+    # The view sends synchronously, so anything it sent would be here already.
+    assert [m["To"] for m in smtp_inbox.messages] == ["organiser@example.org"]
+
+
+def test_a_weak_new_password_is_refused_with_the_reason(
+    client: Client, organiser: Any, smtp_inbox: Any
+) -> None:
+    client.post("/accounts/password_reset/", {"email": "organiser@example.org"})
+    [message] = smtp_inbox.wait_for(1)
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", email_text(message)).group(1)
+    set_password_url = client.get(link, follow=True).redirect_chain[-1][0]
+
+    response = client.post(set_password_url, {"new_password1": "password", "new_password2": "password"})
+
+    assert response.status_code == 200
+    assert "This password is too common." in response.content.decode()
+    assert 'aria-invalid="true"' in response.content.decode()
+
+
+# --- organiser_required -------------------------------------------------------------------
+
+
+@pytest.mark.urls(__name__)
+def test_organiser_required_sends_anonymous_visitors_to_log_in(client: Client) -> None:
+    response = client.get("/probe/?page=2")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/probe/%3Fpage%3D2"
+
+
+@pytest.mark.urls(__name__)
+def test_organiser_required_refuses_a_logged_in_stranger(client: Client, stranger: Any) -> None:
+    client.force_login(stranger)
+
+    assert client.get("/probe/").status_code == 403
+
+
+@pytest.mark.urls(__name__)
+def test_organiser_required_lets_an_organiser_in(client: Client, organiser: Any) -> None:
+    client.force_login(organiser)
+
+    response = client.get("/probe/")
+
+    assert response.status_code == 200
+    assert response.content == b"for organisers"
+
+
+def test_a_superuser_counts_as_an_organiser_and_an_inactive_organiser_does_not(organiser: Any) -> None:
+    boss = get_user_model().objects.create_superuser("boss@example.org", "boss@example.org", STRONG)
+    assert is_organiser(boss)
+
+    organiser.is_active = False
+    organiser.save()
+    assert not is_organiser(organiser)

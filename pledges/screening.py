@@ -1,0 +1,320 @@
+"""Screening a pledge's text before it goes live.
+
+`screen_pledge` is pure: it reads no database, so the caller counts identical earlier pledges and
+passes the campaign's blocked words. It only raises flags for a moderator to look at; it never
+rejects, so each rule leans towards few false positives on real health and care pledges, which are
+full of acronyms (NHS, GP, A&E, COVID), clinical words and place names like Scunthorpe.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from importlib import resources
+
+from better_profanity import Profanity
+from django.db import models
+
+
+class FlagReason(models.TextChoices):
+    PROFANITY = "profanity", "Profanity"
+    LINK = "link", "Link in the text"
+    CONTACT = "contact", "Email address or phone number in the text"
+    SHOUTING = "shouting", "Shouting (mostly capitals)"
+    REPEATED = "repeated", "Repeated characters"
+    DUPLICATE = "duplicate", "Same text as many earlier pledges"
+    BLOCKED_WORD = "blocked-word", "A word this campaign blocks"
+
+
+def screen_pledge(
+    *,
+    text: str,
+    blocked_words: Iterable[str] = (),
+    identical_count: int = 0,
+    duplicate_threshold: int = 3,
+) -> list[str]:
+    """The FlagReason values that apply to `text` (what follows "I pledge to"), in declaration order.
+
+    `identical_count` is how many earlier pledges in the campaign have the same text; DUPLICATE
+    applies once it reaches `duplicate_threshold`.
+    """
+    if duplicate_threshold < 1:
+        # A threshold of 0 would flag every pledge; that is a bug in the caller, not a campaign choice.
+        raise ValueError("duplicate_threshold must be at least 1")
+    # NFKC folds look-alikes people use to dodge filters (full-width letters, ligatures) into
+    # plain characters, so every rule below sees the same text.
+    text = unicodedata.normalize("NFKC", text)
+    found = {
+        FlagReason.PROFANITY: _has_profanity(text),
+        FlagReason.LINK: _has_link(text),
+        FlagReason.CONTACT: _has_email(text) or _has_phone_number(text),
+        FlagReason.SHOUTING: _is_shouting(text),
+        FlagReason.REPEATED: _has_repetition(text),
+        FlagReason.DUPLICATE: identical_count >= duplicate_threshold,
+        FlagReason.BLOCKED_WORD: _has_blocked_word(text, blocked_words),
+    }
+    return [reason.value for reason in FlagReason if found[reason]]
+
+
+def parse_blocked_words(raw: str) -> list[str]:
+    """The campaign admin field: one word or phrase per line, or comma-separated."""
+    return list(_clean_words(re.split(r"[,\r\n]+", raw)))
+
+
+# --- Profanity ---------------------------------------------------------------------------------
+
+# Entries of better-profanity's list that are clinical, anatomical, about safeguarding or identity,
+# or just ordinary words. Health and care pledges use them plainly ("breast screening", "anal
+# fissure", "stroke unit", "organ donation", "support survivors of rape"), and a flag on every such
+# pledge would teach moderators to ignore the flag. Slurs and sexual slang stay in the list.
+_NOT_PROFANE = frozenset(
+    {
+        # Anatomy and physiology.
+        "anal", "anus", "areole", "breasts", "clitoris", "ejaculate", "ejaculated", "ejaculates",
+        "ejaculating", "ejaculation", "erect", "erection", "foreskin", "glans", "gonad", "gonads",
+        "hymen", "labia", "loin", "loins", "menses", "menstruate", "menstruation", "nipple",
+        "nipples", "orgasm", "ovary", "ovum", "ovums", "penetrate", "penetration", "penial",
+        "penile", "penis", "pubic", "pubis", "rectal", "rectum", "rectus", "scrotum", "semen",
+        "sperm", "testes", "testicle", "testis", "teste", "testee", "urine", "urinal", "uterus",
+        "vagina", "vulva", "womb", "masturbate", "masturbating", "masturbation", "organ", "oral",
+        "orally", "facial", "stroke", "vomit", "pee", "poop", "potty", "nappy", "tampon", "teat",
+        "lube", "undies", "naked", "sex", "sexual", "fat",
+        # Conditions, drugs and alcohol, as named in clinics and in harm-reduction work.
+        "herpes", "hiv", "pms", "pcp", "nad", "cipa", "heroin", "opiate", "opium", "meth",
+        "valium", "viagra", "vodka", "rum", "drunk", "weed", "hemp", "pot",
+        # Safeguarding: pledges name what they protect people from.
+        "rape", "raped", "rapist", "raping", "incest", "molest", "kill", "murder", "slave",
+        # Identity, faith and inclusion.
+        "gay", "gays", "lesbians", "queer", "transsexual", "god", "virgin",
+        # Ordinary words and names (Virgin Care, a door knob in infection control, a baby's dummy).
+        "dummy", "ugly", "knob", "screw", "strip", "thrust", "wad", "flange", "seaman", "seamen",
+        "sandbar", "revue", "maxi", "pawn", "woody", "len", "paddy", "yury", "arian", "mams",
+        "omg",
+    }
+)  # fmt: skip
+
+
+class _WordsByLength:
+    """better-profanity's word set, indexed by length.
+
+    The library tests every word of the text, and every run of up to four words, against every
+    entry in a list: about 150ms for a 500-character pledge. Its substitutions (a→@, s→$, i→1) are
+    all one character, so a list entry only ever equals text of its own length, and looking in
+    that length's bucket gives the same answers about a hundred times faster.
+    """
+
+    def __init__(self, words: Iterable[object]) -> None:
+        self._buckets: dict[int, list[object]] = {}
+        for word in words:
+            self._buckets.setdefault(len(str(word)), []).append(word)
+
+    def __contains__(self, item: object) -> bool:
+        return isinstance(item, str) and item in self._buckets.get(len(item), ())
+
+    def __iter__(self) -> Iterator[object]:
+        for bucket in self._buckets.values():
+            yield from bucket
+
+    def __len__(self) -> int:
+        return sum(len(bucket) for bucket in self._buckets.values())
+
+
+@functools.cache
+def _profanity() -> Profanity:
+    # Built once per process on first use, not at import: reading and expanding the list costs
+    # tens of milliseconds that migrations and management commands need not pay. We keep our own
+    # instance rather than better_profanity's global one so no other code can change its list.
+    wordlist = resources.files("better_profanity").joinpath("profanity_wordlist.txt").read_text("utf-8")
+    words = [w.strip() for w in wordlist.splitlines()]
+    checker = Profanity(words=[w for w in words if w and w.lower() not in _NOT_PROFANE])
+    if all(len(sub) == 1 for subs in checker.CHARS_MAPPING.values() for sub in subs):
+        checker.CENSOR_WORDSET = _WordsByLength(checker.CENSOR_WORDSET)
+    return checker
+
+
+# A number on its own ("455 nurses", "717 patients") reads as leetspeak for a swear word to the
+# library (4→a, 5→s, 7→t), so bare numbers are removed first. Digits inside a word (a55) stay.
+_BARE_NUMBER = re.compile(r"(?<![\w@$*!+])\d+(?![\w@$*!+])")
+# The library treats quotes as letters, so 'shit' in quotes or "fuck's" would not match its list;
+# drop quotes at the edges of words and possessive 's. Apostrophes inside words stay: turning
+# "he'll" into "he ll" would let the library join the halves into "hell".
+_EDGE_QUOTE = re.compile(r"(?<!\w)['\"‘’“”]+|['\"‘’“”]+(?!\w)")
+_POSSESSIVE = re.compile(r"['‘’]s\b", re.IGNORECASE)
+# "sh!t": the library splits words at "!", so its own "sh!t" entry can never match.
+_BANG_AS_I = re.compile(r"(?<=[^\W\d_])!(?=[^\W\d_])")
+_LETTER_RUN = re.compile(r"([^\W\d_])\1{2,}")
+
+
+def _has_profanity(text: str) -> bool:
+    text = _BARE_NUMBER.sub(" ", text)
+    text = _POSSESSIVE.sub("", text)
+    text = _EDGE_QUOTE.sub(" ", text)
+    text = _BANG_AS_I.sub("i", text)
+    variants = [text]
+    if _LETTER_RUN.search(text):
+        # Stretched words ("fuuuck", "assss"): no English word has a letter three times running,
+        # so try the text with each run cut to one letter and to two.
+        variants += [_LETTER_RUN.sub(r"\1", text), _LETTER_RUN.sub(r"\1\1", text)]
+    checker = _profanity()
+    return any(checker.contains_profanity(variant) for variant in variants)
+
+
+# --- Links and contact details -----------------------------------------------------------------
+
+_URL_START = re.compile(r"https?://|(?<![\w.])www\.", re.IGNORECASE)
+# Bare domains need a known top-level domain, so "e.g.", "i.e.", "a.m." and "5.30pm" never match.
+# Top-level domains that are also everyday words (.care, .health, .live, .page) are left out:
+# "the ward.Care is..." with a missed space is far more common in pledges than a link to them.
+_BARE_DOMAIN = re.compile(
+    r"(?<![@\w.-])(?:[^\W_](?:[\w-]*[^\W_])?\.)+"
+    r"(?P<tld>com|org|net|uk|io|co|info|biz|gov|edu|ly|gl|ie|eu|de|fr|ru|cn|au|nz|ca|xyz|tv|ai)"
+    r"(?![\w-])",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"[\w.+-]+@[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)+")
+
+
+def _has_link(text: str) -> bool:
+    if _URL_START.search(text):
+        return True
+    for match in _BARE_DOMAIN.finditer(text):
+        tld = match.group("tld")
+        # "team.Info" is a missed space after a full stop; a real domain is lower or upper case.
+        if tld.islower() or tld.isupper():
+            return True
+    return False
+
+
+def _has_email(text: str) -> bool:
+    return _EMAIL.search(text) is not None
+
+
+# Digit groups joined by single spaces, dashes or brackets: "07700 900 123", "(0113) 496-0000",
+# "+44 (0)20 7946 0000". Dots and colons are not joiners, so times ("09.00-17.00 19.00") and
+# decimals never join into a long number.
+_DIGIT_RUN = re.compile(r"\+?\(?\d+\)?(?:[ \-]?\(?\d+\)?)*")
+_DIGIT_GROUP = re.compile(r"\+?\d+")
+
+
+def _has_phone_number(text: str) -> bool:
+    for run in _DIGIT_RUN.finditer(text):
+        groups = _DIGIT_GROUP.findall(run.group())
+        # A number can start at any group: "in 2027 call 07700 900123" is one run.
+        for start in range(len(groups)):
+            digits = ""
+            for group in groups[start:]:
+                digits += group
+                if _is_phone_number(digits):
+                    return True
+                if len(digits) > 16:
+                    break
+    return False
+
+
+def _is_phone_number(digits: str) -> bool:
+    if digits.startswith("+44"):
+        national = digits[3:].removeprefix("0")  # "+44 (0)20 ..." writes the trunk zero too
+        return len(national) in (9, 10)
+    if digits.startswith(("+", "00")):
+        # Any other international number; E.164 allows up to 15 digits.
+        return 10 <= len(digits.lstrip("+")) <= 15
+    # UK national numbers are a zero and nine or ten digits, in ranges 01-03 and 05-09. Years,
+    # times, doses and counts do not start with a zero, so they never get here.
+    return digits.startswith("0") and len(digits) in (10, 11) and digits[1] in "1235789"
+
+
+# --- Shouting and repetition -------------------------------------------------------------------
+
+# A word is letters, joined by & or an apostrophe so that "A&E" and "don't" are one word each.
+_WORD = re.compile(r"[^\W\d_]+(?:[&'’][^\W\d_]+)*")
+SHOUTING_MIN_LETTERS = 12
+SHOUTING_UPPER_SHARE = 0.7
+# Acronyms longer than four letters; all-caps words of up to four letters are taken as acronyms
+# anyway unless they are common English words (below).
+_LONG_ACRONYMS = frozenset(
+    {
+        "COVID", "CAMHS", "LGBTQ", "LGBTQI", "LGBTQIA", "NHSEI", "NHSBT", "UKHSA", "DNACPR",
+        "BIPAP", "SENCO", "UNICEF", "NMAHP", "CQUIN", "MENCAP", "NHSX",
+    }
+)  # fmt: skip
+# Short words that are English, not acronyms, so that a pledge written wholly in short capitalised
+# words ("I WILL BE KIND TO ALL MY TEAM") still counts as shouting.
+_COMMON_SHORT_WORDS = frozenset(
+    """a i am an as at be by do go he if in is it me my no of on or so to up us we
+    all and any are ask but can day did for get got had has her him his how its let may new not
+    now one our out own put say see she the too try two use was way who why yes yet you
+    also away back been best both call care come each even ever feel find from full give good
+    have hear help here home hope into just keep kind know less life like list look love made
+    make many more most much must need next only open over part plan same save show some stop
+    sure take talk team tell than that them then they this time very want ward well were what
+    when will with work year your""".split()
+)
+
+
+def _is_shouting(text: str) -> bool:
+    upper = lower = 0
+    for match in _WORD.finditer(text):
+        # Only cased letters count: Arabic, Hebrew, Chinese and emoji are neither upper nor lower.
+        letters = [c for c in match.group() if c.isupper() or c.islower()]
+        word = "".join(letters)
+        if _is_acronym(word):
+            continue
+        word_upper = sum(c.isupper() for c in letters)
+        upper += word_upper
+        lower += len(letters) - word_upper
+    total = upper + lower
+    return total >= SHOUTING_MIN_LETTERS and upper >= SHOUTING_UPPER_SHARE * total
+
+
+def _is_acronym(word: str) -> bool:
+    # "GPs", "HCAs": an acronym with a lower-case plural s.
+    if len(word) > 2 and word.endswith("s") and word[:-1].isupper():
+        word = word[:-1]
+    if not word.isupper():
+        return False
+    if word in _LONG_ACRONYMS:
+        return True
+    return len(word) <= 4 and word.lower() not in _COMMON_SHORT_WORDS
+
+
+# Five of one character ("soooooo", "!!!!!", an emoji with its variation selector), but not
+# digits (100000 patients) or spaces (line breaks between paragraphs).
+_REPEATED_CHARACTER = re.compile(r"([^\s\d]\ufe0f?)\1{4,}")
+# The same word four times running, whatever the punctuation between: "please, please, please, please".
+_REPEATED_WORD = re.compile(r"(?<![^\W\d_])([^\W\d_]+)(?:[\W_]+\1(?![^\W\d_])){3,}", re.IGNORECASE)
+
+
+def _has_repetition(text: str) -> bool:
+    return bool(_REPEATED_CHARACTER.search(text) or _REPEATED_WORD.search(text))
+
+
+# --- Blocked words -----------------------------------------------------------------------------
+
+
+def _clean_words(words: Iterable[str]) -> Iterator[str]:
+    """Stripped, inner whitespace collapsed, empties and case-insensitive repeats dropped."""
+    seen: set[str] = set()
+    for word in words:
+        cleaned = " ".join(unicodedata.normalize("NFKC", word).split())
+        key = cleaned.casefold()
+        if cleaned and key not in seen:
+            seen.add(key)
+            yield cleaned
+
+
+def _has_blocked_word(text: str, blocked_words: Iterable[str]) -> bool:
+    pattern = _blocked_pattern(tuple(_clean_words(blocked_words)))
+    return pattern is not None and pattern.search(text) is not None
+
+
+@functools.lru_cache(maxsize=128)
+def _blocked_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    # Cached per list: a campaign's list changes rarely and every pledge in it is screened.
+    if not words:
+        return None
+    # A phrase matches across any whitespace, so a line break in the pledge does not hide it.
+    phrases = (r"\s+".join(re.escape(part) for part in word.split()) for word in words)
+    # Whole words only: blocking "ward" must not flag "forward" or "awarded".
+    return re.compile(r"(?<!\w)(?:" + "|".join(phrases) + r")(?!\w)", re.IGNORECASE)

@@ -1,0 +1,128 @@
+"""Screening a pledge's text before it goes live: each flag fires on a plain example and stays quiet
+on the acronyms, clinical words and place names that real health and care pledges are full of."""
+
+from __future__ import annotations
+
+import pytest
+
+from pledges.screening import FlagReason, parse_blocked_words, screen_pledge
+
+CLEAN_PLEDGE = (
+    "ask every patient 'what matters to you?' before their care plan review, and share what I learn "
+    "with the team at our 8.30am huddle so we can improve care together by March 2027"
+)
+
+
+def test_a_realistic_pledge_gets_no_flags() -> None:
+    assert screen_pledge(text=CLEAN_PLEDGE) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("stop this shit happening on our ward", FlagReason.PROFANITY),
+        ("stop this sh1t happening on our ward", FlagReason.PROFANITY),
+        ("stop this ｆｕｃｋｉｎｇ nonsense on the ward", FlagReason.PROFANITY),
+        ("say 'shit' less often at work", FlagReason.PROFANITY),
+        ("read more at https://example.org/pledge", FlagReason.LINK),
+        ("read more at www.example.org", FlagReason.LINK),
+        ("read more at nhs.uk/conditions/sepsis", FlagReason.LINK),
+        ("sign the petition on change.org today", FlagReason.LINK),
+        ("email me at jo.bloggs@nhs.net to join in", FlagReason.CONTACT),
+        ("text me on 07700 900123 to join in", FlagReason.CONTACT),
+        ("text me on +44 7700 900123 to join in", FlagReason.CONTACT),
+        ("ring the office on 020 7946 0000 to join in", FlagReason.CONTACT),
+        ("ring the office on 0113-496-0000 to join in", FlagReason.CONTACT),
+        ("ring the office on +44 (0)113 496 0000 to join in", FlagReason.CONTACT),
+        ("in 2027 call 07700 900123 to join in", FlagReason.CONTACT),
+        ("MAKE EVERY MANAGER LISTEN TO NURSES", FlagReason.SHOUTING),
+        ("I WILL BE KIND TO ALL MY TEAM", FlagReason.SHOUTING),
+        ("be soooooo kind to everyone", FlagReason.REPEATED),
+        ("be kind to everyone!!!!!", FlagReason.REPEATED),
+        ("be kind, kind, kind, kind to everyone", FlagReason.REPEATED),
+    ],
+)
+def test_each_reason_is_raised_by_a_plain_example(text: str, reason: FlagReason) -> None:
+    assert reason.value in screen_pledge(text=text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "support colleagues in NHS GP surgeries, A&E, ICU and COVID-19 wards after difficult shifts",
+        "help our therapist team assess every patient from Scunthorpe in the class on Tuesday",
+        "read Dickens to patients over a mocktail, not a cocktail, and say Hello to each of them",
+        "promote breast screening and raise awareness of anal fissure and rectal bleeding",
+        "get every stroke patient to the stroke unit and sign up new organ donors",
+        "support survivors of rape and sexual assault, and offer HIV testing to everyone",
+        "He'll be fine, we'll manage: I will not say these without checking on them",
+        "thank the 455 staff who finished 717 training modules this year",
+        "clean door knobs every shift, e.g. at 5.30pm and 7 a.m., i.e. twice a day",
+        "check in at 09.00-17.00 and 19.00-07.00, give 500mg doses, and call 111 or 999 if worried",
+        "reach 100000 patients by 2027 with 10,000 steps a day",
+        "help LGBTQ+ young people feel safe in CAMHS, and thank our GPs and HCAs",
+        "wash your hands.Then dry them and tell the team.Info matters",
+    ],
+)
+def test_words_that_merely_look_suspicious_raise_no_flags(text: str) -> None:
+    assert screen_pledge(text=text) == []
+
+
+def test_mild_swearing_is_still_flagged_but_not_inside_another_word() -> None:
+    # "hell" is on the list on purpose: a moderator should see it; "Hello" must not trip it.
+    assert screen_pledge(text="make A&E less of a hell for patients") == [FlagReason.PROFANITY.value]
+    assert screen_pledge(text="say Hello to every patient I meet") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "سوف أساعد المرضى كل يوم في المستشفى",
+        "לעזור לכל מטופל בבית החולים כל יום",
+        "help every patient 😀🏥💙 and smile ‏עזרה‏ every day",
+        "帮助每一位病人，每天微笑",
+        "zero\u200bwidth\u0000 and combining é marks ﷺ",
+    ],
+)
+def test_unicode_emoji_and_right_to_left_text_does_not_crash(text: str) -> None:
+    assert screen_pledge(text=text) == []
+
+
+def test_a_run_of_the_same_emoji_counts_as_repeated() -> None:
+    assert screen_pledge(text="love our NHS ❤️❤️❤️❤️❤️") == [FlagReason.REPEATED.value]
+
+
+def test_blocked_words_match_whole_words_whatever_the_case() -> None:
+    blocked = ["ward", "  Matron Smith ", "", "   "]
+    assert screen_pledge(text="thank every WARD cleaner", blocked_words=blocked) == ["blocked-word"]
+    assert screen_pledge(text="thank matron\nsmith for her help", blocked_words=blocked) == ["blocked-word"]
+    assert screen_pledge(text="move forward with awarded funds", blocked_words=blocked) == []
+
+
+def test_empty_blocked_entries_block_nothing() -> None:
+    assert screen_pledge(text=CLEAN_PLEDGE, blocked_words=["", "  ", "\n"]) == []
+
+
+def test_duplicate_applies_from_the_threshold_onwards() -> None:
+    assert screen_pledge(text=CLEAN_PLEDGE, identical_count=2, duplicate_threshold=3) == []
+    assert screen_pledge(text=CLEAN_PLEDGE, identical_count=3, duplicate_threshold=3) == ["duplicate"]
+    assert screen_pledge(text=CLEAN_PLEDGE, identical_count=4) == ["duplicate"]
+
+
+def test_a_threshold_below_one_is_refused() -> None:
+    with pytest.raises(ValueError):
+        screen_pledge(text=CLEAN_PLEDGE, duplicate_threshold=0)
+
+
+def test_several_reasons_come_back_once_each_in_a_stable_order() -> None:
+    flags = screen_pledge(
+        text="VISIT WWW.EXAMPLE.COM OR EMAIL SHIT@EXAMPLE.COM!!!!! SHIT SHIT",
+        blocked_words=["example"],
+        identical_count=5,
+    )
+    assert flags == [reason.value for reason in FlagReason]
+
+
+def test_blocked_words_are_read_one_per_line_or_comma_separated() -> None:
+    raw = "ward, Matron   Smith\n\n  sister ,WARD\r\nbed blockers,"
+    assert parse_blocked_words(raw) == ["ward", "Matron Smith", "sister", "bed blockers"]
