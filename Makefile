@@ -26,6 +26,7 @@ run: install
 
 test: install
 	scripts/ensure-services
+	scripts/ensure-chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \

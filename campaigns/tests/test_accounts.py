@@ -14,7 +14,7 @@ from django.urls import include, path
 
 from campaigns.permissions import is_organiser, organiser_required
 from campaigns.services import ORGANISERS_GROUP
-from conftest import email_text
+from conftest import email_html, email_text
 
 pytestmark = pytest.mark.django_db
 
@@ -206,6 +206,7 @@ def test_a_password_reset_email_arrives_and_its_link_sets_a_new_password(
     assert message["To"] == "organiser@example.org"
     assert message["Subject"] == "Reset your changeday organiser password"
     link = re.search(r"http://testserver(/accounts/reset/\S+/)", email_text(message)).group(1)
+    assert f"http://testserver{link}" in email_html(message)
 
     form_page = client.get(link, follow=True)
     assert form_page.status_code == 200
@@ -286,3 +287,12 @@ def test_a_superuser_counts_as_an_organiser_and_an_inactive_organiser_does_not(o
     organiser.is_active = False
     organiser.save()
     assert not is_organiser(organiser)
+
+
+def test_a_reset_link_ignores_a_forged_host_header(organiser: Any, smtp_inbox: Any, settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["testserver", "evil.example"]
+    Client().post("/accounts/password_reset/", {"email": "organiser@example.org"}, HTTP_HOST="evil.example")
+
+    [message] = smtp_inbox.wait_for(1)
+    assert "evil.example" not in email_text(message) + email_html(message)
+    assert "http://testserver/accounts/reset/" in email_text(message)
