@@ -95,6 +95,22 @@ DEMO_PLEDGES: list[tuple[str, str, str, str, list[str]]] = [
         "london",
         ["patient-carer", "nhs"],
     ),
+    # Screening flags these three, so the demo's moderation queue has work in it.
+    (
+        "get everyone to read our blog at www.example.com about carers",
+        "Ben",
+        "Blogger",
+        "south-east",
+        ["patient-carer"],
+    ),
+    ("SMILE AT EVERY SINGLE PATIENT WHO COMES THROUGH THE DOOR", "Ray", "Receptionist", "midlands", ["nhs"]),
+    (
+        "call me on 07700 900123 if your tenancy is at risk after a hospital stay",
+        "Kay",
+        "Housing officer",
+        "wales",
+        ["housing"],
+    ),
 ]
 # Demo pledges made on behalf of a team or organisation rather than a person.
 ORGANISATIONS = {"Ward 12 team", "Leeds Housing"}
