@@ -20,6 +20,7 @@ urlpatterns = [
         name="password_reset",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("moderation/", include("pledges.moderation_urls")),
     path("", include("campaigns.urls")),
     path("", include("pledges.urls")),
 ]

@@ -1,0 +1,189 @@
+"""An organiser clears the moderation queue in a real browser with the keyboard alone."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
+from pledges.models import ModerationEvent, Pledge, Status
+from pledges.selectors import campaign_totals
+from pledges.services import (
+    campaign_recompute_totals,
+    pledge_confirm,
+    pledge_create,
+    pledge_moderate,
+    pledge_report,
+)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts"
+# Wait for the moderation page to settle after one decision: the card decided is
+# gone or redrawn with a new status, nothing is in flight, and focus is on a card
+# (or on the "all decided" note once the page is empty).
+SETTLED = """([id, status]) => {
+  const card = document.getElementById(id);
+  const moved = !card || card.dataset.status !== status;
+  const busy = document.querySelector('.mod-card.is-busy, .htmx-request');
+  const focus = document.activeElement;
+  const focused = focus && (focus.classList.contains('mod-card') || focus.id === 'mod-cleared');
+  return moved && !busy && focused;
+}"""
+
+
+def _browser_or_skip() -> None:
+    if Path(CHROMIUM).exists() and shutil.which(CHROMIUM):
+        return
+    message = f"{CHROMIUM} is missing: install Debian's chromium package (make test does)."
+    if os.environ.get("CHANGEDAY_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _make(campaign: Any, n: int) -> Pledge:
+    pledge = pledge_create(
+        campaign=campaign,
+        # A few carry a link, so the screening flags them.
+        text=f"learn the name of every person in bay {n} before I start my round"
+        + (" (see www.example.org/names)" if 12 <= n < 15 else ""),
+        display_name=f"Pledger {n}",
+        is_anonymous=False,
+        role="Healthcare assistant",
+        organisation="Bradford Royal Infirmary" if n % 2 else "",
+        region="north-east-and-yorkshire",
+        kind="personal",
+        sectors=["nhs", "social-care"] if n % 3 else ["housing"],
+        email=f"pledger{n}@example.org",
+        consent_to_publish=True,
+        wants_reminders=False,
+        submission_token=uuid.uuid4(),
+        send_confirmation=False,
+    ).pledge
+    return pledge_confirm(pledge=pledge)
+
+
+def _queue(pre_campaign: Any, organiser: Any) -> list[Pledge]:
+    """40 pledges: 12 published and then hidden after reports, 3 flagged, 25 waiting."""
+    pledges = [_make(pre_campaign, n) for n in range(40)]
+    for pledge in pledges[:12]:
+        pledge_moderate(pledge_ids=[pledge.pk], action="publish", actor=organiser)
+        pledge.refresh_from_db()
+        for visitor in range(pre_campaign.report_threshold):
+            pledge_report(pledge=pledge, reporter_key=f"{pledge.pk}-{visitor}", reason="offensive")
+    assert Pledge.objects.filter(campaign=pre_campaign, status=Status.HIDDEN).count() == 12
+    assert Pledge.objects.filter(campaign=pre_campaign, status=Status.PENDING).count() == 28
+    return pledges
+
+
+def _keys_for(status: str, turn: int) -> list[str]:
+    """A mix of every decision; a hidden pledge always leaves the queue, so it empties."""
+    if status == Status.HIDDEN:
+        return ["u"] if turn % 2 else ["r", "ArrowDown", "Enter"]
+    return [["p"], ["r", "ArrowDown", "ArrowDown", "Enter"], ["h"]][turn % 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_organiser_clears_the_queue_with_the_keyboard_alone(
+    live_server: Any, pre_campaign: Any, organiser: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls in
+    # this test are still plain synchronous calls between browser steps.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # The live server speaks plain HTTP.
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    pledges = _queue(pre_campaign, organiser)
+    events_before = ModerationEvent.objects.count()
+    client = Client()
+    client.force_login(organiser)
+    session_cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    ARTIFACTS.mkdir(exist_ok=True)
+    decisions = 0
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1366, "height": 860})
+            context.add_cookies(
+                [{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie, "url": live_server.url}]
+            )
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{live_server.url}/moderation/?campaign={pre_campaign.slug}")
+            page.wait_for_function(
+                "() => window.htmx && document.activeElement.classList.contains('mod-card')"
+            )
+            assert page.locator(".mod-card").count() == 40
+            assert page.locator("#mod-counts").inner_text().split() == [
+                *"Hidden after reports 12".split(),
+                *"Flagged by screening 3".split(),
+                *"Waiting 25".split(),
+                *"Total to decide 40".split(),
+            ]
+            assert "pledger1@example.org" not in page.content()
+            page.screenshot(path=str(ARTIFACTS / "moderation.png"))
+
+            # j and k walk the cards; x selects one.
+            first = page.evaluate("document.activeElement.id")
+            page.keyboard.press("j")
+            assert page.evaluate("document.activeElement.id") != first
+            page.keyboard.press("k")
+            assert page.evaluate("document.activeElement.id") == first
+            page.keyboard.press("x")
+            assert page.locator(f"#{first} .mod-select").is_checked()
+            page.keyboard.press("x")
+            page.keyboard.press("?")
+            assert page.locator("#mod-help-more").is_visible()
+
+            for turn in range(200):
+                if page.locator(".mod-card").count() == 0:
+                    break
+                card_id, status = page.evaluate(
+                    "[document.activeElement.id, document.activeElement.dataset.status]"
+                )
+                assert card_id.startswith("pledge-"), f"focus left the cards: {card_id!r}"
+                for key in _keys_for(status, turn):
+                    page.keyboard.press(key)
+                page.wait_for_function(SETTLED, arg=[card_id, status], timeout=10_000)
+                decisions += 1
+            else:
+                pytest.fail("the queue did not empty")
+
+            assert page.locator("#mod-cleared").is_visible()
+            assert page.evaluate("document.activeElement.id") == "mod-cleared"
+            assert page.locator("#mod-counts").inner_text().split()[-1] == "0"
+            assert errors == []
+            page.screenshot(path=str(ARTIFACTS / "moderation-cleared.png"))
+        finally:
+            browser.close()
+
+    assert not Pledge.objects.filter(
+        campaign=pre_campaign, status__in=[Status.PENDING, Status.HIDDEN]
+    ).exists()
+    # Every keyboard decision left exactly one record, made by this organiser.
+    assert ModerationEvent.objects.count() - events_before == decisions
+    assert ModerationEvent.objects.filter(actor=organiser).count() == decisions + 12  # + the setup publishes
+    for pledge in pledges:
+        assert pledge.moderation_events.filter(actor=organiser).exists()
+    published = Pledge.objects.filter(campaign=pre_campaign, status=Status.PUBLISHED).count()
+    assert published > 0 and Pledge.objects.filter(status=Status.REJECTED).exists()
+    assert campaign_totals(campaign=pre_campaign).total == published
+    assert campaign_recompute_totals(campaign=pre_campaign) == {}
