@@ -104,6 +104,13 @@
     if (!all.length) {
       const bulkForm = document.getElementById("bulk-form");
       if (bulkForm) bulkForm.hidden = true;
+      // More are waiting beyond this page: bring the next ones up, so a long
+      // queue is cleared with the keyboard alone (focus lands on the first card).
+      const counts = document.getElementById("mod-counts");
+      if (counts && Number(counts.dataset.total) > 0 && !bulk) {
+        window.location.reload();
+        return;
+      }
       const cleared = document.getElementById("mod-cleared");
       if (cleared) {
         cleared.hidden = false;
