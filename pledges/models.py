@@ -159,7 +159,10 @@ class Pledge(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["campaign", "status", "-published_at"], name="pledge_wall_idx"),
+            # The wall's keyset order: newest first, public id breaking ties.
+            models.Index(
+                fields=["campaign", "status", "-published_at", "-public_id"], name="pledge_wall_idx"
+            ),
             models.Index(
                 fields=["campaign", "status", "created_at"],
                 name="pledge_queue_idx",

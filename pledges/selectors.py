@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models import Case, Count, Max, Prefetch, Q, QuerySet, Sum, Value, When
 
 from campaigns.models import Campaign
-from pledges.models import SECTOR_BITS, Kind, ModerationEvent, Pledge, Region, Report, Status, TotalShard
+from pledges.models import (
+    PUBLIC_STATES,
+    SECTOR_BITS,
+    Kind,
+    ModerationEvent,
+    Pledge,
+    Region,
+    Report,
+    Status,
+    TotalShard,
+)
 
 
 @dataclass(frozen=True)
@@ -144,3 +156,141 @@ def moderation_counts(*, campaign: Campaign, sector: str = "", flag: str = "") -
 def moderation_pledges(*, public_ids: list[str]) -> list[Pledge]:
     """Pledges by public id with their moderation details, to redraw their cards."""
     return list(_with_moderation_details(Pledge.objects.filter(public_id__in=public_ids)).order_by("id"))
+
+
+# --- The wall -------------------------------------------------------------------------
+
+WALL_PAGE_SIZE = 24
+
+
+class BadWallQuery(ValueError):
+    """A filter or cursor the wall cannot use; the message is for people."""
+
+
+@dataclass(frozen=True)
+class WallFilters:
+    sector: str = ""
+    integration: bool = False
+    region: str = ""
+    kind: str = ""
+    organisation: str = ""
+    q: str = ""
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> WallFilters:
+        sector = query.get("sector", "").strip()
+        region = query.get("region", "").strip()
+        kind = query.get("kind", "").strip()
+        if sector and sector not in SECTOR_BITS:
+            raise BadWallQuery("Choose a sector from the list.")
+        if region and region not in Region.values:
+            raise BadWallQuery("Choose a region from the list.")
+        if kind and kind not in Kind.values:
+            raise BadWallQuery("Choose personal or organisational.")
+        organisation = " ".join(query.get("organisation", "").split())
+        q = " ".join(query.get("q", "").split())
+        if len(organisation) > 200 or len(q) > 200:
+            raise BadWallQuery("Keep searches to 200 characters or fewer.")
+        if "\x00" in organisation + q:
+            raise BadWallQuery("Searches cannot contain null characters.")
+        return cls(
+            sector=sector,
+            integration=query.get("integration", "") in {"1", "on", "true", "yes"},
+            region=region,
+            kind=kind,
+            organisation=organisation,
+            q=q,
+        )
+
+    def as_query(self) -> dict[str, str]:
+        pairs = {
+            "sector": self.sector,
+            "integration": "1" if self.integration else "",
+            "region": self.region,
+            "kind": self.kind,
+            "organisation": self.organisation,
+            "q": self.q,
+        }
+        return {key: value for key, value in pairs.items() if value}
+
+
+@dataclass(frozen=True)
+class WallPage:
+    pledges: list[Pledge]
+    next_cursor: str | None
+
+
+def _encode_cursor(pledge: Pledge) -> str:
+    # Published time and public id: keyset order without exposing database ids.
+    micros = int(pledge.published_at.timestamp() * 1_000_000)
+    return urlsafe_b64encode(f"{micros}:{pledge.public_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        micros, public_id = raw.split(":", 1)
+        when = datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC)
+    except (ValueError, UnicodeDecodeError, OverflowError, OSError) as exc:
+        raise BadWallQuery("That page link is broken: start again from the first page.") from exc
+    if not public_id.isalnum() or len(public_id) > 16:
+        raise BadWallQuery("That page link is broken: start again from the first page.")
+    return when, public_id
+
+
+def wall_pledges(
+    *, campaign: Campaign, filters: WallFilters, cursor: str = "", limit: int = WALL_PAGE_SIZE
+) -> WallPage:
+    """Published pledges, newest first, one keyset page at a time: the last page of
+    a million costs what the first does (no OFFSET, no COUNT)."""
+    queryset = Pledge.objects.filter(campaign=campaign, status__in=PUBLIC_STATES)
+    if filters.sector:
+        queryset = queryset.filter(sector_mask__in=_masks_with(SECTOR_BITS[filters.sector]))
+    if filters.integration:
+        queryset = queryset.filter(sector_mask__in=INTEGRATION_MASKS)
+    if filters.region:
+        queryset = queryset.filter(region=filters.region)
+    if filters.kind:
+        queryset = queryset.filter(kind=filters.kind)
+    if filters.organisation:
+        queryset = queryset.filter(organisation__iexact=filters.organisation)
+    if filters.q:
+        queryset = _word_search(queryset, filters.q)
+    if cursor:
+        when, public_id = _decode_cursor(cursor)
+        queryset = queryset.filter(Q(published_at__lt=when) | Q(published_at=when, public_id__lt=public_id))
+    rows = list(queryset.only(*WALL_FIELDS).order_by("-published_at", "-public_id")[: limit + 1])
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return WallPage(pledges=rows[:limit], next_cursor=next_cursor)
+
+
+# What a card shows; the email never leaves the database on this path.
+WALL_FIELDS = (
+    "public_id",
+    "text",
+    "display_name",
+    "is_anonymous",
+    "role",
+    "organisation",
+    "region",
+    "kind",
+    "sector_mask",
+    "published_at",
+    "status",
+    "campaign_id",
+)
+INTEGRATION_MASKS = [mask for mask in range(1, 16) if bin(mask).count("1") >= 2]
+
+
+def _word_search(queryset: QuerySet[Pledge], q: str) -> QuerySet[Pledge]:
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchVector
+
+        # Same expression as the GIN index pledge_text_search_idx, so it is used.
+        return queryset.annotate(search=SearchVector("text", config="english")).filter(
+            search=SearchQuery(q, config="english", search_type="websearch")
+        )
+    # SQLite (the local default): every word somewhere in the text.
+    for word in q.split()[:10]:
+        queryset = queryset.filter(text__icontains=word)
+    return queryset

@@ -25,6 +25,7 @@ app_name = "pledges"
 urlpatterns = [
     path("campaigns/<slug:slug>/pledge/", views.pledge_create, name="create"),
     path("campaigns/<slug:slug>/pledge/sent/", views.pledge_sent, name="sent"),
+    path("campaigns/<slug:slug>/wall/", views.pledge_wall, name="wall"),
     path("pledges/confirm/<str:token>/", views.pledge_confirm, name="confirm"),
     path("pledges/withdraw/<str:token>/", views.pledge_withdraw, name="withdraw"),
     path("pledges/<public_id:public_id>/", views.pledge_detail, name="detail"),

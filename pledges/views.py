@@ -17,7 +17,8 @@ from changeday.lib.ratelimit import client_key, rate_limited
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
 from pledges.forms import PledgeForm, ReportForm
-from pledges.models import Pledge, Status
+from pledges.models import Kind, Pledge, Region, SectorSlug, Status
+from pledges.selectors import BadWallQuery, WallFilters, wall_pledges
 
 # Public ids of the pledges this browser confirmed, so their owner can see a
 # pledge still waiting for moderation at its permalink while others get a 404.
@@ -194,3 +195,29 @@ def pledge_withdraw(request: HttpRequest, token: str) -> HttpResponse:
         pledge = services.pledge_withdraw(pledge=pledge)
     context = {"pledge": pledge, "campaign": pledge.campaign}
     return render(request, "pledges/withdraw.html", context)
+
+
+def pledge_wall(request: HttpRequest, slug: str) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, slug=slug)
+    context: dict[str, object] = {
+        "campaign": campaign,
+        "sectors": SectorSlug.choices,
+        "regions": Region.choices,
+        "kinds": [(Kind.PERSONAL, "Personal"), (Kind.ORGANISATIONAL, "Organisational")],
+    }
+    try:
+        filters = WallFilters.from_query(request.GET)
+        page = wall_pledges(campaign=campaign, filters=filters, cursor=request.GET.get("cursor", ""))
+    except BadWallQuery as exc:
+        context.update(filters=WallFilters(), error=str(exc), pledges=[], next_url="")
+        return render(request, "pledges/wall.html", context, status=400)
+    next_url = ""
+    if page.next_cursor:
+        next_url = "?" + urlencode({**filters.as_query(), "cursor": page.next_cursor})
+    context.update(
+        filters=filters,
+        pledges=page.pledges,
+        next_url=next_url,
+        is_first_page=not request.GET.get("cursor"),
+    )
+    return render(request, "pledges/wall.html", context)
