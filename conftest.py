@@ -194,3 +194,39 @@ def email_html(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("html",))
     assert part is not None
     return part.get_content()
+
+
+CHROMIUM = "/usr/bin/chromium"
+# Debian's chromium, headless; without the background-networking flags it keeps
+# trying to reach Google's hosts, which this machine's closed network refuses.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A headless Debian chromium driven by Playwright (make test installs it)."""
+    import shutil
+
+    if not shutil.which(CHROMIUM):
+        message = f"{CHROMIUM} is missing: install Debian's chromium package (make test does)."
+        if os.environ.get("CHANGEDAY_REQUIRE_SERVICES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the
+    # tests make between browser steps are still plain synchronous calls.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

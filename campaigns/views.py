@@ -17,7 +17,7 @@ def _render_campaign(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         "days_left": campaign.days_left(),
         "totals": totals,
         "progress": min(100, round(100 * totals.total / campaign.target)),
-        "sectors": [(SectorSlug(slug).label, count) for slug, count in totals.by_sector.items()],
+        "sectors": [(slug, SectorSlug(slug).label, count) for slug, count in totals.by_sector.items()],
     }
     return render(request, "campaigns/detail.html", context)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,15 +21,6 @@ from pledges.services import (
     pledge_report,
 )
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts"
 # Wait for the moderation page to settle after one decision: the card decided is
 # gone or redrawn with a new status, nothing is in flight, and focus is on a card
@@ -43,15 +33,6 @@ SETTLED = """([id, status]) => {
   const focused = focus && (focus.classList.contains('mod-card') || focus.id === 'mod-cleared');
   return moved && !busy && focused;
 }"""
-
-
-def _browser_or_skip() -> None:
-    if Path(CHROMIUM).exists() and shutil.which(CHROMIUM):
-        return
-    message = f"{CHROMIUM} is missing: install Debian's chromium package (make test does)."
-    if os.environ.get("CHANGEDAY_REQUIRE_SERVICES") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def _make(campaign: Any, n: int) -> Pledge:
@@ -103,14 +84,8 @@ def _keys_for(status: str, turn: int) -> list[str]:
 
 @pytest.mark.django_db(transaction=True)
 def test_an_organiser_clears_the_queue_with_the_keyboard_alone(
-    live_server: Any, pre_campaign: Any, organiser: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+    live_server: Any, pre_campaign: Any, organiser: Any, settings: Any, chromium: Any
 ) -> None:
-    _browser_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls in
-    # this test are still plain synchronous calls between browser steps.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     # The live server speaks plain HTTP.
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
@@ -122,65 +97,56 @@ def test_an_organiser_clears_the_queue_with_the_keyboard_alone(
     ARTIFACTS.mkdir(exist_ok=True)
     decisions = 0
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1366, "height": 860})
-            context.add_cookies(
-                [{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie, "url": live_server.url}]
-            )
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{live_server.url}/moderation/?campaign={pre_campaign.slug}")
-            page.wait_for_function(
-                "() => window.htmx && document.activeElement.classList.contains('mod-card')"
-            )
-            assert page.locator(".mod-card").count() == min(QUEUE_SIZE, 50)
-            assert page.locator("#mod-counts").inner_text().split() == [
-                *"Hidden after reports 12".split(),
-                *"Flagged by screening 3".split(),
-                *f"Waiting {QUEUE_SIZE - 15}".split(),
-                *f"Total to decide {QUEUE_SIZE}".split(),
-            ]
-            assert "pledger1@example.org" not in page.content()
-            page.screenshot(path=str(ARTIFACTS / "moderation.png"))
+    context = chromium.new_context(viewport={"width": 1366, "height": 860})
+    context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie, "url": live_server.url}]
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server.url}/moderation/?campaign={pre_campaign.slug}")
+    page.wait_for_function("() => window.htmx && document.activeElement.classList.contains('mod-card')")
+    assert page.locator(".mod-card").count() == min(QUEUE_SIZE, 50)
+    assert page.locator("#mod-counts").inner_text().split() == [
+        *"Hidden after reports 12".split(),
+        *"Flagged by screening 3".split(),
+        *f"Waiting {QUEUE_SIZE - 15}".split(),
+        *f"Total to decide {QUEUE_SIZE}".split(),
+    ]
+    assert "pledger1@example.org" not in page.content()
+    page.screenshot(path=str(ARTIFACTS / "moderation.png"))
 
-            # j and k walk the cards; x selects one.
-            first = page.evaluate("document.activeElement.id")
-            page.keyboard.press("j")
-            assert page.evaluate("document.activeElement.id") != first
-            page.keyboard.press("k")
-            assert page.evaluate("document.activeElement.id") == first
-            page.keyboard.press("x")
-            assert page.locator(f"#{first} .mod-select").is_checked()
-            page.keyboard.press("x")
-            page.keyboard.press("?")
-            assert page.locator("#mod-help-more").is_visible()
+    # j and k walk the cards; x selects one.
+    first = page.evaluate("document.activeElement.id")
+    page.keyboard.press("j")
+    assert page.evaluate("document.activeElement.id") != first
+    page.keyboard.press("k")
+    assert page.evaluate("document.activeElement.id") == first
+    page.keyboard.press("x")
+    assert page.locator(f"#{first} .mod-select").is_checked()
+    page.keyboard.press("x")
+    page.keyboard.press("?")
+    assert page.locator("#mod-help-more").is_visible()
 
-            for turn in range(3 * QUEUE_SIZE):
-                if page.locator(".mod-card").count() == 0:
-                    break
-                # A page of 50 cleared with more waiting reloads with the next ones.
-                page.wait_for_function("() => document.activeElement.classList.contains('mod-card')")
-                card_id, status = page.evaluate(
-                    "[document.activeElement.id, document.activeElement.dataset.status]"
-                )
-                assert card_id.startswith("pledge-"), f"focus left the cards: {card_id!r}"
-                for key in _keys_for(status, turn):
-                    page.keyboard.press(key)
-                page.wait_for_function(SETTLED, arg=[card_id, status], timeout=10_000)
-                decisions += 1
-            else:
-                pytest.fail("the queue did not empty")
+    for turn in range(3 * QUEUE_SIZE):
+        if page.locator(".mod-card").count() == 0:
+            break
+        # A page of 50 cleared with more waiting reloads with the next ones.
+        page.wait_for_function("() => document.activeElement.classList.contains('mod-card')")
+        card_id, status = page.evaluate("[document.activeElement.id, document.activeElement.dataset.status]")
+        assert card_id.startswith("pledge-"), f"focus left the cards: {card_id!r}"
+        for key in _keys_for(status, turn):
+            page.keyboard.press(key)
+        page.wait_for_function(SETTLED, arg=[card_id, status], timeout=10_000)
+        decisions += 1
+    else:
+        pytest.fail("the queue did not empty")
 
-            assert page.locator("#mod-cleared").is_visible()
-            assert page.evaluate("document.activeElement.id") == "mod-cleared"
-            assert page.locator("#mod-counts").inner_text().split()[-1] == "0"
-            assert errors == []
-            page.screenshot(path=str(ARTIFACTS / "moderation-cleared.png"))
-        finally:
-            browser.close()
+    assert page.locator("#mod-cleared").is_visible()
+    assert page.evaluate("document.activeElement.id") == "mod-cleared"
+    assert page.locator("#mod-counts").inner_text().split()[-1] == "0"
+    assert errors == []
+    page.screenshot(path=str(ARTIFACTS / "moderation-cleared.png"))
 
     assert not Pledge.objects.filter(
         campaign=pre_campaign, status__in=[Status.PENDING, Status.HIDDEN]

@@ -25,3 +25,46 @@ document.addEventListener("submit", (event) => {
   // The page may come back from the back-forward cache: allow submitting again.
   window.addEventListener("pageshow", () => { form.dataset.submitted = "false"; }, { once: true });
 });
+
+// Live counters: poll the cached counters endpoint (cheap: a tiny JSON with an
+// ETag) and update the numbers in place; the page is complete without this.
+(() => {
+  const section = document.querySelector("[data-live-counters]");
+  if (!section || !window.fetch) return;
+  const url = section.dataset.liveCounters;
+  const format = (n) => Number(n).toLocaleString("en-GB");
+  let etag = null;
+
+  const apply = (data) => {
+    const values = { total: data.total, integration: data.integration };
+    for (const [slug, n] of Object.entries(data.by_sector || {})) values[`sector:${slug}`] = n;
+    for (const [key, n] of Object.entries(values)) {
+      if (n === undefined) continue;
+      section.querySelectorAll(`[data-counter="${key}"]`).forEach((el) => {
+        if (el.textContent !== format(n)) el.textContent = format(n);
+      });
+    }
+    const noun = section.querySelector('[data-counter-noun="total"]');
+    if (noun) noun.textContent = data.total === 1 ? noun.dataset.one : noun.dataset.many;
+    const progress = section.querySelector("[data-counter-progress]");
+    if (progress) progress.value = data.total;
+    const percent = section.querySelector("[data-counter-percent]");
+    if (percent && data.target) percent.textContent = Math.min(100, Math.round((100 * data.total) / data.target));
+  };
+
+  const poll = async () => {
+    if (document.visibilityState === "visible") {
+      try {
+        const response = await fetch(url, { headers: etag ? { "If-None-Match": etag } : {} });
+        if (response.ok) {
+          etag = response.headers.get("ETag");
+          apply(await response.json());
+        }
+      } catch {
+        // Offline or the server is busy: keep the numbers shown and try again.
+      }
+    }
+    window.setTimeout(poll, 3000);
+  };
+  window.setTimeout(poll, 3000);
+})();
