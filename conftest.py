@@ -78,6 +78,33 @@ def _campaign(**overrides: Any) -> Campaign:
     return campaign_create(**values)
 
 
+def create_pledge(campaign: Campaign, n: int = 1, *, confirm: bool = True, **overrides: Any) -> Any:
+    """A pledge made through the services, as the form and the email link make it.
+
+    Confirmed by default (published on a post-moderation campaign); the
+    confirmation email is not queued, since these addresses are made up."""
+    from pledges.services import pledge_confirm, pledge_create
+
+    values: dict[str, Any] = {
+        "text": f"share one thing I learnt this week with my team, number {n}",
+        "display_name": f"Person {n}",
+        "is_anonymous": False,
+        "role": "Occupational therapist",
+        "organisation": "",
+        "region": "london",
+        "kind": "personal",
+        "sectors": ["nhs"],
+        "email": f"person{n}@example.org",
+        "consent_to_publish": True,
+        "wants_reminders": False,
+        "submission_token": uuid.uuid4(),
+        "send_confirmation": False,
+    }
+    values.update(overrides)
+    pledge = pledge_create(campaign=campaign, **values).pledge
+    return pledge_confirm(pledge=pledge) if confirm else pledge
+
+
 @pytest.fixture
 def make_campaign(db: None) -> Any:
     return _campaign

@@ -4,7 +4,6 @@ keyset pages, and never an email address."""
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 import pytest
@@ -12,35 +11,16 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from conftest import create_pledge
 from pledges.models import Pledge
 from pledges.selectors import WALL_PAGE_SIZE
-from pledges.services import pledge_confirm, pledge_create, pledge_moderate
+from pledges.services import pledge_moderate
 
 pytestmark = pytest.mark.django_db
 
 
 def _pledge(campaign: Any, n: int, *, publish: bool = True, **overrides: Any) -> Pledge:
-    values: dict[str, Any] = {
-        "text": f"share one thing I learnt this week with my team, number {n}",
-        "display_name": f"Person {n}",
-        "is_anonymous": False,
-        "role": "Occupational therapist",
-        "organisation": "",
-        "region": "london",
-        "kind": "personal",
-        "sectors": ["nhs"],
-        "email": f"wall{n}@example.org",
-    }
-    values.update(overrides)
-    pledge = pledge_create(
-        campaign=campaign,
-        consent_to_publish=True,
-        wants_reminders=False,
-        submission_token=uuid.uuid4(),
-        send_confirmation=False,
-        **values,
-    ).pledge
-    return pledge_confirm(pledge=pledge) if publish else pledge
+    return create_pledge(campaign, n, confirm=publish, **{"email": f"wall{n}@example.org", **overrides})
 
 
 def _wall(campaign: Any, **query: str) -> Any:
