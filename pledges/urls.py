@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path, register_converter
 
 from pledges import views
+from pledges.feeds import PledgeFeed
 
 
 class PublicIdConverter:
@@ -26,6 +27,8 @@ urlpatterns = [
     path("campaigns/<slug:slug>/pledge/", views.pledge_create, name="create"),
     path("campaigns/<slug:slug>/pledge/sent/", views.pledge_sent, name="sent"),
     path("campaigns/<slug:slug>/wall/", views.pledge_wall, name="wall"),
+    path("campaigns/<slug:slug>/feed/", PledgeFeed(), name="feed"),
+    path("campaigns/<slug:slug>/feed/<slug:sector>/", PledgeFeed(), name="sector-feed"),
     path("pledges/confirm/<str:token>/", views.pledge_confirm, name="confirm"),
     path("pledges/withdraw/<str:token>/", views.pledge_withdraw, name="withdraw"),
     path("pledges/<public_id:public_id>/", views.pledge_detail, name="detail"),

@@ -122,3 +122,27 @@ def test_the_wall_costs_the_same_queries_for_few_or_many_pledges(campaign: Any) 
     for n in range(3, 30):
         _pledge(campaign, n, sectors=["nhs", "housing"])
     assert queries() == few
+
+
+def test_the_atom_feed_lists_published_pledges_per_campaign_and_per_sector(campaign: Any) -> None:
+    from xml.etree import ElementTree
+
+    housing = _pledge(campaign, 1, sectors=["housing"], text="fix the <b>bins</b> & lights in block C")
+    nhs = _pledge(campaign, 2, sectors=["nhs"])
+    waiting = _pledge(campaign, 3, publish=False)
+
+    def entries(path: str) -> list[str]:
+        response = Client().get(path)
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("application/atom+xml")
+        body = response.content.decode()
+        assert "@example.org" not in body and waiting.public_id not in body
+        root = ElementTree.fromstring(response.content)
+        ns = {"a": "http://www.w3.org/2005/Atom"}
+        return [link.get("href") for link in root.findall("a:entry/a:link", ns)]
+
+    everything = entries(f"/campaigns/{campaign.slug}/feed/")
+    assert [href.rsplit("/", 2)[-2] for href in everything] == [nhs.public_id, housing.public_id]
+    only_housing = entries(f"/campaigns/{campaign.slug}/feed/housing/")
+    assert [href.rsplit("/", 2)[-2] for href in only_housing] == [housing.public_id]
+    assert Client().get(f"/campaigns/{campaign.slug}/feed/dentistry/").status_code == 404

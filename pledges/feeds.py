@@ -1,0 +1,68 @@
+"""Atom feeds of the newest published pledges, per campaign and per sector."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.syndication.views import Feed
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.feedgenerator import Atom1Feed
+
+from campaigns.models import Campaign
+from pledges.models import SECTOR_BITS, Pledge, SectorSlug
+from pledges.selectors import WallFilters, wall_pledges
+
+FEED_SIZE = 50
+
+
+class PledgeFeed(Feed):
+    feed_type = Atom1Feed
+
+    def get_object(self, request: HttpRequest, slug: str, sector: str = "") -> tuple[Campaign, str]:
+        if sector and sector not in SECTOR_BITS:
+            raise Http404("No such sector.")
+        return get_object_or_404(Campaign, slug=slug), sector
+
+    def title(self, obj: tuple[Campaign, str]) -> str:
+        campaign, sector = obj
+        return (
+            f"{campaign.name}: {SectorSlug(sector).label} pledges" if sector else f"{campaign.name}: pledges"
+        )
+
+    def subtitle(self, obj: tuple[Campaign, str]) -> str:
+        return f"The newest published pledges for #{obj[0].hashtag}"
+
+    def link(self, obj: tuple[Campaign, str]) -> str:
+        campaign, sector = obj
+        url = reverse("pledges:wall", kwargs={"slug": campaign.slug})
+        return f"{url}?sector={sector}" if sector else url
+
+    def items(self, obj: tuple[Campaign, str]) -> list[Pledge]:
+        campaign, sector = obj
+        # The wall's own query: published only, and only the fields a card shows.
+        return wall_pledges(campaign=campaign, filters=WallFilters(sector=sector), limit=FEED_SIZE).pledges
+
+    def item_title(self, item: Pledge) -> str:
+        return f"I pledge to {item.text[:120]}"
+
+    def item_description(self, item: Pledge) -> str:
+        who = ", ".join(part for part in (item.public_name, item.role, item.organisation) if part)
+        return (
+            f"I pledge to {item.text}\n\n{who}. {item.get_region_display()}. {', '.join(item.sector_labels)}."
+        )
+
+    def item_link(self, item: Pledge) -> str:
+        return reverse("pledges:detail", kwargs={"public_id": item.public_id})
+
+    def item_guid(self, item: Pledge) -> str:
+        return f"changeday:pledge:{item.public_id}"
+
+    item_guid_is_permalink = False
+
+    def item_author_name(self, item: Pledge) -> str:
+        return item.public_name
+
+    def item_pubdate(self, item: Pledge) -> datetime | None:
+        return item.published_at
