@@ -9,4 +9,5 @@ app_name = "campaigns"
 urlpatterns = [
     path("", views.home, name="home"),
     path("campaigns/<slug:slug>/", views.campaign_detail, name="detail"),
+    path("campaigns/<slug:slug>/widget/", views.campaign_widget, name="widget"),
 ]

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.clickjacking import xframe_options_exempt
 
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_get_current
@@ -18,6 +21,7 @@ def _render_campaign(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         "totals": totals,
         "progress": min(100, round(100 * totals.total / campaign.target)),
         "sectors": [(slug, SectorSlug(slug).label, count) for slug, count in totals.by_sector.items()],
+        "site_url": settings.SITE_URL,
     }
     return render(request, "campaigns/detail.html", context)
 
@@ -31,3 +35,22 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return _render_campaign(request, get_object_or_404(Campaign, slug=slug))
+
+
+@xframe_options_exempt
+@cache_control(public=True, max_age=10, stale_while_revalidate=60)
+def campaign_widget(request: HttpRequest, slug: str) -> HttpResponse:
+    """The live total for partner sites to embed in an iframe: tiny and cacheable."""
+    campaign = get_object_or_404(Campaign, slug=slug)
+    sector = request.GET.get("sector", "")
+    if sector and sector not in SectorSlug.values:
+        return HttpResponse("Unknown sector.", status=400, content_type="text/plain; charset=utf-8")
+    totals = campaign_totals(campaign=campaign)
+    count = totals.by_sector[sector] if sector else totals.total
+    context = {
+        "campaign": campaign,
+        "count": count,
+        "sector_label": SectorSlug(sector).label if sector else "",
+        "site_url": settings.SITE_URL,
+    }
+    return render(request, "campaigns/widget.html", context)
