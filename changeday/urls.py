@@ -5,11 +5,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from changeday.api import api
+
 admin.site.site_header = "changeday administration"
 admin.site.site_title = "changeday"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
     # Reset links are built from SITE_URL, never from the request's Host header.
     path(
         "accounts/password_reset/",

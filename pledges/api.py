@@ -1,0 +1,216 @@
+"""Routes of the public read-only API (/api/v1/): thin, reading through selectors.
+
+Published data only: never an email, an IP, a database id or an unpublished pledge.
+
+CORS: every answer carries `Access-Control-Allow-Origin: *` (see changeday.api).
+No OPTIONS preflight is needed and none is served: these are simple GETs with no
+custom request headers, which browsers send cross-origin without a preflight (a
+browser revalidating its own cache adds If-None-Match itself, also without one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from datetime import date, datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import parse_etags
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+
+from campaigns.models import Campaign
+from pledges.models import Pledge
+from pledges.selectors import WALL_PAGE_SIZE, BadWallQuery, WallFilters, campaign_totals, wall_pledges
+
+logger = logging.getLogger(__name__)
+
+router = Router(tags=["campaigns"])
+
+# Counters are read on every landing page and by embeds at peak; one second in
+# the shared cache turns a burst into one shard aggregate per campaign per
+# second, and with it totals stay within 2 seconds of a change.
+COUNTERS_TTL_SECONDS = 1
+COUNTERS_CACHE_CONTROL = "public, max-age=1, stale-while-revalidate=5"
+MAX_PAGE_SIZE = 100
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,80}")
+
+
+class CampaignOut(Schema):
+    slug: str
+    name: str
+    hashtag: str
+    description: str
+    opens_at: datetime
+    change_day: date
+    deadline: datetime
+    target: int
+    phase: str
+
+
+class CountersOut(Schema):
+    campaign: str
+    total: int
+    target: int
+    by_sector: dict[str, int]
+    updated_at: datetime | None
+    integration: int
+    by_region: dict[str, int]
+    by_kind: dict[str, int]
+
+
+class PledgeOut(Schema):
+    public_id: str
+    text: str
+    display_name: str
+    role: str
+    organisation: str
+    region: str
+    kind: str
+    sectors: list[str]
+    published_at: datetime
+    url: str
+
+
+class PledgePageOut(Schema):
+    results: list[PledgeOut]
+    next_cursor: str | None
+
+
+def _no_such_campaign() -> HttpError:
+    return HttpError(404, "There is no campaign at that address.")
+
+
+def _campaign_or_404(slug: str) -> Campaign:
+    # Checked before the query: a null byte or a 5,000-character slug is a
+    # 404, never a database error.
+    campaign = Campaign.objects.filter(slug=slug).first() if _SLUG.fullmatch(slug) else None
+    if campaign is None:
+        raise _no_such_campaign()
+    return campaign
+
+
+@router.get("/campaigns/", response=list[CampaignOut], summary="Every campaign, newest first")
+def campaign_list(request: HttpRequest) -> list[dict[str, Any]]:
+    now = timezone.now()
+    return [
+        {
+            "slug": campaign.slug,
+            "name": campaign.name,
+            "hashtag": campaign.hashtag,
+            "description": campaign.description,
+            "opens_at": campaign.opens_at,
+            "change_day": campaign.change_day,
+            "deadline": campaign.deadline,
+            "target": campaign.target,
+            "phase": campaign.phase(now).value,
+        }
+        for campaign in Campaign.objects.order_by("-opens_at", "slug")
+    ]
+
+
+def counters_cache_key(slug: str) -> str:
+    return f"api:v1:counters:{slug}"
+
+
+def _counters_body(slug: str) -> tuple[str, str]:
+    """The counters JSON and its ETag, from the cache or one shard aggregate."""
+    if not _SLUG.fullmatch(slug):
+        # Before the cache: a hostile slug must not become a cache key.
+        raise _no_such_campaign()
+    key = counters_cache_key(slug)
+    try:
+        cached = cache.get(key)
+    except Exception:
+        # The cache (Redis) is down: answer from the database rather than fail.
+        logger.warning("Counters cache unavailable; reading totals directly")
+        cached = None
+    if cached is not None:
+        return cached
+    campaign = _campaign_or_404(slug)
+    totals = campaign_totals(campaign=campaign)
+    payload = {
+        "campaign": campaign.slug,
+        "total": totals.total,
+        "target": campaign.target,
+        "by_sector": totals.by_sector,
+        "updated_at": totals.updated_at,
+        # Beyond the published contract; clients may ignore them.
+        "integration": totals.integration,
+        "by_region": totals.by_region,
+        "by_kind": totals.by_kind,
+    }
+    body = json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"))
+    etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+    try:
+        cache.set(key, (body, etag), timeout=COUNTERS_TTL_SECONDS)
+    except Exception:
+        logger.warning("Counters cache unavailable; not caching totals")
+    return body, etag
+
+
+@router.get("/campaigns/{slug}/counters", response=CountersOut, summary="Live totals of published pledges")
+def campaign_counters(request: HttpRequest, slug: str) -> HttpResponse:
+    body, etag = _counters_body(slug)
+    matches = parse_etags(request.headers.get("If-None-Match", ""))
+    if "*" in matches or etag in (tag.removeprefix("W/") for tag in matches):
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["ETag"] = etag
+    response["Cache-Control"] = COUNTERS_CACHE_CONTROL
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Access-Control-Expose-Headers"] = "ETag"
+    return response
+
+
+def _pledge_out(pledge: Pledge) -> dict[str, Any]:
+    path = reverse("pledges:detail", kwargs={"public_id": pledge.public_id})
+    return {
+        "public_id": pledge.public_id,
+        "text": pledge.text,
+        "display_name": pledge.public_name,
+        "role": pledge.role,
+        "organisation": pledge.organisation,
+        "region": pledge.region,
+        "kind": pledge.kind,
+        "sectors": pledge.sector_slugs,
+        "published_at": pledge.published_at,
+        "url": f"{settings.SITE_URL}{path}",
+    }
+
+
+@router.get(
+    "/campaigns/{slug}/pledges",
+    response=PledgePageOut,
+    summary="Published pledges, newest first, one keyset page at a time",
+)
+def campaign_pledges(
+    request: HttpRequest,
+    slug: str,
+    sector: str = "",
+    integration: str = "",
+    region: str = "",
+    kind: str = "",
+    organisation: str = "",
+    q: str = "",
+    cursor: str = "",
+    limit: int = Query(WALL_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),  # noqa: B008 - ninja's parameter marker
+) -> dict[str, Any]:
+    # The filter parameters are declared above for the OpenAPI document; the
+    # wall's own parser reads them, so the API and the wall accept the same.
+    campaign = _campaign_or_404(slug)
+    try:
+        filters = WallFilters.from_query(request.GET)
+        page = wall_pledges(campaign=campaign, filters=filters, cursor=cursor, limit=limit)
+    except BadWallQuery as exc:
+        raise HttpError(400, str(exc)) from exc
+    return {"results": [_pledge_out(pledge) for pledge in page.pledges], "next_cursor": page.next_cursor}
