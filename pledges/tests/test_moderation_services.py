@@ -293,3 +293,27 @@ def test_reports_from_one_address_are_rate_limited(campaign: Any) -> None:
     assert Report.objects.count() == 20
     # Another address is not held back by this one.
     assert _report(Client(REMOTE_ADDR="192.0.2.45"), pledges[21]).status_code == 302
+
+
+def test_the_rejection_email_reaches_the_pledger_with_the_reason_and_a_publication_email_too(
+    pre_campaign: Any, organiser: Any, smtp_inbox: Any
+) -> None:
+    from conftest import email_html, email_text
+    from pledges.services import outbox_send
+
+    rejected = _pledge(pre_campaign, 1)
+    published = _pledge(pre_campaign, 2)
+    _decide(rejected, Action.REJECT, organiser, reason_code="personal-data", reason_text="It names a patient")
+    _decide(published, Action.PUBLISH, organiser)
+    for outbox in OutboxEmail.objects.order_by("id"):
+        outbox_send(outbox_id=outbox.pk)
+
+    by_address = {m["To"]: m for m in smtp_inbox.wait_for(2)}
+    no = by_address["jo1@example.org"]
+    assert "was not published" in no["Subject"]
+    for body in (email_text(no), email_html(no)):
+        assert "Contains personal or clinical details: It names a patient" in body
+    yes = by_address["jo2@example.org"]
+    assert "is live" in yes["Subject"]
+    assert f"/pledges/{published.public_id}/" in email_text(yes)
+    assert "/pledges/withdraw/" in email_text(yes)

@@ -116,3 +116,44 @@ def test_concurrent_publishes_leave_the_counters_exact(campaign: Any) -> None:
     assert campaign_recompute_totals(campaign=campaign) == {}
     # The writes really were spread: more than one shard took some.
     assert TotalShard.objects.filter(campaign=campaign, key="total", value__gt=0).count() > 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_concurrent_publishes_and_unpublishes_matches_a_fresh_recount(
+    campaign: Any, organiser: Any
+) -> None:
+    from pledges.services import pledge_moderate
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL")
+    sectors = [["social-care"], ["nhs", "housing"]]
+    pledges = [_make(campaign, n, sectors=sectors[n % 2]) for n in range(90)]
+    for pledge in pledges[:60]:
+        pledge_confirm(pledge=pledge)
+    errors: list[BaseException] = []
+
+    def churn(chunk: list[Any], worker: int) -> None:
+        try:
+            for turn, pledge in enumerate(chunk):
+                if pledge.status == "unconfirmed":
+                    pledge_confirm(pledge=pledge)
+                    continue
+                action = "hide" if (turn + worker) % 2 else "reject"
+                pledge_moderate(pledge_ids=[pledge.pk], action=action, actor=organiser, reason_code="spam")
+                pledge_moderate(pledge_ids=[pledge.pk], action="restore", actor=organiser)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    for pledge in pledges:
+        pledge.refresh_from_db()
+    threads = [threading.Thread(target=churn, args=(pledges[i::5], i)) for i in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    assert campaign_totals(campaign=campaign).total == 90
+    assert campaign_recompute_totals(campaign=campaign) == {}
