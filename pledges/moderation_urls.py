@@ -11,4 +11,5 @@ app_name = "moderation"
 urlpatterns = [
     path("", moderation_views.moderation_queue, name="queue"),
     path("decide/", moderation_views.moderation_decide, name="decide"),
+    path("export.csv", moderation_views.moderation_export, name="export"),
 ]

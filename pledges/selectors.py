@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from base64 import urlsafe_b64decode, urlsafe_b64encode
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import connection
 from django.db.models import Case, Count, Max, Prefetch, Q, QuerySet, Sum, Value, When
@@ -294,3 +295,50 @@ def _word_search(queryset: QuerySet[Pledge], q: str) -> QuerySet[Pledge]:
     for word in q.split()[:10]:
         queryset = queryset.filter(text__icontains=word)
     return queryset
+
+
+# --- The organisers' CSV export ----------------------------------------------------------
+
+EXPORT_COLUMNS = (
+    "public_id",
+    "status",
+    "created_at",
+    "confirmed_at",
+    "published_at",
+    "text",
+    "display_name",
+    "is_anonymous",
+    "role",
+    "organisation",
+    "region",
+    "kind",
+    "sector_mask",
+    "email",
+    "wants_reminders",
+    "flags",
+    "report_count",
+    "rejection_reason",
+)
+
+
+def pledges_for_export(
+    *, campaign: Campaign, filters: WallFilters, status: str = ""
+) -> Iterator[tuple[Any, ...]]:
+    """Every matching pledge as a row, streamed from a server-side cursor: a
+    million rows never sit in memory at once."""
+    queryset = Pledge.objects.filter(campaign=campaign)
+    if status:
+        queryset = queryset.filter(status=status)
+    if filters.sector:
+        queryset = queryset.filter(sector_mask__in=_masks_with(SECTOR_BITS[filters.sector]))
+    if filters.integration:
+        queryset = queryset.filter(sector_mask__in=INTEGRATION_MASKS)
+    if filters.region:
+        queryset = queryset.filter(region=filters.region)
+    if filters.kind:
+        queryset = queryset.filter(kind=filters.kind)
+    if filters.organisation:
+        queryset = queryset.filter(organisation__iexact=filters.organisation)
+    if filters.q:
+        queryset = _word_search(queryset, filters.q)
+    return queryset.order_by("created_at", "id").values_list(*EXPORT_COLUMNS).iterator(chunk_size=2000)
