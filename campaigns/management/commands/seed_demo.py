@@ -16,7 +16,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, ModerationMode
 from campaigns.services import campaign_create, organiser_group_ensure
 from pledges.models import Kind, Region
-from pledges.services import pledge_confirm, pledge_create
+from pledges.services import campaign_recompute_totals, pledge_confirm, pledge_create
 
 LONDON = ZoneInfo("Europe/London")
 DEMO_SLUG = "change-day-demo"
@@ -134,6 +134,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Made the demo campaign {campaign.name} at /campaigns/{campaign.slug}/")
         else:
             self.stdout.write(f"The demo campaign {campaign.name} is already there.")
+            # A database made by an older version may lack counters: recount.
+            campaign_recompute_totals(campaign=campaign)
         self._organiser(options["organiser_email"], options["organiser_password"])
 
     def _make_campaign(self) -> Campaign:

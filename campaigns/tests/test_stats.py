@@ -1,0 +1,131 @@
+"""The public statistics page: per-day, sector, region and organisation figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from campaigns.stats import campaign_stats, stats_cache_key
+from conftest import create_pledge
+from pledges.models import Pledge
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_stats(campaign: Any) -> Any:
+    # The Redis cache outlives a test (and a run, whose fresh database reuses ids):
+    # forget only this campaign's figures, not the other tests' cache entries.
+    cache.delete(stats_cache_key(campaign.pk))
+    yield
+    cache.delete(stats_cache_key(campaign.pk))
+
+
+def _published_on(pledge: Any, when: datetime) -> None:
+    Pledge.objects.filter(pk=pledge.pk).update(published_at=when)
+
+
+def _a_few_pledges(campaign: Any) -> None:
+    # 23:30 UTC on 1 June is 00:30 on 2 June in London (BST): a UK day, not a UTC one.
+    one = create_pledge(
+        campaign, 1, sectors=["nhs"], region="london", organisation="Leeds Teaching Hospitals"
+    )
+    two = create_pledge(
+        campaign, 2, sectors=["nhs", "social-care"], region="london", organisation="Leeds Teaching Hospitals"
+    )
+    three = create_pledge(campaign, 3, sectors=["housing"], region="wales", organisation="Shelter Cymru")
+    four = create_pledge(
+        campaign,
+        4,
+        sectors=["housing", "patient-carer"],
+        region="north-west",
+        email="secret-four@example.org",
+    )
+    unconfirmed = create_pledge(campaign, 5, confirm=False, organisation="Hidden Trust", region="scotland")
+    _published_on(one, datetime(2027, 6, 1, 10, 0, tzinfo=UTC))
+    _published_on(two, datetime(2027, 6, 1, 23, 30, tzinfo=UTC))
+    _published_on(three, datetime(2027, 6, 2, 9, 0, tzinfo=UTC))
+    _published_on(four, datetime(2027, 6, 4, 12, 0, tzinfo=UTC))
+    assert unconfirmed.published_at is None
+
+
+def test_the_figures_count_published_pledges_per_uk_day_sector_region_and_organisation(campaign: Any) -> None:
+    _a_few_pledges(campaign)
+
+    stats = campaign_stats(campaign=campaign)
+
+    assert stats.total == 4 and stats.integration == 2
+    assert [(d.day, d.published, d.integration) for d in stats.days] == [
+        (date(2027, 6, 1), 1, 0),
+        (date(2027, 6, 2), 2, 1),
+        (date(2027, 6, 3), 0, 0),
+        (date(2027, 6, 4), 1, 1),
+    ]
+    sectors = {row.key: row.count for row in stats.sectors}
+    assert sectors == {"nhs": 2, "social-care": 1, "housing": 2, "patient-carer": 1}
+    regions = {row.key: row.count for row in stats.regions if row.count}
+    assert regions == {"london": 2, "wales": 1, "north-west": 1}
+    assert stats.regions[0].key == "london"
+    assert [(row.label, row.count) for row in stats.organisations] == [
+        ("Leeds Teaching Hospitals", 2),
+        ("Shelter Cymru", 1),
+    ]
+
+
+def test_the_page_shows_the_numbers_in_tables_and_charts_without_emails_or_unpublished_pledges(
+    campaign: Any,
+) -> None:
+    _a_few_pledges(campaign)
+
+    response = Client().get(f"/campaigns/{campaign.slug}/stats/")
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<svg" in body and "<title" in body and "<desc" in body and "<table" in body
+    assert "Wed 2 June 2027" in body and "Shelter Cymru" in body and "North West" in body
+    assert "Hidden Trust" not in body
+    assert "@example.org" not in body and "secret-four" not in body
+    assert 'style="' not in body and "<style" not in body
+    assert "<script>" not in body and "<script " not in body.replace('<script src="', "")
+
+
+def test_the_page_works_for_a_campaign_with_no_published_pledges(campaign: Any) -> None:
+    create_pledge(campaign, 1, confirm=False)
+
+    response = Client().get(f"/campaigns/{campaign.slug}/stats/")
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "No published pledges yet" in body
+    assert "<svg" not in body
+
+
+def test_a_second_request_within_five_minutes_reads_the_cache_not_the_pledges(campaign: Any) -> None:
+    _a_few_pledges(campaign)
+    client = Client()
+
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(f"/campaigns/{campaign.slug}/stats/").status_code == 200
+    create_pledge(campaign, 9, organisation="Late Trust")
+    with CaptureQueriesContext(connection) as second:
+        body = client.get(f"/campaigns/{campaign.slug}/stats/").content.decode()
+
+    assert any("GROUP BY" in q["sql"] for q in first.captured_queries)
+    assert not any("GROUP BY" in q["sql"] for q in second.captured_queries)
+    assert len(second.captured_queries) < len(first.captured_queries)
+    assert "Late Trust" not in body
+
+
+def test_an_unknown_campaign_is_a_404(campaign: Any) -> None:
+    assert Client().get("/campaigns/no-such-campaign/stats/").status_code == 404
+
+
+def test_the_campaign_page_links_to_the_statistics(campaign: Any) -> None:
+    body = Client().get(f"/campaigns/{campaign.slug}/").content.decode()
+    assert f'href="/campaigns/{campaign.slug}/stats/">Statistics</a>' in body
