@@ -9,18 +9,15 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_get_current
 from pledges.models import SectorSlug
-from pledges.selectors import campaign_totals
+from pledges.selectors import campaign_totals, campaign_totals_display
 
 
 def _render_campaign(request: HttpRequest, campaign: Campaign) -> HttpResponse:
-    totals = campaign_totals(campaign=campaign)
     context = {
         "campaign": campaign,
         "phase": campaign.phase(),
         "days_left": campaign.days_left(),
-        "totals": totals,
-        "progress": min(100, round(100 * totals.total / campaign.target)),
-        "sectors": [(slug, SectorSlug(slug).label, count) for slug, count in totals.by_sector.items()],
+        **campaign_totals_display(campaign=campaign),
         "site_url": settings.SITE_URL,
     }
     return render(request, "campaigns/detail.html", context)

@@ -20,6 +20,7 @@ from pledges.models import (
     Pledge,
     Region,
     Report,
+    SectorSlug,
     Status,
     TotalShard,
 )
@@ -33,6 +34,16 @@ class Totals:
     by_region: dict[str, int] = field(default_factory=dict)
     by_kind: dict[str, int] = field(default_factory=dict)
     updated_at: datetime | None = None
+
+
+def campaign_totals_display(*, campaign: Campaign) -> dict[str, object]:
+    """What templates/campaigns/_totals.html shows (campaign page and wall)."""
+    totals = campaign_totals(campaign=campaign)
+    return {
+        "totals": totals,
+        "progress": min(100, round(100 * totals.total / campaign.target)),
+        "sectors": [(slug, SectorSlug(slug).label, count) for slug, count in totals.by_sector.items()],
+    }
 
 
 def campaign_totals(*, campaign: Campaign) -> Totals:

@@ -18,7 +18,7 @@ from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
 from pledges.forms import PledgeForm, ReportForm
 from pledges.models import Kind, Pledge, Region, SectorSlug, Status
-from pledges.selectors import BadWallQuery, WallFilters, wall_pledges
+from pledges.selectors import BadWallQuery, WallFilters, campaign_totals_display, wall_pledges
 
 # Public ids of the pledges this browser confirmed, so their owner can see a
 # pledge still waiting for moderation at its permalink while others get a 404.
@@ -201,9 +201,10 @@ def pledge_wall(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, slug=slug)
     context: dict[str, object] = {
         "campaign": campaign,
-        "sectors": SectorSlug.choices,
+        "sector_choices": SectorSlug.choices,
         "regions": Region.choices,
         "kinds": [(Kind.PERSONAL, "Personal"), (Kind.ORGANISATIONAL, "Organisational")],
+        **campaign_totals_display(campaign=campaign),
     }
     try:
         filters = WallFilters.from_query(request.GET)
