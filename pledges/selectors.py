@@ -256,18 +256,7 @@ def wall_pledges(
     """Published pledges, newest first, one keyset page at a time: the last page of
     a million costs what the first does (no OFFSET, no COUNT)."""
     queryset = Pledge.objects.filter(campaign=campaign, status__in=PUBLIC_STATES)
-    if filters.sector:
-        queryset = queryset.filter(sector_mask__in=_masks_with(SECTOR_BITS[filters.sector]))
-    if filters.integration:
-        queryset = queryset.filter(sector_mask__in=INTEGRATION_MASKS)
-    if filters.region:
-        queryset = queryset.filter(region=filters.region)
-    if filters.kind:
-        queryset = queryset.filter(kind=filters.kind)
-    if filters.organisation:
-        queryset = queryset.filter(organisation__iexact=filters.organisation)
-    if filters.q:
-        queryset = _word_search(queryset, filters.q)
+    queryset = _filtered(queryset, filters)
     if cursor:
         when, public_id = _decode_cursor(cursor)
         # The bare range on published_at lets PostgreSQL start the index scan at
@@ -297,6 +286,23 @@ WALL_FIELDS = (
     "campaign_id",
 )
 INTEGRATION_MASKS = [mask for mask in range(1, 16) if bin(mask).count("1") >= 2]
+
+
+def _filtered(queryset: QuerySet[Pledge], filters: WallFilters) -> QuerySet[Pledge]:
+    """The wall's filters, shared by the wall, the API, the feeds and the export."""
+    if filters.sector:
+        queryset = queryset.filter(sector_mask__in=_masks_with(SECTOR_BITS[filters.sector]))
+    if filters.integration:
+        queryset = queryset.filter(sector_mask__in=INTEGRATION_MASKS)
+    if filters.region:
+        queryset = queryset.filter(region=filters.region)
+    if filters.kind:
+        queryset = queryset.filter(kind=filters.kind)
+    if filters.organisation:
+        queryset = queryset.filter(organisation__iexact=filters.organisation)
+    if filters.q:
+        queryset = _word_search(queryset, filters.q)
+    return queryset
 
 
 def _word_search(queryset: QuerySet[Pledge], q: str) -> QuerySet[Pledge]:
@@ -345,16 +351,5 @@ def pledges_for_export(
     queryset = Pledge.objects.filter(campaign=campaign)
     if status:
         queryset = queryset.filter(status=status)
-    if filters.sector:
-        queryset = queryset.filter(sector_mask__in=_masks_with(SECTOR_BITS[filters.sector]))
-    if filters.integration:
-        queryset = queryset.filter(sector_mask__in=INTEGRATION_MASKS)
-    if filters.region:
-        queryset = queryset.filter(region=filters.region)
-    if filters.kind:
-        queryset = queryset.filter(kind=filters.kind)
-    if filters.organisation:
-        queryset = queryset.filter(organisation__iexact=filters.organisation)
-    if filters.q:
-        queryset = _word_search(queryset, filters.q)
+    queryset = _filtered(queryset, filters)
     return queryset.order_by("created_at", "id").values_list(*EXPORT_COLUMNS).iterator(chunk_size=2000)
