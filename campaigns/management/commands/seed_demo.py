@@ -195,6 +195,7 @@ class Command(BaseCommand):
         user.groups.add(organiser_group_ensure())
         self.stdout.write(
             self.style.SUCCESS(
-                f"Organiser login: {email} / {password}  (sign in at http://127.0.0.1:8000/admin/)"
+                f"Organiser login: {email} / {password}  "
+                "(sign in at http://127.0.0.1:8000/accounts/login/ for moderation, or /admin/)"
             )
         )
