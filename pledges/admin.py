@@ -56,6 +56,23 @@ class ReportInline(admin.TabularInline):
         return False
 
 
+# The wording organisers may correct. Everything else (status, audit times, the
+# email) is read-only: statuses move only through the services, never the admin.
+PLEDGE_EDITABLE_FIELDS = frozenset(
+    {
+        "text",
+        "display_name",
+        "is_anonymous",
+        "role",
+        "organisation",
+        "region",
+        "kind",
+        "consent_to_publish",
+        "wants_reminders",
+    }
+)
+
+
 @admin.register(Pledge)
 class PledgeAdmin(admin.ModelAdmin):
     list_display = ["public_id", "short_text", "public_name", "campaign", "status", "region", "created_at"]
@@ -63,24 +80,6 @@ class PledgeAdmin(admin.ModelAdmin):
     search_fields = ["public_id", "text", "display_name", "organisation", "role", "=email"]
     list_select_related = ["campaign"]
     date_hierarchy = "created_at"
-    # Statuses move only through the services (and, later, moderation), so the
-    # admin can fix wording but never bypass a transition.
-    readonly_fields = [
-        "public_id",
-        "campaign",
-        "status",
-        "sector_mask",
-        "email",
-        "rejection_reason",
-        "flags",
-        "report_count",
-        "submission_token",
-        "dedupe_key",
-        "created_at",
-        "confirmed_at",
-        "published_at",
-        "status_changed_at",
-    ]
     fields = [
         "public_id",
         "campaign",
@@ -106,6 +105,7 @@ class PledgeAdmin(admin.ModelAdmin):
         "published_at",
         "status_changed_at",
     ]
+    readonly_fields = [name for name in fields if name not in PLEDGE_EDITABLE_FIELDS]
     inlines = [SectorInline, ModerationEventInline, ReportInline, OutboxInline]
 
     @admin.display(description="Pledge")

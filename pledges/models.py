@@ -44,6 +44,15 @@ SECTOR_BITS: dict[str, int] = {
 }
 
 
+def sector_slugs_for(mask: int) -> list[str]:
+    return [slug for slug, bit in SECTOR_BITS.items() if mask & bit]
+
+
+def is_integration(mask: int) -> bool:
+    """Two or more sectors: the pledges that join health, social care and housing."""
+    return mask.bit_count() >= 2
+
+
 def sector_mask_for(slugs: list[str] | set[str]) -> int:
     mask = 0
     for slug in slugs:
@@ -179,7 +188,7 @@ class Pledge(models.Model):
 
     @property
     def sector_slugs(self) -> list[str]:
-        return [slug for slug, bit in SECTOR_BITS.items() if self.sector_mask & bit]
+        return sector_slugs_for(self.sector_mask)
 
     @property
     def sector_labels(self) -> list[str]:
@@ -319,8 +328,8 @@ TOTAL_SHARDS = 8
 def total_keys_for(*, sector_mask: int, region: str, kind: str) -> list[str]:
     """The counters a published pledge adds one to."""
     keys = ["total", f"region:{region}", f"kind:{kind}"]
-    keys += [f"sector:{slug}" for slug, bit in SECTOR_BITS.items() if sector_mask & bit]
-    if bin(sector_mask).count("1") >= 2:
+    keys += [f"sector:{slug}" for slug in sector_slugs_for(sector_mask)]
+    if is_integration(sector_mask):
         keys.append("integration")
     return keys
 

@@ -28,7 +28,6 @@ from campaigns.selectors import campaign_get_current
 from pledges import selectors, services
 from pledges.models import (
     ORGANISER_ACTIONS,
-    SECTOR_BITS,
     TRANSITIONS,
     Action,
     ModerationEvent,
@@ -37,6 +36,7 @@ from pledges.models import (
     ReportReason,
     SectorSlug,
     Status,
+    sector_slugs_for,
 )
 from pledges.screening import FlagReason
 
@@ -423,7 +423,7 @@ def moderation_export(request: HttpRequest) -> HttpResponse:
     def lines() -> Iterator[str]:
         yield writer.writerow([*columns, "sectors"])
         for row in rows:
-            sectors = " ".join(slug for slug, bit in SECTOR_BITS.items() if row[mask_at] & bit)
+            sectors = " ".join(sector_slugs_for(row[mask_at]))
             cells = [_csv_cell(value) for i, value in enumerate(row) if i != mask_at]
             yield writer.writerow([*cells, sectors])
 

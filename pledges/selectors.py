@@ -23,6 +23,7 @@ from pledges.models import (
     SectorSlug,
     Status,
     TotalShard,
+    is_integration,
 )
 
 
@@ -285,7 +286,7 @@ WALL_FIELDS = (
     "status",
     "campaign_id",
 )
-INTEGRATION_MASKS = [mask for mask in range(1, 16) if bin(mask).count("1") >= 2]
+INTEGRATION_MASKS = [mask for mask in range(1, 16) if is_integration(mask)]
 
 
 def _filtered(queryset: QuerySet[Pledge], filters: WallFilters) -> QuerySet[Pledge]:

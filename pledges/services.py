@@ -460,8 +460,7 @@ def pledge_report(
     except IntegrityError:
         return False
     pledge.refresh_from_db(fields=["report_count", "status"])
-    threshold = Campaign.objects.values_list("report_threshold", flat=True).get(pk=pledge.campaign_id)
-    if pledge.report_count >= threshold:
+    if pledge.report_count >= pledge.campaign.report_threshold:
         _pledge_system_move(pledge=pledge, action=Action.AUTO_HIDE, now=now)
     return True
 

@@ -25,6 +25,10 @@ from pledges.selectors import BadWallQuery, WallFilters, campaign_totals_display
 OWN_PLEDGES_SESSION_KEY = "own_pledges"
 
 
+def _find_pledge(public_id: str) -> Pledge | None:
+    return Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
+
+
 def _fresh_token_data(request: HttpRequest) -> dict[str, object]:
     data = request.POST.copy()
     try:
@@ -85,7 +89,7 @@ def _pledge_from_token(request: HttpRequest, token: str) -> Pledge | HttpRespons
         return _expired_link(request, token)
     except InvalidToken:
         return render(request, "pledges/link_invalid.html", status=400)
-    pledge = Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
+    pledge = _find_pledge(public_id)
     if pledge is None:
         return render(request, "pledges/link_invalid.html", status=404)
     return pledge
@@ -131,7 +135,7 @@ def _share_url(pledge: Pledge, permalink: str) -> str:
 
 
 def pledge_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    pledge = Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
+    pledge = _find_pledge(public_id)
     if pledge is None:
         raise Http404("No pledge here.")
     is_owner = pledge.public_id in request.session.get(OWN_PLEDGES_SESSION_KEY, [])
@@ -155,7 +159,7 @@ REPORTS_PER_HOUR = 20
 
 @require_http_methods(["POST"])
 def pledge_report(request: HttpRequest, public_id: str) -> HttpResponse:
-    pledge = Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
+    pledge = _find_pledge(public_id)
     if pledge is None or not pledge.is_public:
         raise Http404("No pledge here.")
     if rate_limited(scope="report", key=client_key(request), limit=REPORTS_PER_HOUR, window_seconds=3600):
@@ -187,7 +191,7 @@ def pledge_withdraw(request: HttpRequest, token: str) -> HttpResponse:
         public_id = read_token(purpose=services.WITHDRAW_PURPOSE, token=token, max_age=None)
     except InvalidToken:
         return render(request, "pledges/link_invalid.html", status=400)
-    pledge = Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
+    pledge = _find_pledge(public_id)
     if pledge is None:
         return render(request, "pledges/link_invalid.html", status=404)
     # GET only shows the button, so a mail scanner cannot withdraw anything.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from base64 import urlsafe_b64encode
 from collections.abc import Iterator
 from typing import Any
@@ -15,9 +14,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
+from conftest import create_pledge
 from pledges.api import counters_cache_key
 from pledges.models import Pledge
-from pledges.services import pledge_confirm, pledge_create, pledge_moderate
+from pledges.services import pledge_moderate
 
 pytestmark = pytest.mark.django_db
 
@@ -45,27 +45,12 @@ def _no_cached_counters() -> Iterator[None]:
 
 
 def _pledge(campaign: Any, n: int, *, publish: bool = True, **overrides: Any) -> Pledge:
-    values: dict[str, Any] = {
+    values = {
         "text": f"ask one patient each day what matters to them, number {n}",
-        "display_name": f"Person {n}",
-        "is_anonymous": False,
         "role": "Physiotherapist",
-        "organisation": "",
-        "region": "london",
-        "kind": "personal",
-        "sectors": ["nhs"],
         "email": f"api{n}@example.org",
     }
-    values.update(overrides)
-    pledge = pledge_create(
-        campaign=campaign,
-        consent_to_publish=True,
-        wants_reminders=False,
-        submission_token=uuid.uuid4(),
-        send_confirmation=False,
-        **values,
-    ).pledge
-    return pledge_confirm(pledge=pledge) if publish else pledge
+    return create_pledge(campaign, n, confirm=publish, **{**values, **overrides})
 
 
 def _get(path: str, query: dict[str, str] | None = None, **headers: str) -> Any:
