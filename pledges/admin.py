@@ -7,36 +7,14 @@ from django.http import HttpRequest
 from pledges.models import ModerationEvent, OutboxEmail, Pledge, Report, TaggedSector
 
 
-class SectorInline(admin.TabularInline):
-    model = TaggedSector
+class _ReadOnlyInline(admin.TabularInline):
+    """Records shown on the pledge that the admin never adds, edits or deletes."""
+
     extra = 0
     can_delete = False
-    readonly_fields = ["tag"]
 
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-class OutboxInline(admin.TabularInline):
-    model = OutboxEmail
-    extra = 0
-    can_delete = False
-    fields = ["kind", "created_at", "attempts", "sent_at", "failed_at", "last_error"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-class ModerationEventInline(admin.TabularInline):
-    """The audit record: shown on the pledge, never editable or deletable here."""
-
-    model = ModerationEvent
-    extra = 0
-    can_delete = False
-    fields = ["created_at", "actor", "action", "from_status", "to_status", "reason_code", "reason_text"]
-    readonly_fields = fields
-    ordering = ["-created_at"]
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return list(self.fields or [])
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -45,15 +23,27 @@ class ModerationEventInline(admin.TabularInline):
         return False
 
 
-class ReportInline(admin.TabularInline):
-    model = Report
-    extra = 0
-    can_delete = False
-    fields = ["created_at", "reason", "detail"]
-    readonly_fields = fields
+class SectorInline(_ReadOnlyInline):
+    model = TaggedSector
+    fields = ["tag"]
 
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+
+class ModerationEventInline(_ReadOnlyInline):
+    """The audit record: shown on the pledge, never editable or deletable here."""
+
+    model = ModerationEvent
+    fields = ["created_at", "actor", "action", "from_status", "to_status", "reason_code", "reason_text"]
+    ordering = ["-created_at"]
+
+
+class ReportInline(_ReadOnlyInline):
+    model = Report
+    fields = ["created_at", "reason", "detail"]
+
+
+class OutboxInline(_ReadOnlyInline):
+    model = OutboxEmail
+    fields = ["kind", "created_at", "attempts", "sent_at", "failed_at", "last_error"]
 
 
 # The wording organisers may correct. Everything else (status, audit times, the

@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from conftest import create_pledge
 from pledges.models import Pledge
-from pledges.services import pledge_confirm, pledge_create
 
 pytestmark = pytest.mark.django_db
 
 
 def _pledge(campaign: Any, *, text: str, email: str, confirm: bool = True) -> Pledge:
-    result = pledge_create(
-        campaign=campaign,
+    return create_pledge(
+        campaign,
+        confirm=confirm,
         text=text,
         display_name="Ana",
-        is_anonymous=False,
         role="Social worker",
         organisation="Kent County Council",
         region="south-east",
-        kind="personal",
         sectors=["social-care"],
         email=email,
-        consent_to_publish=True,
-        wants_reminders=False,
-        submission_token=uuid.uuid4(),
-        send_confirmation=False,
     )
-    return pledge_confirm(pledge=result.pledge) if confirm else result.pledge
 
 
 def _client_for(user: Any) -> Client:

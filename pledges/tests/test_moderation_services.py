@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import re
 import threading
-import uuid
 from typing import Any
 
 import pytest
 from django.db import close_old_connections, connection
 from django.test import Client
 
+from conftest import create_pledge
 from pledges.models import Action, ModerationEvent, OutboxEmail, Pledge, Report, Status
 from pledges.selectors import campaign_totals
 from pledges.services import (
     PledgeError,
     campaign_recompute_totals,
-    pledge_confirm,
-    pledge_create,
     pledge_moderate,
     pledge_withdraw_url,
 )
@@ -27,23 +25,17 @@ pytestmark = pytest.mark.django_db
 
 
 def _pledge(campaign: Any, n: int = 1, *, text: str | None = None, confirm: bool = True) -> Pledge:
-    pledge = pledge_create(
-        campaign=campaign,
+    return create_pledge(
+        campaign,
+        n,
+        confirm=confirm,
         text=text or f"run a monthly listening clinic for carers, number {n}",
         display_name="Jo",
-        is_anonymous=False,
         role="Care coordinator",
-        organisation="",
         region="north-west",
-        kind="personal",
         sectors=["social-care", "nhs"],
         email=f"jo{n}@example.org",
-        consent_to_publish=True,
-        wants_reminders=False,
-        submission_token=uuid.uuid4(),
-        send_confirmation=False,
-    ).pledge
-    return pledge_confirm(pledge=pledge) if confirm else pledge
+    )
 
 
 def _decide(pledge: Pledge, action: str, actor: Any, **kwargs: Any) -> Any:

@@ -4,35 +4,30 @@ from __future__ import annotations
 
 import io
 import threading
-import uuid
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.db import close_old_connections, connection
 
+from conftest import create_pledge
 from pledges.models import TotalShard
 from pledges.selectors import campaign_totals
-from pledges.services import campaign_recompute_totals, pledge_confirm, pledge_create
+from pledges.services import campaign_recompute_totals, pledge_confirm
 
 
 def _make(campaign: Any, n: int, *, sectors: list[str] | None = None, region: str = "london") -> Any:
-    return pledge_create(
-        campaign=campaign,
+    return create_pledge(
+        campaign,
+        n,
+        confirm=False,
         text=f"promise number {n} to my whole team",
         display_name="Lee",
-        is_anonymous=False,
         role="Nurse",
-        organisation="",
         region=region,
-        kind="personal",
         sectors=sectors or ["nhs"],
         email=f"lee{n}@example.org",
-        consent_to_publish=True,
-        wants_reminders=False,
-        submission_token=uuid.uuid4(),
-        send_confirmation=False,
-    ).pledge
+    )
 
 
 @pytest.mark.django_db
