@@ -9,7 +9,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_get_current
 from pledges.models import SectorSlug
-from pledges.selectors import campaign_totals, campaign_totals_display
+from pledges.selectors import campaign_totals_cached, campaign_totals_display
 
 
 def _render_campaign(request: HttpRequest, campaign: Campaign) -> HttpResponse:
@@ -42,7 +42,7 @@ def campaign_widget(request: HttpRequest, slug: str) -> HttpResponse:
     sector = request.GET.get("sector", "")
     if sector and sector not in SectorSlug.values:
         return HttpResponse("Unknown sector.", status=400, content_type="text/plain; charset=utf-8")
-    totals = campaign_totals(campaign=campaign)
+    totals = campaign_totals_cached(campaign=campaign)
     count = totals.by_sector[sector] if sector else totals.total
     context = {
         "campaign": campaign,
