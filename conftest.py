@@ -163,6 +163,17 @@ class _Inbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self._arrived = threading.Condition()
+        # Address -> SMTP reply, to play a mail server refusing a recipient
+        # ("451 4.3.0 Try again later", "550 5.1.1 No such mailbox").
+        self.refuse: dict[str, str] = {}
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         message = message_from_bytes(envelope.original_content, policy=policy.default)

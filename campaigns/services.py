@@ -20,6 +20,13 @@ ORGANISER_PERMISSIONS = [
     ("pledges", "view_outboxemail"),
     ("pledges", "view_moderationevent"),
     ("pledges", "view_report"),
+    ("reminders", "add_reminder"),
+    ("reminders", "change_reminder"),
+    ("reminders", "delete_reminder"),
+    ("reminders", "view_reminder"),
+    ("reminders", "view_reminderrun"),
+    ("reminders", "view_reminderdelivery"),
+    ("reminders", "view_remindersignup"),
 ]
 
 

@@ -21,6 +21,12 @@ app.conf.beat_schedule = {
     # Counters move in the same transaction as each status change, so drift
     # means a bug or a manual edit; a recount every ten minutes bounds how long
     # a wrong total can show, at the cost of one aggregate per campaign.
+    # Reminders are set for a day and a time of day; two minutes late is on
+    # time for a person, and each pass is cheap when nothing is due.
+    "dispatch-reminders": {
+        "task": "reminders.tasks.reminders_dispatch_task",
+        "schedule": 120.0,
+    },
     "recompute-totals": {
         "task": "pledges.tasks.recompute_totals_task",
         "schedule": 600.0,

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "campaigns",
     "pledges",
+    "reminders",
 ]
 
 MIDDLEWARE = [
@@ -174,6 +175,21 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # How long a confirmation link works.
 PLEDGE_CONFIRMATION_MAX_AGE = timedelta(days=env_int("PLEDGE_CONFIRMATION_MAX_AGE_DAYS", 7))
+
+# --- Reminders (reminders/services.py) ------------------------------------------
+# Most reminder emails one worker process sends a second: keep workers x rate
+# under the mail provider's limit for the account.
+REMINDER_SEND_RATE = env_int("REMINDER_SEND_RATE", 200)
+# Deliveries handed to a worker as one task, and recipients read per query.
+REMINDER_BATCH_SIZE = env_int("REMINDER_BATCH_SIZE", 500)
+REMINDER_CHUNK_SIZE = env_int("REMINDER_CHUNK_SIZE", 2000)
+# A worker owns the deliveries it claimed this long; past it, it is taken to have died.
+REMINDER_CLAIM_SECONDS = env_int("REMINDER_CLAIM_SECONDS", 300)
+# Unsent batches are handed out again after this long (their worker died holding them).
+REMINDER_REQUEUE_SECONDS = env_int("REMINDER_REQUEUE_SECONDS", 600)
+# Temporary SMTP failures are retried this many times, waiting base x 2^n seconds (at most an hour).
+REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 6)
+REMINDER_RETRY_BASE_SECONDS = env_int("REMINDER_RETRY_BASE_SECONDS", 60)
 
 # --- Auth, i18n, static -----------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -26,4 +26,5 @@ urlpatterns = [
     path("moderation/", include("pledges.moderation_urls")),
     path("", include("campaigns.urls")),
     path("", include("pledges.urls")),
+    path("", include("reminders.urls")),
 ]

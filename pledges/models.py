@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
 from taggit.models import TagBase, TaggedItemBase
@@ -177,6 +178,16 @@ class Pledge(models.Model):
                 name="pledge_queue_idx",
                 condition=models.Q(status__in=["pending", "hidden"]),
             ),
+            # Finding an address's pledges: has a "remind me" sign-up pledged since?
+            models.Index(Lower("email"), name="pledge_email_idx"),
+            # The pledgers a reminder goes to, walked in address order so each
+            # address comes once however many pledges it made.
+            models.Index(
+                "campaign",
+                Lower("email"),
+                name="pledge_reminders_idx",
+                condition=models.Q(wants_reminders=True, status="published"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -203,6 +214,7 @@ class EmailKind(models.TextChoices):
     CONFIRMATION = "confirmation", "Confirm your pledge"
     REJECTED = "rejected", "Your pledge was not published"
     PUBLISHED = "published", "Your pledge is live"
+    SIGNUP_CONFIRMATION = "signup-confirmation", "Confirm your reminder sign-up"
 
 
 class Action(models.TextChoices):
@@ -296,7 +308,17 @@ class OutboxEmail(models.Model):
     """An email the system owes someone, written in the same transaction as the
     change that owes it, so a broker outage delays it but never loses it."""
 
-    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="outbox_emails")
+    # Owed to a pledger, or to a visitor who signed up for reminders.
+    pledge = models.ForeignKey(
+        Pledge, null=True, blank=True, on_delete=models.CASCADE, related_name="outbox_emails"
+    )
+    signup = models.ForeignKey(
+        "reminders.ReminderSignup",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="outbox_emails",
+    )
     kind = models.CharField(max_length=32, choices=EmailKind.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
@@ -315,9 +337,16 @@ class OutboxEmail(models.Model):
                 condition=models.Q(sent_at__isnull=True, failed_at__isnull=True),
             ),
         ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(pledge__isnull=False, signup__isnull=True)
+                | models.Q(pledge__isnull=True, signup__isnull=False),
+                name="outbox_has_one_recipient",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} for {self.pledge_id}"
+        return f"{self.get_kind_display()} for {self.pledge_id or self.signup_id}"
 
 
 # How many rows each counter is spread over: concurrent publishes pick a shard at

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -45,6 +46,9 @@ from pledges.models import (
     total_keys_for,
 )
 from pledges.screening import parse_blocked_words, screen_pledge
+
+if TYPE_CHECKING:
+    from reminders.models import ReminderSignup
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +101,11 @@ def _enqueue_outbox(outbox_id: int) -> None:
         logger.warning("Could not queue outbox email %s; the drain will send it", outbox_id)
 
 
-def _queue_email(*, pledge: Pledge, kind: str) -> OutboxEmail:
-    outbox = OutboxEmail.objects.create(pledge=pledge, kind=kind)
+def outbox_queue(
+    *, kind: str, pledge: Pledge | None = None, signup: ReminderSignup | None = None
+) -> OutboxEmail:
+    """Owe an email in the caller's transaction; it is sent once that commits."""
+    outbox = OutboxEmail.objects.create(pledge=pledge, signup=signup, kind=kind)
     transaction.on_commit(lambda: _enqueue_outbox(outbox.pk))
     return outbox
 
@@ -175,7 +182,7 @@ def pledge_create(
             )
             pledge.sectors.set(_sector_tags(sectors))
             if send_confirmation:
-                _queue_email(pledge=pledge, kind=EmailKind.CONFIRMATION)
+                outbox_queue(pledge=pledge, kind=EmailKind.CONFIRMATION)
     except IntegrityError:
         existing = (
             Pledge.objects.filter(campaign=campaign)
@@ -207,7 +214,7 @@ def _resend_confirmation_if_owed(*, pledge: Pledge, same_form: bool, enabled: bo
     if pledge.outbox_emails.filter(kind=EmailKind.CONFIRMATION).count() >= MAX_CONFIRMATION_EMAILS:
         return
     with transaction.atomic():
-        _queue_email(pledge=pledge, kind=EmailKind.CONFIRMATION)
+        outbox_queue(pledge=pledge, kind=EmailKind.CONFIRMATION)
 
 
 def _sector_tags(slugs: list[str]) -> list[Sector]:
@@ -407,9 +414,9 @@ def pledge_moderate(
                 )
             )
             if action == Action.REJECT and was != Status.UNCONFIRMED:
-                _queue_email(pledge=pledge, kind=EmailKind.REJECTED)
+                outbox_queue(pledge=pledge, kind=EmailKind.REJECTED)
             elif action == Action.PUBLISH and was == Status.PENDING:
-                _queue_email(pledge=pledge, kind=EmailKind.PUBLISHED)
+                outbox_queue(pledge=pledge, kind=EmailKind.PUBLISHED)
             done.append(pledge)
         ModerationEvent.objects.bulk_create(events)
         for campaign_id, campaign_deltas in deltas.items():
@@ -483,6 +490,10 @@ EMAIL_TEMPLATES = {
 
 
 def _build_email(outbox: OutboxEmail):  # noqa: ANN202 - EmailMultiAlternatives
+    if outbox.signup_id is not None:
+        from reminders.services import signup_confirmation_email
+
+        return signup_confirmation_email(signup=outbox.signup)
     pledge = outbox.pledge
     if outbox.kind not in EMAIL_TEMPLATES:
         raise ValueError(f"Unknown email kind {outbox.kind!r}")
@@ -513,7 +524,7 @@ def outbox_send(*, outbox_id: int, now: datetime | None = None) -> bool:
     )
     if not claimed:
         return False
-    outbox = OutboxEmail.objects.select_related("pledge__campaign").get(pk=outbox_id)
+    outbox = OutboxEmail.objects.select_related("pledge__campaign", "signup__campaign").get(pk=outbox_id)
     try:
         _build_email(outbox).send()
     except Exception as exc:

@@ -17,10 +17,13 @@ from campaigns.models import Campaign, ModerationMode
 from campaigns.services import campaign_create, organiser_group_ensure
 from pledges.models import Kind, Region
 from pledges.services import campaign_recompute_totals, pledge_confirm, pledge_create
+from reminders.models import Anchor, Audience, Reminder
+from reminders.services import reminder_schedule_default, reminder_signup_confirm, reminder_signup_create
 
 LONDON = ZoneInfo("Europe/London")
 DEMO_SLUG = "change-day-demo"
 DEMO_ORGANISER = "organiser@changeday.local"
+DEMO_REMINDER_MINUTES = 3
 
 DEMO_PLEDGES: list[tuple[str, str, str, str, list[str]]] = [
     ("learn the name of every patient I care for on each shift", "Aisha", "Staff nurse", "london", ["nhs"]),
@@ -175,13 +178,38 @@ class Command(BaseCommand):
                     sectors=sectors,
                     email=f"demo+{n}@changeday.invalid",
                     consent_to_publish=True,
-                    wants_reminders=False,
+                    wants_reminders=n % 3 == 0,
                     submission_token=uuid.uuid4(),
                     # Demo addresses cannot receive mail; the pledges are confirmed here.
                     send_confirmation=False,
                 )
                 pledge_confirm(pledge=result.pledge)
+        self._reminders(campaign, now)
         return campaign
+
+    def _reminders(self, campaign: Campaign, now: datetime) -> None:
+        reminder_schedule_default(campaign=campaign, now=now)
+        # One reminder due a few minutes from now, so `make run` shows a run:
+        # the beat task sends it into var/mail/ without anyone waiting weeks.
+        soon = timezone.localtime(now + timedelta(minutes=DEMO_REMINDER_MINUTES))
+        Reminder.objects.create(
+            campaign=campaign,
+            anchor=Anchor.DEADLINE,
+            days_before=(timezone.localtime(campaign.deadline).date() - soon.date()).days,
+            send_time=soon.time().replace(second=0, microsecond=0),
+            audience=Audience.EVERYONE,
+            message="This is the demo campaign's reminder, sent a few minutes after the demo was made.",
+        )
+        for n in range(3):
+            # Demo addresses cannot receive mail; the sign-ups are confirmed here.
+            signup = reminder_signup_create(
+                campaign=campaign, email=f"remind-me+{n}@changeday.invalid", now=now, send_confirmation=False
+            )
+            reminder_signup_confirm(signup=signup, now=now)
+        self.stdout.write(
+            f"Reminders: the demo's first one goes out about {DEMO_REMINDER_MINUTES} minutes from now, "
+            "into var/mail/ (python manage.py send_reminders --dry-run counts them)."
+        )
 
     def _organiser(self, email: str, password: str) -> None:
         password = password or secrets.token_urlsafe(12)

@@ -1,0 +1,157 @@
+"""Sending many emails over one connection so that a crash never sends one twice.
+
+A sender that records "sent" after the SMTP server accepts a message has a
+window, between the server's 250 and the record's commit, where a killed
+process leaves a message delivered but unrecorded; a retry then sends it again.
+SMTP closes that window for us: a server keeps a message only once it has read
+the final "." of DATA, and discards it when the connection drops before. So we
+send the whole message except that dot, commit "sent" (the `on_accepting`
+callback), then send the dot. A crash before the commit leaves the message
+unrecorded and undelivered; after it, the dot is already in the kernel's socket
+buffer and goes out even as the process dies.
+
+Other backends (files under `make run`, memory in tests) have no such dot: there
+the callback runs after the backend has the message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import smtplib
+import socket
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
+
+# Dot-stuffing (RFC 5321 4.5.2): a line starting with "." gets another.
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+class MailSession:
+    """One connection to the mail backend, reused for a batch of messages."""
+
+    def __init__(self) -> None:
+        self.backend = get_connection(fail_silently=False)
+        self._open = False
+
+    def __enter__(self) -> MailSession:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._open:
+            # Closing a connection that already broke must not fail the batch.
+            with contextlib.suppress(Exception):
+                self.backend.close()
+            self._open = False
+
+    def send(self, message: EmailMessage, *, on_accepting: Callable[[], None]) -> None:
+        """Send one message; on_accepting records it as sent just before the
+        server can accept it. Raises the transport's error if it was not accepted."""
+        if not self._open:
+            self.backend.open()
+            self._open = True
+            sock = getattr(getattr(self.backend, "connection", None), "sock", None)
+            if sock is not None:
+                # The final dot is a tiny write after the body: with Nagle's
+                # algorithm it waits for the server's delayed ACK, 40 ms a message.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if isinstance(self.backend, SMTPBackend):
+            try:
+                self._send_smtp(message, on_accepting)
+            except smtplib.SMTPServerDisconnected:
+                self._abort()
+                raise
+            except smtplib.SMTPException:
+                # A refusal of this message; the connection is still good.
+                raise
+            except OSError:
+                # The connection is gone (SMTPException is an OSError too, hence
+                # the clause above); the next message opens a new one.
+                self._abort()
+                raise
+            return
+        self.backend.send_messages([message])
+        on_accepting()
+
+    def _abort(self) -> None:
+        connection = getattr(self.backend, "connection", None)
+        if connection is not None and connection.sock is not None:
+            connection.sock.close()
+        self.backend.connection = None
+        self._open = False
+
+    def _send_smtp(self, message: EmailMessage, on_accepting: Callable[[], None]) -> None:
+        connection: smtplib.SMTP = self.backend.connection
+        encoding = message.encoding or settings.DEFAULT_CHARSET
+        sender = sanitize_address(message.from_email, encoding)
+        recipients = [sanitize_address(address, encoding) for address in message.recipients()]
+        body = message.message().as_bytes(linesep="\r\n")
+
+        connection.ehlo_or_helo_if_needed()
+        code, reply = connection.mail(sender)
+        if code != 250:
+            connection.rset()
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        for recipient in recipients:
+            code, reply = connection.rcpt(recipient)
+            if code not in (250, 251):
+                connection.rset()
+                raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+        code, reply = connection.docmd("data")
+        if code != 354:
+            connection.rset()
+            raise smtplib.SMTPDataError(code, reply)
+        payload = _LEADING_DOT.sub(b"..", body)
+        if not payload.endswith(b"\r\n"):
+            payload += b"\r\n"
+        connection.send(payload)
+        try:
+            on_accepting()
+        except BaseException:
+            # Not recorded, so it must not be delivered: drop the connection
+            # without the final dot and the server discards the message.
+            self._abort()
+            raise
+        connection.send(b".\r\n")
+        code, reply = connection.getreply()
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
+
+
+class Throttle:
+    """At most `rate` sends a second from this process: a mail provider's limit
+    is per account, so each worker keeps well under its share."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._next = clock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        now = self._clock()
+        if now < self._next:
+            self._sleep(self._next - now)
+            now = self._next
+        # No credit for idle time beyond one interval: a burst after a pause
+        # still goes out at the steady rate.
+        self._next = max(self._next, now) + self.interval

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from reminders.models import Reminder, ReminderDelivery, ReminderRun, ReminderSignup
+from reminders.selectors import RUN_COUNT_ANNOTATIONS
+
+
+class ReminderInline(admin.TabularInline):
+    """The campaign's reminder schedule, edited on the campaign's own page."""
+
+    model = Reminder
+    extra = 0
+    fields = ["anchor", "days_before", "send_time", "audience", "message", "due", "run_state"]
+    readonly_fields = ["due", "run_state"]
+
+    @admin.display(description="Due (UK time)")
+    def due(self, obj: Reminder) -> str:
+        if obj.pk is None:
+            return "-"
+        return f"{timezone.localtime(obj.due_at()):%-d %b %Y %H:%M}"
+
+    @admin.display(description="Run")
+    def run_state(self, obj: Reminder) -> str:
+        run = ReminderRun.objects.filter(reminder_id=obj.pk).first() if obj.pk else None
+        if run is None:
+            return "Not started"
+        url = reverse("admin:reminders_reminderrun_change", args=[run.pk])
+        state = "Finished" if run.finished_at else "Sending"
+        return format_html('<a href="{}">{}</a>', url, state)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what was sent: organisers read them, nobody edits them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ReminderRun)
+class ReminderRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "reminder_label",
+        "campaign",
+        "due_at",
+        "started_at",
+        "finished_at",
+        "recipients",
+        "sent",
+        "failed_link",
+        "skipped",
+        "waiting",
+    ]
+    list_filter = ["campaign"]
+    date_hierarchy = "due_at"
+    fields = ["reminder", "campaign", "due_at", "started_at", "planned_at", "fanned_out_at", "finished_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ReminderRun]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("reminder", "campaign")
+            .annotate(**RUN_COUNT_ANNOTATIONS)
+        )
+
+    @admin.display(description="Reminder")
+    def reminder_label(self, obj: ReminderRun) -> str:
+        return obj.reminder.label
+
+    @admin.display(description="Recipients", ordering="n_recipients")
+    def recipients(self, obj: ReminderRun) -> int:
+        return obj.n_recipients  # type: ignore[attr-defined]
+
+    @admin.display(description="Sent", ordering="n_sent")
+    def sent(self, obj: ReminderRun) -> int:
+        return obj.n_sent  # type: ignore[attr-defined]
+
+    @admin.display(description="Failed", ordering="n_failed")
+    def failed_link(self, obj: ReminderRun) -> str:
+        url = reverse("admin:reminders_reminderdelivery_changelist")
+        return format_html(
+            '<a href="{}?run__id__exact={}&status__exact=failed">{}</a>',
+            url,
+            obj.pk,
+            obj.n_failed,  # type: ignore[attr-defined]
+        )
+
+    @admin.display(description="Skipped", ordering="n_skipped")
+    def skipped(self, obj: ReminderRun) -> int:
+        return obj.n_skipped  # type: ignore[attr-defined]
+
+    @admin.display(description="Waiting", ordering="n_waiting")
+    def waiting(self, obj: ReminderRun) -> int:
+        return obj.n_waiting  # type: ignore[attr-defined]
+
+
+@admin.register(ReminderDelivery)
+class ReminderDeliveryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "reminder",
+        "campaign",
+        "status",
+        "attempts",
+        "sent_at",
+        "last_error",
+        "skip_reason",
+    ]
+    list_filter = ["status", "campaign", "run"]
+    search_fields = ["recipient"]
+    list_select_related = ["reminder", "campaign"]
+    show_full_result_count = False
+
+
+@admin.register(ReminderSignup)
+class ReminderSignupAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "campaign", "status", "created_at", "confirmed_at", "unsubscribed_at"]
+    list_filter = ["status", "campaign"]
+    search_fields = ["email"]
+    list_select_related = ["campaign"]

@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from pledges.models import Pledge, new_public_id
+
+
+class Anchor(models.TextChoices):
+    OPENING = "opening", "When pledging opens"
+    CHANGE_DAY = "change-day", "Before Change Day"
+    DEADLINE = "deadline", "Before the pledge deadline"
+
+
+class Audience(models.TextChoices):
+    EVERYONE = "everyone", "Everyone who asked: 'remind me' sign-ups and pledgers who opted in"
+    SIGNUPS = "signups", "Only 'remind me' sign-ups who have not pledged yet"
+    PLEDGERS = "pledgers", "Only pledgers who opted in"
+
+
+class Reminder(models.Model):
+    """One entry of a campaign's reminder schedule, relative to its dates, so
+    moving the deadline in the admin moves the reminders with it."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="reminders")
+    anchor = models.CharField(max_length=16, choices=Anchor.choices, default=Anchor.DEADLINE)
+    days_before = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MaxValueValidator(90)],
+        help_text="Days before Change Day or the deadline (0 for on the day). Not used at opening.",
+    )
+    send_time = models.TimeField(
+        default=time(9, 0), help_text="UK time of day it goes out. Not used at opening."
+    )
+    audience = models.CharField(max_length=16, choices=Audience.choices, default=Audience.EVERYONE)
+    message = models.TextField(
+        blank=True, max_length=1000, help_text="An optional paragraph from the organisers, plain text."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["campaign", "anchor", "-days_before", "send_time"]
+        constraints = [
+            # The same moment twice in one schedule would mail everyone twice.
+            models.UniqueConstraint(
+                fields=["campaign", "anchor", "days_before", "send_time"], name="reminder_unique_moment"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(anchor__in=Anchor.values), name="reminder_anchor_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(audience__in=Audience.values), name="reminder_audience_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        if self.anchor == Anchor.OPENING:
+            return "When pledging opens"
+        if self.anchor == Anchor.CHANGE_DAY and self.days_before == 1:
+            return "The eve of Change Day"
+        target = "Change Day" if self.anchor == Anchor.CHANGE_DAY else "the deadline"
+        if self.days_before == 0:
+            return f"On the day of {target}"
+        return f"{self.days_before} day{'s' if self.days_before != 1 else ''} before {target}"
+
+    def due_at(self, campaign: Campaign | None = None) -> datetime:
+        campaign = campaign or self.campaign
+        if self.anchor == Anchor.OPENING:
+            return campaign.opens_at
+        if self.anchor == Anchor.CHANGE_DAY:
+            day = campaign.change_day
+        else:
+            day = timezone.localtime(campaign.deadline).date()
+        moment = datetime.combine(day - timedelta(days=self.days_before), self.send_time)
+        return timezone.make_aware(moment)
+
+    def clean(self) -> None:
+        if self.anchor == Anchor.OPENING and self.days_before:
+            raise ValidationError({"days_before": "A reminder at opening goes when pledging opens: use 0."})
+        if self.campaign_id is None or self.days_before is None or self.send_time is None:
+            return
+        due = self.due_at()
+        if due >= self.campaign.deadline:
+            raise ValidationError(
+                f"This reminder would go on {timezone.localtime(due):%-d %B %Y at %H:%M}, "
+                "after the pledge deadline; nothing is sent after the deadline."
+            )
+
+
+class SignupStatus(models.TextChoices):
+    UNCONFIRMED = "unconfirmed", "Awaiting email confirmation"
+    CONFIRMED = "confirmed", "Confirmed"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+
+class ReminderSignup(models.Model):
+    """A visitor who left only an email to be reminded to pledge (double opt-in)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="reminder_signups")
+    # Unguessable id for signed links; database ids are never exposed.
+    public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
+    # Stored normalised (trimmed, lower case): one sign-up per address per campaign.
+    email = models.EmailField(max_length=254)
+    status = models.CharField(max_length=16, choices=SignupStatus.choices, default=SignupStatus.UNCONFIRMED)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "email"], name="signup_unique_email"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=SignupStatus.values), name="signup_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sign-up {self.public_id} ({self.get_status_display()})"
+
+
+class ReminderRun(models.Model):
+    """The one sending of one reminder: its recipients are planned once, as
+    delivery rows, and every later pass only works through those rows."""
+
+    reminder = models.OneToOneField(Reminder, on_delete=models.CASCADE, related_name="run")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="reminder_runs")
+    due_at = models.DateTimeField()
+    started_at = models.DateTimeField()
+    planned_at = models.DateTimeField(null=True, blank=True)
+    fanned_out_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-due_at"]
+
+    def __str__(self) -> str:
+        return f"{self.reminder.label} for {self.campaign}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENDING = "sending", "Being sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+OPEN_DELIVERY_STATES = frozenset({DeliveryStatus.PENDING, DeliveryStatus.SENDING})
+
+
+class ReminderDelivery(models.Model):
+    """One reminder to one address, written before the send is attempted.
+
+    The unique key (campaign, reminder, recipient) is what makes a reminder go
+    to an address at most once, whatever crashes or repeats."""
+
+    run = models.ForeignKey(ReminderRun, on_delete=models.CASCADE, related_name="deliveries")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    reminder = models.ForeignKey(Reminder, on_delete=models.CASCADE, related_name="deliveries")
+    # The normalised address; deleting the pledge or sign-up deletes the row.
+    recipient = models.EmailField(max_length=254)
+    pledge = models.ForeignKey(
+        Pledge, null=True, blank=True, on_delete=models.CASCADE, related_name="reminder_deliveries"
+    )
+    signup = models.ForeignKey(
+        ReminderSignup, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    # A worker owns a "sending" row until then; past it, the worker is taken to have died.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    skip_reason = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "reminder deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "reminder", "recipient"], name="delivery_once_per_recipient"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(pledge__isnull=False, signup__isnull=True)
+                | models.Q(pledge__isnull=True, signup__isnull=False),
+                name="delivery_has_one_source",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=DeliveryStatus.values), name="delivery_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["run", "status", "id"], name="delivery_run_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reminder} to delivery {self.pk}: {self.get_status_display()}"

@@ -1,0 +1,519 @@
+"""Every write to reminders goes through here: sign-ups, unsubscribes, and the
+runs that send each scheduled reminder exactly once.
+
+A run has three steps, each safe to repeat and to interrupt:
+1. plan: one ReminderDelivery row per recipient, written before anything is
+   sent; the unique key (campaign, reminder, recipient) makes a second plan a no-op;
+2. fan out: the open rows go to the workers in batches of ids;
+3. send: a worker claims its rows with a conditional UPDATE, and marks each one
+   sent in the same breath as the mail server accepts it (lib/mailsession.py).
+A worker killed at any point leaves rows pending or with a lapsed claim; the
+next dispatch hands them out again, and no row marked sent is ever sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.models import Campaign, Phase
+from changeday.lib.mail import absolute_url, render_email
+from changeday.lib.mailsession import MailSession, Throttle
+from changeday.lib.tokens import make_token
+from pledges.models import EmailKind, Pledge, Status
+from pledges.services import outbox_queue
+from reminders.models import (
+    Anchor,
+    Audience,
+    DeliveryStatus,
+    Reminder,
+    ReminderDelivery,
+    ReminderRun,
+    ReminderSignup,
+    SignupStatus,
+)
+from reminders.selectors import Recipient, deliveries_open, reminder_recipient_chunks
+
+logger = logging.getLogger(__name__)
+
+SIGNUP_CONFIRM_PURPOSE = "reminder-signup-confirm"
+UNSUBSCRIBE_PURPOSE = "reminders-unsubscribe"
+MAX_SIGNUP_CONFIRMATION_EMAILS = 5
+
+
+class ReminderError(Exception):
+    """A reminder request that cannot be carried out; the message is for people."""
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+# --- Sign-ups and unsubscribing -----------------------------------------------------
+
+
+def reminder_signup_create(
+    *, campaign: Campaign, email: str, send_confirmation: bool = True, now: datetime | None = None
+) -> ReminderSignup:
+    """Sign an address up for a campaign's reminders, pending its confirmation.
+
+    Whatever the address's history, the caller shows the same page; what differs
+    goes by email (a confirmation link, or nothing for an address already in)."""
+    now = now or timezone.now()
+    if campaign.phase(now) is Phase.CLOSED:
+        raise ReminderError(
+            f"Pledging for {campaign.name} has closed, so there is nothing left to remind you of."
+        )
+    email = normalise_email(email)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                signup, _ = ReminderSignup.objects.get_or_create(campaign=campaign, email=email)
+        except IntegrityError:
+            # Two submissions raced to create it: the other one won.
+            signup = ReminderSignup.objects.get(campaign=campaign, email=email)
+        signup = ReminderSignup.objects.select_for_update().get(pk=signup.pk)
+        if signup.status == SignupStatus.CONFIRMED:
+            return signup
+        if signup.status == SignupStatus.UNSUBSCRIBED:
+            # Signing up again is a new opt-in, and is confirmed again.
+            signup.status = SignupStatus.UNCONFIRMED
+            signup.unsubscribed_at = None
+            signup.save(update_fields=["status", "unsubscribed_at"])
+        # Bounded, so the form cannot be used to flood someone's inbox.
+        sent = signup.outbox_emails.filter(kind=EmailKind.SIGNUP_CONFIRMATION).count()
+        if send_confirmation and sent < MAX_SIGNUP_CONFIRMATION_EMAILS:
+            outbox_queue(signup=signup, kind=EmailKind.SIGNUP_CONFIRMATION)
+    return signup
+
+
+def reminder_signup_confirm(*, signup: ReminderSignup, now: datetime | None = None) -> ReminderSignup:
+    """Safe to repeat; an unsubscribed address stays unsubscribed (an old link
+    clicked again must not undo an unsubscribe)."""
+    now = now or timezone.now()
+    ReminderSignup.objects.filter(pk=signup.pk, status=SignupStatus.UNCONFIRMED).update(
+        status=SignupStatus.CONFIRMED, confirmed_at=now
+    )
+    signup.refresh_from_db()
+    return signup
+
+
+def reminders_unsubscribe(*, campaign: Campaign, email: str, now: datetime | None = None) -> None:
+    """Stop every reminder of a campaign to an address, whichever way it asked:
+    its sign-up and each of its pledges. Safe to repeat."""
+    now = now or timezone.now()
+    email = normalise_email(email)
+    with transaction.atomic():
+        ReminderSignup.objects.filter(campaign=campaign, email=email).exclude(
+            status=SignupStatus.UNSUBSCRIBED
+        ).update(status=SignupStatus.UNSUBSCRIBED, unsubscribed_at=now)
+        Pledge.objects.alias(email_lower=Lower("email")).filter(
+            campaign=campaign, email_lower=email, wants_reminders=True
+        ).update(wants_reminders=False)
+
+
+def unsubscribe_token(*, pledge: Pledge | None = None, signup: ReminderSignup | None = None) -> str:
+    # Public ids, never database ids; the prefix says which table.
+    value = f"p.{pledge.public_id}" if pledge is not None else f"s.{signup.public_id}"  # type: ignore[union-attr]
+    return make_token(purpose=UNSUBSCRIBE_PURPOSE, value=value)
+
+
+def signup_confirmation_url(*, signup: ReminderSignup) -> str:
+    token = make_token(purpose=SIGNUP_CONFIRM_PURPOSE, value=signup.public_id)
+    return absolute_url(reverse("reminders:confirm", kwargs={"token": token}))
+
+
+def signup_confirmation_email(*, signup: ReminderSignup) -> EmailMultiAlternatives:
+    context = {
+        "campaign": signup.campaign,
+        "confirm_url": signup_confirmation_url(signup=signup),
+        "valid_days": settings.PLEDGE_CONFIRMATION_MAX_AGE.days,
+        "campaign_url": absolute_url(reverse("campaigns:detail", kwargs={"slug": signup.campaign.slug})),
+    }
+    return render_email(template="reminder_signup_confirmation", context=context, to=signup.email)
+
+
+# --- Runs: plan, fan out, send -----------------------------------------------------
+
+
+@dataclass
+class DispatchResult:
+    run: ReminderRun
+    # (first id, last id) of each batch of deliveries to hand to a worker.
+    batches: list[tuple[int, int]] = field(default_factory=list)
+    planned: int = 0
+
+
+def reminders_due(*, now: datetime, campaign: Campaign | None = None) -> list[Reminder]:
+    """Reminders whose moment has come, in campaigns still open for pledges,
+    that have not finished their run."""
+    reminders = (
+        Reminder.objects.filter(campaign__deadline__gt=now)
+        .exclude(run__finished_at__isnull=False)
+        .select_related("campaign")
+        .order_by("campaign_id", "id")
+    )
+    if campaign is not None:
+        reminders = reminders.filter(campaign=campaign)
+    return [reminder for reminder in reminders if reminder.due_at() <= now]
+
+
+def reminder_run_start(*, reminder: Reminder, now: datetime) -> ReminderRun:
+    run, _ = ReminderRun.objects.get_or_create(
+        reminder=reminder,
+        defaults={"campaign": reminder.campaign, "due_at": reminder.due_at(), "started_at": now},
+    )
+    return run
+
+
+def reminder_run_plan(*, run: ReminderRun, now: datetime, chunk_size: int | None = None) -> int:
+    """Write a pending delivery for every recipient not yet planned. Repeatable:
+    a plan cut off half way is finished by the next one, with no duplicates."""
+    chunk_size = chunk_size or settings.REMINDER_CHUNK_SIZE
+    planned = 0
+    for chunk in reminder_recipient_chunks(reminder=run.reminder, chunk_size=chunk_size):
+        rows = [_delivery(run=run, recipient=recipient, now=now) for recipient in chunk]
+        # ignore_conflicts: the unique key drops a recipient planned before.
+        ReminderDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+        planned += len(rows)
+    ReminderRun.objects.filter(pk=run.pk, planned_at__isnull=True).update(planned_at=now)
+    run.planned_at = run.planned_at or now
+    return planned
+
+
+def _delivery(*, run: ReminderRun, recipient: Recipient, now: datetime) -> ReminderDelivery:
+    return ReminderDelivery(
+        run=run,
+        campaign_id=run.campaign_id,
+        reminder_id=run.reminder_id,
+        recipient=recipient.email,
+        pledge_id=recipient.pledge_id,
+        signup_id=recipient.signup_id,
+        next_attempt_at=now,
+    )
+
+
+def reminder_count_unplanned(*, reminder: Reminder) -> int:
+    """How many recipients a run would add now (the dry run's answer)."""
+    count = 0
+    for chunk in reminder_recipient_chunks(reminder=reminder, chunk_size=settings.REMINDER_CHUNK_SIZE):
+        emails = [recipient.email for recipient in chunk]
+        known = set(
+            ReminderDelivery.objects.filter(reminder=reminder, recipient__in=emails).values_list(
+                "recipient", flat=True
+            )
+        )
+        count += sum(1 for email in emails if email not in known)
+    return count
+
+
+def _claimable(now: datetime) -> Q:
+    # Pending and due, or claimed by a worker whose claim has lapsed (it died).
+    return Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now) | Q(
+        status=DeliveryStatus.SENDING, claimed_until__lt=now
+    )
+
+
+def _batches(*, run: ReminderRun, now: datetime, batch_size: int) -> Iterator[tuple[int, int]]:
+    ids = ReminderDelivery.objects.filter(run=run).filter(_claimable(now)).order_by("id")
+    after = 0
+    while True:
+        chunk = list(ids.filter(id__gt=after).values_list("id", flat=True)[:batch_size])
+        if not chunk:
+            return
+        after = chunk[-1]
+        yield chunk[0], chunk[-1]
+
+
+def _run_finish_if_done(*, run: ReminderRun, now: datetime) -> bool:
+    if deliveries_open(run=run).exists():
+        return False
+    ReminderRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(finished_at=now)
+    return True
+
+
+def _runs_past_deadline_close(*, now: datetime) -> None:
+    """Nothing is sent after the deadline: what is still waiting is skipped."""
+    for run in ReminderRun.objects.filter(finished_at__isnull=True, campaign__deadline__lte=now):
+        deliveries_open(run=run).filter(Q(status=DeliveryStatus.PENDING) | Q(claimed_until__lt=now)).update(
+            status=DeliveryStatus.SKIPPED, skip_reason="The pledge deadline had passed", claimed_until=None
+        )
+        _run_finish_if_done(run=run, now=now)
+
+
+def reminders_dispatch(
+    *, now: datetime | None = None, campaign: Campaign | None = None, batch_size: int | None = None
+) -> list[DispatchResult]:
+    """Start, plan and fan out every reminder that is due. What the beat task
+    and `send_reminders` run; safe to run again at any moment, even twice at once."""
+    now = now or timezone.now()
+    batch_size = batch_size or settings.REMINDER_BATCH_SIZE
+    requeue_after = timedelta(seconds=settings.REMINDER_REQUEUE_SECONDS)
+    _runs_past_deadline_close(now=now)
+    results = []
+    for reminder in reminders_due(now=now, campaign=campaign):
+        run = reminder_run_start(reminder=reminder, now=now)
+        result = DispatchResult(run=run)
+        if run.planned_at is None:
+            result.planned = reminder_run_plan(run=run, now=now)
+        # Hand the batches out once; again only if they have sat unsent for a
+        # while (their worker died with the messages unacknowledged).
+        stale = run.fanned_out_at is None or run.fanned_out_at <= now - requeue_after
+        if stale and not _run_finish_if_done(run=run, now=now):
+            result.batches = list(_batches(run=run, now=now, batch_size=batch_size))
+            ReminderRun.objects.filter(pk=run.pk).update(fanned_out_at=now)
+        results.append(result)
+    return results
+
+
+@dataclass
+class BatchResult:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retrying: int = 0
+
+
+def _claim(*, run_id: int, first_id: int, last_id: int, now: datetime) -> tuple[list[int], datetime]:
+    claimed_until = now + timedelta(seconds=settings.REMINDER_CLAIM_SECONDS)
+    with transaction.atomic():
+        # skip_locked: two workers given overlapping batches (a re-queue after a
+        # crash) take disjoint rows instead of waiting on each other; the
+        # conditional filter stops a row being claimed twice.
+        ids = list(
+            ReminderDelivery.objects.filter(run_id=run_id, id__gte=first_id, id__lte=last_id)
+            .filter(_claimable(now))
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)
+        )
+        ReminderDelivery.objects.filter(pk__in=ids).update(
+            status=DeliveryStatus.SENDING, claimed_until=claimed_until, attempts=F("attempts") + 1
+        )
+    return ids, claimed_until
+
+
+def _pledged_addresses(*, campaign_id: int, emails: list[str]) -> set[str]:
+    if not emails:
+        return set()
+    return set(
+        Pledge.objects.annotate(email_lower=Lower("email"))
+        .filter(campaign_id=campaign_id, email_lower__in=emails)
+        .exclude(status=Status.UNCONFIRMED)
+        .values_list("email_lower", flat=True)
+    )
+
+
+def _skip_reason(delivery: ReminderDelivery, *, now: datetime, pledged: set[str]) -> str:
+    if now >= delivery.campaign.deadline:
+        return "The pledge deadline had passed"
+    if delivery.signup is not None:
+        if delivery.signup.status != SignupStatus.CONFIRMED:
+            return "Unsubscribed"
+        if delivery.recipient in pledged:
+            return "Pledged since signing up"
+        return ""
+    pledge = delivery.pledge
+    if not pledge.wants_reminders:
+        return "Unsubscribed"
+    if pledge.status != Status.PUBLISHED:
+        return f"The pledge is {pledge.get_status_display().lower()}"
+    return ""
+
+
+def _message_id(delivery: ReminderDelivery) -> str:
+    # The same id on any resend (only possible after an SMTP error): mail
+    # systems treat two copies with one Message-ID as one message.
+    host = urlsplit(settings.SITE_URL).hostname or "changeday.invalid"
+    return f"<reminder-{delivery.reminder_id}-{delivery.pk}@{host}>"
+
+
+def reminder_email(*, delivery: ReminderDelivery, now: datetime) -> EmailMultiAlternatives:
+    campaign = delivery.campaign
+    token = unsubscribe_token(pledge=delivery.pledge, signup=delivery.signup)
+    unsubscribe_url = absolute_url(reverse("reminders:unsubscribe", kwargs={"token": token}))
+    context = {
+        "campaign": campaign,
+        "reminder": delivery.reminder,
+        "days_left": campaign.days_left(now),
+        "change_day_passed": timezone.localdate(now) > campaign.change_day,
+        "campaign_url": absolute_url(reverse("campaigns:detail", kwargs={"slug": campaign.slug})),
+        "pledge_url": absolute_url(reverse("pledges:create", kwargs={"slug": campaign.slug})),
+        "unsubscribe_url": unsubscribe_url,
+        "pledge": delivery.pledge,
+    }
+    if delivery.pledge is not None:
+        context["permalink"] = absolute_url(
+            reverse("pledges:detail", kwargs={"public_id": delivery.pledge.public_id})
+        )
+        template = "reminder_pledger"
+    else:
+        template = "reminder_signup"
+    message = render_email(template=template, context=context, to=delivery.recipient)
+    message.extra_headers.update(
+        {
+            # RFC 2369 and RFC 8058: mail clients offer a one-click unsubscribe
+            # that POSTs "List-Unsubscribe=One-Click" to this address.
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Message-ID": _message_id(delivery),
+        }
+    )
+    return message
+
+
+def _retry_at(attempts: int, now: datetime) -> datetime:
+    base = settings.REMINDER_RETRY_BASE_SECONDS
+    return now + timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _record_failure(delivery: ReminderDelivery, *, error: Exception, permanent: bool, now: datetime) -> str:
+    failed = permanent or delivery.attempts >= settings.REMINDER_MAX_ATTEMPTS
+    status = DeliveryStatus.FAILED if failed else DeliveryStatus.PENDING
+    # From "sending", or from "sent" when the server refused after the final dot.
+    ReminderDelivery.objects.filter(
+        pk=delivery.pk, status__in=[DeliveryStatus.SENDING, DeliveryStatus.SENT]
+    ).update(
+        status=status,
+        sent_at=None,
+        claimed_until=None,
+        next_attempt_at=_retry_at(delivery.attempts, now),
+        last_error=f"{type(error).__name__}: {error}"[:2000],
+    )
+    return status
+
+
+def _is_permanent(error: Exception) -> bool:
+    """A 5xx answer (no such mailbox, policy refusal) will not change on retry."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(code >= 500 for code in codes)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code >= 500
+    return False
+
+
+class ClaimLost(Exception):
+    """Another worker took this delivery over: it must not be delivered from here."""
+
+
+def reminder_send_batch(
+    *,
+    run_id: int,
+    first_id: int,
+    last_id: int,
+    now: datetime | None = None,
+    throttle: Throttle | None = None,
+) -> BatchResult:
+    """Send the claimable deliveries of one batch. Idempotent: a repeated or
+    overlapping batch finds its rows sent or claimed and skips them."""
+    now = now or timezone.now()
+    result = BatchResult()
+    ids, claimed_until = _claim(run_id=run_id, first_id=first_id, last_id=last_id, now=now)
+    if not ids:
+        return result
+    deliveries = list(
+        ReminderDelivery.objects.filter(pk__in=ids)
+        .select_related("campaign", "reminder", "pledge", "signup")
+        .order_by("id")
+    )
+    campaign_id = deliveries[0].campaign_id
+    pledged = _pledged_addresses(
+        campaign_id=campaign_id, emails=[d.recipient for d in deliveries if d.signup_id is not None]
+    )
+    with MailSession() as session:
+        for index, delivery in enumerate(deliveries):
+            reason = _skip_reason(delivery, now=now, pledged=pledged)
+            if reason:
+                ReminderDelivery.objects.filter(pk=delivery.pk, claimed_until=claimed_until).update(
+                    status=DeliveryStatus.SKIPPED, skip_reason=reason, claimed_until=None
+                )
+                result.skipped += 1
+                continue
+            if throttle is not None:
+                throttle.wait()
+            try:
+                session.send(
+                    reminder_email(delivery=delivery, now=now),
+                    on_accepting=lambda d=delivery: _mark_sent(d, claimed_until),
+                )
+            except ClaimLost:
+                continue
+            except smtplib.SMTPException as exc:
+                if isinstance(exc, smtplib.SMTPServerDisconnected):
+                    _batch_release(deliveries[index:], error=exc, now=now, result=result)
+                    break
+                status = _record_failure(delivery, error=exc, permanent=_is_permanent(exc), now=now)
+                if status == DeliveryStatus.FAILED:
+                    result.failed += 1
+                else:
+                    result.retrying += 1
+                continue
+            except OSError as exc:
+                # SMTPException is an OSError too, hence the order of these clauses.
+                _batch_release(deliveries[index:], error=exc, now=now, result=result)
+                break
+            result.sent += 1
+    _run_finish_if_done(run=ReminderRun(pk=run_id), now=now)
+    return result
+
+
+def _batch_release(
+    deliveries: list[ReminderDelivery], *, error: Exception, now: datetime, result: BatchResult
+) -> None:
+    """The mail server is unreachable: this delivery and the rest of the batch
+    wait for a retry rather than each failing against a dead connection."""
+    logger.warning("Mail server unreachable during a reminder batch: %s", error)
+    for delivery in deliveries:
+        _record_failure(delivery, error=error, permanent=False, now=now)
+        result.retrying += 1
+
+
+def _mark_sent(delivery: ReminderDelivery, claimed_until: datetime) -> None:
+    updated = ReminderDelivery.objects.filter(
+        pk=delivery.pk, status=DeliveryStatus.SENDING, claimed_until=claimed_until
+    ).update(status=DeliveryStatus.SENT, sent_at=timezone.now(), claimed_until=None)
+    if updated != 1:
+        # Our claim lapsed and another worker holds the row now: raising here
+        # drops the connection before the final dot, so this copy is discarded.
+        raise ClaimLost(f"Delivery {delivery.pk} was claimed by another worker")
+
+
+# --- Schedules -----------------------------------------------------------------------
+
+
+DEFAULT_SCHEDULE: list[tuple[str, int, time, str]] = [
+    (Anchor.OPENING, 0, time(9, 0), Audience.SIGNUPS),
+    (Anchor.DEADLINE, 7, time(9, 0), Audience.EVERYONE),
+    (Anchor.CHANGE_DAY, 1, time(18, 0), Audience.EVERYONE),
+    (Anchor.DEADLINE, 1, time(9, 0), Audience.EVERYONE),
+]
+
+
+def reminder_schedule_default(*, campaign: Campaign, now: datetime | None = None) -> list[Reminder]:
+    """The usual schedule: at opening (for sign-ups), a week before the deadline,
+    the eve of Change Day and the day before the deadline. Only moments still
+    ahead are added, so a campaign set up late does not mail everyone at once."""
+    now = now or timezone.now()
+    made = []
+    for anchor, days_before, send_time, audience in DEFAULT_SCHEDULE:
+        reminder = Reminder(
+            campaign=campaign, anchor=anchor, days_before=days_before, send_time=send_time, audience=audience
+        )
+        due = reminder.due_at(campaign)
+        if due <= now or due >= campaign.deadline:
+            continue
+        reminder.save()
+        made.append(reminder)
+    return made

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from changeday.lib.mailsession import Throttle
+from reminders import services
+
+_throttle: Throttle | None = None
+
+
+def _worker_throttle() -> Throttle:
+    # One per worker process, shared by every batch it runs: the limit is per process.
+    global _throttle
+    if _throttle is None:
+        _throttle = Throttle(settings.REMINDER_SEND_RATE)
+    return _throttle
+
+
+@shared_task(acks_late=True)
+def reminders_dispatch_task() -> int:
+    """Start every reminder that is due and hand its deliveries to the workers."""
+    batches = 0
+    for result in services.reminders_dispatch():
+        for first_id, last_id in result.batches:
+            reminder_send_batch_task.delay(result.run.pk, first_id, last_id)
+            batches += 1
+    return batches
+
+
+@shared_task(acks_late=True)
+def reminder_send_batch_task(run_id: int, first_id: int, last_id: int) -> int:
+    # No autoretry: a delivery that failed for now waits in the database with
+    # its own backoff, and the next dispatch hands it out again.
+    result = services.reminder_send_batch(
+        run_id=run_id, first_id=first_id, last_id=last_id, throttle=_worker_throttle()
+    )
+    return result.sent
