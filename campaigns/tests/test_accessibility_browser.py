@@ -178,3 +178,35 @@ def test_the_accessibility_check_reports_what_would_block_someone(chromium: Any)
 
     assert "critical button-name" in found
     assert "serious color-contrast" in found
+
+
+# WCAG 1.4.11 asks 3:1 for the edges of form controls against the page; axe does not check it.
+CONTROL_EDGES = """() => {
+  const luminance = (css) => {
+    const [r, g, b] = css.match(/[\\d.]+/g).slice(0, 3).map((v) => {
+      const c = Number(v) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const page = luminance(getComputedStyle(document.body).backgroundColor);
+  const controls = 'main input:not([type=hidden]):not([type=submit]), main select, main textarea';
+  return [...document.querySelectorAll(controls)]
+    .map((el) => {
+      const edge = luminance(getComputedStyle(el).borderTopColor);
+      const ratio = (Math.max(edge, page) + 0.05) / (Math.min(edge, page) + 0.05);
+      return {id: el.id, ratio: Math.round(ratio * 100) / 100};
+    });
+}"""
+
+
+def test_the_edges_of_every_form_control_stand_out_from_the_page(
+    live_site: str, campaign: Any, chromium: Any
+) -> None:
+    page = chromium.new_page()
+    pages = (f"/campaigns/{campaign.slug}/pledge/", f"/campaigns/{campaign.slug}/wall/", "/accounts/login/")
+    for path in pages:
+        page.goto(live_site + path)
+        controls = page.evaluate(CONTROL_EDGES)
+        faint = [control for control in controls if control["ratio"] < 3]
+        assert controls and faint == [], f"{path}: control edges below 3:1 against the page: {faint}"
