@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -268,3 +269,51 @@ def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+# Browser-test helpers: accessibility checks with axe-core (pinned in package.json,
+# read from node_modules, never a CDN) and screenshots kept as test artifacts.
+AXE_SCRIPT = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "test-artifacts" / "screenshots"
+# What blocks people: axe's "serious" and "critical" findings fail a test.
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+@pytest.fixture
+def live_site(live_server: Any, settings: Any) -> str:
+    """The live server's base URL, with links in emails pointing at it; cookies
+    without the Secure flag, since the live server speaks plain HTTP."""
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    settings.SITE_URL = live_server.url
+    return live_server.url
+
+
+def screenshot(page: Any, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def axe_violations(page: Any) -> list[str]:
+    """The page's serious and critical axe findings, one readable line per element.
+
+    The page's context needs bypass_csp=True: axe is injected as a script the
+    site's Content-Security-Policy would rightly refuse."""
+    if not page.evaluate("() => Boolean(window.axe)"):
+        page.add_script_tag(path=str(AXE_SCRIPT))
+    violations = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    lines = []
+    for violation in violations:
+        if violation["impact"] not in BLOCKING_IMPACTS:
+            continue
+        for node in violation["nodes"]:
+            summary = " ".join(node.get("failureSummary", "").split())
+            lines.append(
+                f"{violation['impact']} {violation['id']} ({violation['help']}) at {node['target']}: "
+                f"{node['html'][:160]} | {summary}"
+            )
+    return lines

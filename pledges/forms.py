@@ -95,6 +95,21 @@ class PledgeForm(forms.Form):
     )
     submission_token = forms.UUIDField(widget=forms.HiddenInput)
 
+    # The layout's order, so the error summary lists problems as the page shows the fields.
+    field_order = [
+        "text",
+        "sectors",
+        "kind",
+        "display_name",
+        "is_anonymous",
+        "role",
+        "organisation",
+        "region",
+        "email",
+        "wants_reminders",
+        "consent_to_publish",
+    ]
+
     def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conftest import create_pledge
+from conftest import create_pledge, screenshot
 
 
 @pytest.mark.django_db(transaction=True)
@@ -29,3 +29,4 @@ def test_the_campaign_page_counter_moves_without_a_reload(
     assert page.locator('[data-counter="integration"]').inner_text() == "1"
     assert page.locator('[data-counter-noun="total"]').inner_text() == "pledge"
     assert page.locator("[data-counter-progress]").evaluate("el => el.value") == 1
+    screenshot(page, "campaign-counter-moved")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 from django.test import Client
 
+from conftest import screenshot
 from pledges.models import ModerationEvent, Pledge, Status
 from pledges.selectors import campaign_totals
 from pledges.services import (
@@ -21,7 +20,6 @@ from pledges.services import (
     pledge_report,
 )
 
-ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts"
 # Wait for the moderation page to settle after one decision: the card decided is
 # gone or redrawn with a new status, nothing is in flight, and focus is on a card
 # (or on the "all decided" note once the page is empty).
@@ -94,7 +92,6 @@ def test_an_organiser_clears_the_queue_with_the_keyboard_alone(
     client = Client()
     client.force_login(organiser)
     session_cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    ARTIFACTS.mkdir(exist_ok=True)
     decisions = 0
 
     context = chromium.new_context(viewport={"width": 1366, "height": 860})
@@ -114,7 +111,7 @@ def test_an_organiser_clears_the_queue_with_the_keyboard_alone(
         *f"Total to decide {QUEUE_SIZE}".split(),
     ]
     assert "pledger1@example.org" not in page.content()
-    page.screenshot(path=str(ARTIFACTS / "moderation.png"))
+    screenshot(page, "moderation-queue")
 
     # j and k walk the cards; x selects one.
     first = page.evaluate("document.activeElement.id")
@@ -146,7 +143,7 @@ def test_an_organiser_clears_the_queue_with_the_keyboard_alone(
     assert page.evaluate("document.activeElement.id") == "mod-cleared"
     assert page.locator("#mod-counts").inner_text().split()[-1] == "0"
     assert errors == []
-    page.screenshot(path=str(ARTIFACTS / "moderation-cleared.png"))
+    screenshot(page, "moderation-cleared")
 
     assert not Pledge.objects.filter(
         campaign=pre_campaign, status__in=[Status.PENDING, Status.HIDDEN]

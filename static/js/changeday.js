@@ -68,3 +68,7 @@ document.addEventListener("submit", (event) => {
   };
   window.setTimeout(poll, 3000);
 })();
+
+// A form sent back with errors: the summary of what to fix takes the focus, so
+// keyboard and screen-reader users start there; its links lead to each field.
+document.getElementById("form-errors")?.focus();
