@@ -50,8 +50,6 @@ logger = logging.getLogger(__name__)
 
 CONFIRM_PURPOSE = "pledge-confirm"
 WITHDRAW_PURPOSE = "pledge-withdraw"
-# A send that has not finished in this long is taken to have died with its worker.
-OUTBOX_LOCK = timedelta(minutes=5)
 OUTBOX_MAX_ATTEMPTS = 12
 MAX_CONFIRMATION_EMAILS = 5
 
@@ -509,7 +507,7 @@ def outbox_send(*, outbox_id: int, now: datetime | None = None) -> bool:
     claimed = (
         OutboxEmail.objects.filter(pk=outbox_id, sent_at__isnull=True, failed_at__isnull=True)
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .update(locked_until=now + OUTBOX_LOCK, attempts=F("attempts") + 1)
+        .update(locked_until=now + settings.OUTBOX_LOCK, attempts=F("attempts") + 1)
     )
     if not claimed:
         return False
@@ -536,7 +534,7 @@ def outbox_claim_overdue(
     stale = now - older_than
     due = (
         OutboxEmail.objects.filter(sent_at__isnull=True, failed_at__isnull=True, created_at__lt=stale)
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - OUTBOX_LOCK))
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - settings.OUTBOX_LOCK))
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
