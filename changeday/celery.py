@@ -31,4 +31,11 @@ app.conf.beat_schedule = {
         "task": "pledges.tasks.recompute_totals_task",
         "schedule": 600.0,
     },
+    # Unconfirmed pledges hold addresses we were never allowed to keep. The rule
+    # is counted in days, so an hour late is nothing, and hourly runs keep each
+    # one to about an hour's abandoned forms: small batches, short locks.
+    "purge-unconfirmed": {
+        "task": "pledges.tasks.purge_unconfirmed_task",
+        "schedule": 3600.0,
+    },
 }

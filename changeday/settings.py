@@ -110,7 +110,9 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, but a dead or hung Redis reads as an empty
+            # cache and is left alone for a few seconds (changeday/lib/cache.py).
+            "BACKEND": "changeday.lib.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "changeday",
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -175,6 +177,12 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # How long a confirmation link works.
 PLEDGE_CONFIRMATION_MAX_AGE = timedelta(days=env_int("PLEDGE_CONFIRMATION_MAX_AGE_DAYS", 7))
+# How long a "your data" link works: it shows and deletes everything an
+# address pledged, so it is short-lived; asking again sends a new one.
+PLEDGER_DATA_LINK_MAX_AGE = timedelta(hours=env_int("PLEDGER_DATA_LINK_MAX_AGE_HOURS", 24))
+# A send not finished in this long is taken to have died with its worker, and the
+# outbox drain hands the email to another. Longer than the slowest SMTP exchange.
+OUTBOX_LOCK = timedelta(seconds=env_int("OUTBOX_LOCK_SECONDS", 300))
 
 # --- Reminders (reminders/services.py) ------------------------------------------
 # Most reminder emails one worker process sends a second: keep workers x rate

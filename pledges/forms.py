@@ -149,3 +149,12 @@ class ReportForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "maxlength": 500}),
         error_messages={"max_length": "Keep it to 500 characters or fewer (it has %(show_value)d)."},
     )
+
+
+class DataRequestForm(forms.Form):
+    email = forms.EmailField(
+        label="Your email address",
+        max_length=254,
+        help_text="The address you gave when you pledged.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )

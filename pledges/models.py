@@ -5,7 +5,7 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
 from taggit.models import TagBase, TaggedItemBase
@@ -178,8 +178,10 @@ class Pledge(models.Model):
                 name="pledge_queue_idx",
                 condition=models.Q(status__in=["pending", "hidden"]),
             ),
-            # Finding an address's pledges: has a "remind me" sign-up pledged since?
-            models.Index(Lower("email"), name="pledge_email_idx"),
+            # "Your data" finds every pledge of an address, in any case, with
+            # email__iexact, which PostgreSQL compiles to UPPER(email) = UPPER(%s);
+            # reminders ask the same (has a "remind me" sign-up pledged since?).
+            models.Index(Upper("email"), name="pledge_email_upper_idx"),
             # The pledgers a reminder goes to, walked in address order so each
             # address comes once however many pledges it made.
             models.Index(
@@ -214,6 +216,7 @@ class EmailKind(models.TextChoices):
     CONFIRMATION = "confirmation", "Confirm your pledge"
     REJECTED = "rejected", "Your pledge was not published"
     PUBLISHED = "published", "Your pledge is live"
+    DATA_LINK = "data-link", "Your pledges and your data"
     SIGNUP_CONFIRMATION = "signup-confirmation", "Confirm your reminder sign-up"
 
 
@@ -254,7 +257,11 @@ class RejectionReason(models.TextChoices):
 class ModerationEvent(models.Model):
     """One decision about one pledge: never edited, never deleted."""
 
-    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="moderation_events")
+    # Null once the pledger erased their data: the decision stays in the audit,
+    # the person and their words do not.
+    pledge = models.ForeignKey(
+        Pledge, null=True, blank=True, on_delete=models.SET_NULL, related_name="moderation_events"
+    )
     # Null when nobody signed in acted: the pledger (withdraw) or the reports rule.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

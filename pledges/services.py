@@ -54,8 +54,7 @@ logger = logging.getLogger(__name__)
 
 CONFIRM_PURPOSE = "pledge-confirm"
 WITHDRAW_PURPOSE = "pledge-withdraw"
-# A send that has not finished in this long is taken to have died with its worker.
-OUTBOX_LOCK = timedelta(minutes=5)
+DATA_PURPOSE = "pledger-data"
 OUTBOX_MAX_ATTEMPTS = 12
 MAX_CONFIRMATION_EMAILS = 5
 
@@ -486,6 +485,7 @@ EMAIL_TEMPLATES = {
     EmailKind.CONFIRMATION: "pledge_confirmation",
     EmailKind.REJECTED: "pledge_rejected",
     EmailKind.PUBLISHED: "pledge_published",
+    EmailKind.DATA_LINK: "pledger_data",
 }
 
 
@@ -504,6 +504,8 @@ def _build_email(outbox: OutboxEmail):  # noqa: ANN202 - EmailMultiAlternatives
         "withdraw_url": pledge_withdraw_url(pledge=pledge),
         "permalink": absolute_url(reverse("pledges:detail", kwargs={"public_id": pledge.public_id})),
         "valid_days": settings.PLEDGE_CONFIRMATION_MAX_AGE.days,
+        "data_url": pledger_data_url(pledge=pledge),
+        "data_valid_hours": int(settings.PLEDGER_DATA_LINK_MAX_AGE.total_seconds() // 3600),
     }
     return render_email(template=EMAIL_TEMPLATES[outbox.kind], context=context, to=pledge.email)
 
@@ -520,7 +522,7 @@ def outbox_send(*, outbox_id: int, now: datetime | None = None) -> bool:
     claimed = (
         OutboxEmail.objects.filter(pk=outbox_id, sent_at__isnull=True, failed_at__isnull=True)
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .update(locked_until=now + OUTBOX_LOCK, attempts=F("attempts") + 1)
+        .update(locked_until=now + settings.OUTBOX_LOCK, attempts=F("attempts") + 1)
     )
     if not claimed:
         return False
@@ -547,7 +549,7 @@ def outbox_claim_overdue(
     stale = now - older_than
     due = (
         OutboxEmail.objects.filter(sent_at__isnull=True, failed_at__isnull=True, created_at__lt=stale)
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - OUTBOX_LOCK))
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - settings.OUTBOX_LOCK))
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
@@ -556,3 +558,117 @@ def outbox_claim_overdue(
     if ids:
         OutboxEmail.objects.filter(pk__in=ids).update(enqueued_at=now)
     return ids
+
+
+# --- A pledger's own data: access, erasure, and the purge of unconfirmed pledges ---
+
+
+def pledger_data_url(*, pledge: Pledge) -> str:
+    """The link to every pledge made from this pledge's address. The token
+    carries a public id, never the address, so the address stays out of URLs
+    and the logs that keep them."""
+    token = make_token(purpose=DATA_PURPOSE, value=pledge.public_id)
+    return absolute_url(reverse("pledges:data", kwargs={"token": token}))
+
+
+def pledger_data_request(*, email: str) -> None:
+    """Email a link to every pledge made from this address, if it made any.
+
+    The caller learns nothing either way: a page must never reveal whether an
+    address pledged (product rule), so the answer is said by email or not at all.
+    """
+    anchor = Pledge.objects.filter(email__iexact=email.strip()).order_by("-created_at", "-id").first()
+    if anchor is None:
+        return
+    with transaction.atomic():
+        outbox_queue(pledge=anchor, kind=EmailKind.DATA_LINK)
+
+
+def pledger_data_erase(*, email: str, now: datetime | None = None) -> int:
+    """Delete every pledge made from this address, in every campaign, with its
+    reports, sector tags and owed emails. Returns how many pledges went.
+
+    Published pledges first leave the live counters through _pledge_move, the
+    one place a status changes, so the totals stay exact without a recount. The
+    moderation audit keeps each decision, without the pledge and without the
+    organiser's reason, which may quote it.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Locked in id order, as pledge_moderate locks: an organiser deciding on
+        # one of these pledges at this moment waits, then finds it gone.
+        pledges = list(Pledge.objects.select_for_update().filter(email__iexact=email.strip()).order_by("pk"))
+        deltas: dict[int, dict[str, int]] = {}
+        for pledge in pledges:
+            if pledge.status in PUBLIC_STATES:
+                moved = _pledge_move(pledge=pledge, to=Status.WITHDRAWN, now=now, apply_totals=False)
+                campaign_deltas = deltas.setdefault(pledge.campaign_id, {})
+                for key, delta in moved.items():
+                    campaign_deltas[key] = campaign_deltas.get(key, 0) + delta
+        # One application per campaign, in key order, as the bulk decisions do:
+        # several calls would lock shards in an order the recount could cross.
+        for campaign_id, campaign_deltas in deltas.items():
+            _totals_apply(campaign_id=campaign_id, deltas=campaign_deltas)
+        ids = [pledge.pk for pledge in pledges]
+        ModerationEvent.objects.filter(pledge_id__in=ids).update(pledge=None, reason_text="")
+        # Reports, sector tags, outbox rows and reminder deliveries go with the
+        # pledges (CASCADE); a "remind me" sign-up from the address goes too.
+        Pledge.objects.filter(pk__in=ids).delete()
+        if pledges:
+            from reminders.models import ReminderSignup
+
+            ReminderSignup.objects.filter(email__iexact=email.strip()).delete()
+    if pledges:
+        logger.info("Erased %d pledges at their pledger's request", len(pledges))
+    return len(pledges)
+
+
+def pledge_purge_unconfirmed(*, now: datetime | None = None, batch_size: int = 1000) -> int:
+    """Delete pledges never confirmed once no confirmation link for them can
+    still work. Returns how many went.
+
+    An unconfirmed pledge holds an address we were never allowed to keep. A link
+    works for PLEDGE_CONFIRMATION_MAX_AGE (7 days) from when its email was sent,
+    and a resubmission sends a fresh one, so a pledge with an email made or sent
+    within that time stays: its owner may still click.
+    """
+    now = now or timezone.now()
+    cutoff = now - settings.PLEDGE_CONFIRMATION_MAX_AGE
+    purged = 0
+    while True:
+        with transaction.atomic():
+            # skip_locked: a pledge being confirmed right now is locked by
+            # pledge_confirm and must not be deleted under it; the next run
+            # finds it confirmed. The status filter is re-checked under the lock.
+            ids = list(
+                Pledge.objects.select_for_update(skip_locked=True)
+                .filter(status=Status.UNCONFIRMED, created_at__lt=cutoff)
+                .exclude(outbox_emails__created_at__gte=cutoff)
+                .exclude(outbox_emails__sent_at__gte=cutoff)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if ids:
+                Pledge.objects.filter(pk__in=ids).delete()
+        purged += len(ids)
+        if len(ids) < batch_size:
+            break
+    if purged:
+        logger.info("Purged %d pledges never confirmed", purged)
+    return purged
+
+
+def unconfirmed_purge(*, now: datetime | None = None) -> dict[str, int]:
+    """Every purge of data people gave but never confirmed, by what was purged.
+
+    The beat task and `manage.py purge_unconfirmed` call this one function;
+    another kind of unconfirmed record (reminder sign-ups) joins by adding its
+    own `<entity>_purge_unconfirmed(*, now)` service to this dict.
+    """
+    from reminders.services import reminder_signup_purge_unconfirmed
+
+    now = now or timezone.now()
+    return {
+        "pledges": pledge_purge_unconfirmed(now=now),
+        "reminder sign-ups": reminder_signup_purge_unconfirmed(now=now),
+    }

@@ -42,3 +42,9 @@ def recompute_totals_task(campaign_id: int | None = None) -> int:
     for campaign in campaigns.iterator():
         repaired += len(services.campaign_recompute_totals(campaign=campaign))
     return repaired
+
+
+@shared_task(acks_late=True)
+def purge_unconfirmed_task() -> dict[str, int]:
+    """Delete what people gave but never confirmed, once it can no longer be confirmed."""
+    return services.unconfirmed_purge()

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Upper
 
 from campaigns.models import Campaign
 from pledges.models import Pledge, Status
@@ -30,9 +30,13 @@ class Recipient:
 
 def pledges_by_address(*, campaign_id: int | OuterRef, email: str | OuterRef) -> QuerySet[Pledge]:
     """Confirmed pledges from one address (matched without case) in one campaign."""
+    # UPPER, as email__iexact compiles on PostgreSQL: pledge_email_upper_idx serves both.
     return (
-        Pledge.objects.alias(email_lower=Lower("email"))
-        .filter(campaign_id=campaign_id, email_lower=email)
+        Pledge.objects.alias(email_upper=Upper("email"))
+        .filter(
+            campaign_id=campaign_id,
+            email_upper=Upper(email) if isinstance(email, OuterRef) else email.upper(),
+        )
         .exclude(status=Status.UNCONFIRMED)
     )
 

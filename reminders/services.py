@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
 
@@ -119,9 +119,9 @@ def reminders_unsubscribe(*, campaign: Campaign, email: str, now: datetime | Non
         ReminderSignup.objects.filter(campaign=campaign, email=email).exclude(
             status=SignupStatus.UNSUBSCRIBED
         ).update(status=SignupStatus.UNSUBSCRIBED, unsubscribed_at=now)
-        Pledge.objects.alias(email_lower=Lower("email")).filter(
-            campaign=campaign, email_lower=email, wants_reminders=True
-        ).update(wants_reminders=False)
+        Pledge.objects.filter(campaign=campaign, email__iexact=email, wants_reminders=True).update(
+            wants_reminders=False
+        )
 
 
 def unsubscribe_token(*, pledge: Pledge | None = None, signup: ReminderSignup | None = None) -> str:
@@ -305,14 +305,16 @@ def _claim(*, run_id: int, first_id: int, last_id: int, now: datetime) -> tuple[
 
 
 def _pledged_addresses(*, campaign_id: int, emails: list[str]) -> set[str]:
+    """Which of these sign-up addresses (lower case) have a confirmed pledge."""
     if not emails:
         return set()
-    return set(
-        Pledge.objects.annotate(email_lower=Lower("email"))
-        .filter(campaign_id=campaign_id, email_lower__in=emails)
+    found = (
+        Pledge.objects.alias(email_upper=Upper("email"))
+        .filter(campaign_id=campaign_id, email_upper__in=[email.upper() for email in emails])
         .exclude(status=Status.UNCONFIRMED)
-        .values_list("email_lower", flat=True)
+        .values_list("email", flat=True)
     )
+    return {normalise_email(email) for email in found}
 
 
 def _skip_reason(delivery: ReminderDelivery, *, now: datetime, pledged: set[str]) -> str:
@@ -517,3 +519,22 @@ def reminder_schedule_default(*, campaign: Campaign, now: datetime | None = None
         reminder.save()
         made.append(reminder)
     return made
+
+
+def reminder_signup_purge_unconfirmed(*, now: datetime | None = None) -> int:
+    """Delete sign-ups never confirmed once no confirmation link for them can
+    still work (as pledge_purge_unconfirmed does for pledges): an address we
+    were never allowed to keep. Returns how many went."""
+    now = now or timezone.now()
+    cutoff = now - settings.PLEDGE_CONFIRMATION_MAX_AGE
+    stale = (
+        ReminderSignup.objects.filter(status=SignupStatus.UNCONFIRMED, created_at__lt=cutoff)
+        .exclude(outbox_emails__created_at__gte=cutoff)
+        .exclude(outbox_emails__sent_at__gte=cutoff)
+    )
+    # A sign-up confirmed at this moment is re-checked by status in the DELETE.
+    _, by_model = ReminderSignup.objects.filter(
+        pk__in=stale.values("pk"), status=SignupStatus.UNCONFIRMED
+    ).delete()
+    # Not counting the owed emails deleted with them.
+    return by_model.get(ReminderSignup._meta.label, 0)

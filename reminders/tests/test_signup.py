@@ -131,3 +131,36 @@ def test_a_confirmation_owed_while_the_broker_was_down_is_sent_by_the_drain(
     (message,) = smtp_inbox.wait_for(1)
     assert signup.public_id not in message["Subject"]
     assert "/reminders/confirm/" in email_text(message)
+
+
+def test_unconfirmed_sign_ups_are_purged_after_seven_days_and_confirmed_ones_kept(campaign: Any) -> None:
+    from pledges.services import unconfirmed_purge
+    from reminders.services import reminder_signup_confirm, reminder_signup_create
+
+    now = timezone.now()
+    never = reminder_signup_create(campaign=campaign, email="never@example.org")
+    kept = reminder_signup_confirm(signup=reminder_signup_create(campaign=campaign, email="kept@example.org"))
+
+    assert unconfirmed_purge(now=now + timedelta(days=6, hours=23))["reminder sign-ups"] == 0
+    # created_at is set on insert, and the owed email was made with it: both 8 days old now.
+    assert unconfirmed_purge(now=now + timedelta(days=7, minutes=1))["reminder sign-ups"] == 1
+    assert not ReminderSignup.objects.filter(pk=never.pk).exists()
+    assert ReminderSignup.objects.filter(pk=kept.pk).exists()
+
+
+def test_erasing_a_pledgers_data_removes_their_sign_up_and_reminder_records(campaign: Any) -> None:
+    from pledges.services import pledger_data_erase
+    from reminders.models import ReminderDelivery
+    from reminders.tests.helpers import signup
+
+    create_pledge(campaign, 1, email="Erase.Me@example.org", wants_reminders=True)
+    signup(campaign, "erase.me@example.org")
+    week = reminder(campaign)
+    from reminders.services import reminders_dispatch
+
+    reminders_dispatch(now=week.due_at())
+    assert ReminderDelivery.objects.filter(recipient="erase.me@example.org").exists()
+
+    assert pledger_data_erase(email="erase.me@example.org") == 1
+    assert not ReminderSignup.objects.filter(email="erase.me@example.org").exists()
+    assert not ReminderDelivery.objects.filter(recipient="erase.me@example.org").exists()

@@ -1,0 +1,108 @@
+"""Django's Redis cache, made to treat an unreachable Redis as an empty cache.
+
+Everything this project keeps in the cache can be recomputed (totals from the
+shards, statistics from the pledges), so a Redis outage must cost speed, never
+a page. Django's own RedisCache raises on every call instead, and a Redis that
+hangs rather than refuses would make each call wait out its socket timeout: on
+the day itself that is every reload of the campaign page waiting a second or
+more, and every web worker soon busy waiting. After one failure this backend
+stops asking Redis for a few seconds (per process, shared by its threads), so
+an outage costs one timeout per process per interval instead of one per call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+from django.core.cache.backends.redis import RedisCache
+
+logger = logging.getLogger(__name__)
+
+# How long a process leaves Redis alone after a failure before trying again.
+RETRY_AFTER_SECONDS = 5.0
+# A refused connection is an OSError inside redis-py; a hung one a TimeoutError.
+REDIS_ERRORS = (redis.RedisError, OSError)
+
+T = TypeVar("T")
+
+_down_until: dict[tuple[str, ...], float] = {}
+_lock = threading.Lock()
+
+
+class CacheUnavailable(Exception):
+    """Raised by the calls whose callers must know the cache did not answer
+    (add, incr: a rate limit cannot count without them)."""
+
+
+class ResilientRedisCache(RedisCache):
+    def _available(self) -> bool:
+        return time.monotonic() >= _down_until.get(tuple(self._servers), 0.0)
+
+    def _failed(self, exc: Exception) -> None:
+        with _lock:
+            first = self._available()
+            _down_until[tuple(self._servers)] = time.monotonic() + RETRY_AFTER_SECONDS
+        if first:
+            logger.warning(
+                "Redis cache unavailable (%s: %s); serving without it, next try in %.0fs",
+                type(exc).__name__,
+                exc,
+                RETRY_AFTER_SECONDS,
+            )
+
+    def _or_default(self, default: T, call: Callable[[], T]) -> T:
+        if not self._available():
+            return default
+        try:
+            return call()
+        except REDIS_ERRORS as exc:
+            self._failed(exc)
+            return default
+
+    def _or_raise(self, call: Callable[[], T]) -> T:
+        if not self._available():
+            raise CacheUnavailable("Redis was unreachable a moment ago")
+        try:
+            return call()
+        except REDIS_ERRORS as exc:
+            self._failed(exc)
+            raise CacheUnavailable(str(exc)) from exc
+
+    # Reads answer "not cached"; writes are skipped.
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        return self._or_default(default, lambda: super(ResilientRedisCache, self).get(key, default, version))
+
+    def get_many(self, keys: Any, version: int | None = None) -> dict[Any, Any]:
+        return self._or_default({}, lambda: super(ResilientRedisCache, self).get_many(keys, version))
+
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        return self._or_default(False, lambda: super(ResilientRedisCache, self).has_key(key, version))
+
+    def set(self, key: Any, value: Any, timeout: Any = 300, version: int | None = None) -> None:
+        self._or_default(None, lambda: super(ResilientRedisCache, self).set(key, value, timeout, version))
+
+    def set_many(self, data: dict[Any, Any], timeout: Any = 300, version: int | None = None) -> list[Any]:
+        return self._or_default(
+            list(data), lambda: super(ResilientRedisCache, self).set_many(data, timeout, version)
+        )
+
+    def touch(self, key: Any, timeout: Any = 300, version: int | None = None) -> bool:
+        return self._or_default(False, lambda: super(ResilientRedisCache, self).touch(key, timeout, version))
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        return self._or_default(False, lambda: super(ResilientRedisCache, self).delete(key, version))
+
+    def delete_many(self, keys: Any, version: int | None = None) -> None:
+        self._or_default(None, lambda: super(ResilientRedisCache, self).delete_many(keys, version))
+
+    # Counting needs an answer: the caller decides what an outage means.
+    def add(self, key: Any, value: Any, timeout: Any = 300, version: int | None = None) -> bool:
+        return self._or_raise(lambda: super(ResilientRedisCache, self).add(key, value, timeout, version))
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return self._or_raise(lambda: super(ResilientRedisCache, self).incr(key, delta, version))

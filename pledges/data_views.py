@@ -1,0 +1,115 @@
+"""'Your data': a pledger asks for a signed link by email, then sees, downloads
+or deletes every pledge made from their address."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from changeday.lib.hashing import keyed_hash
+from changeday.lib.ratelimit import client_key, rate_limited
+from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
+from pledges import services
+from pledges.forms import DataRequestForm
+from pledges.models import Pledge
+from pledges.selectors import pledger_data_export, pledger_pledges
+
+# One visitor (one address) may ask this many times an hour.
+DATA_REQUESTS_PER_HOUR = 10
+# One mailbox gets at most this many links an hour, however many people ask for it.
+DATA_EMAILS_PER_ADDRESS_PER_HOUR = 3
+
+
+def _link_hours() -> int:
+    return int(settings.PLEDGER_DATA_LINK_MAX_AGE.total_seconds() // 3600)
+
+
+@require_http_methods(["GET", "POST"])
+def data_request(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return render(
+            request, "pledges/data_request.html", {"form": DataRequestForm(), "link_hours": _link_hours()}
+        )
+    if rate_limited(
+        scope="data-request", key=client_key(request), limit=DATA_REQUESTS_PER_HOUR, window_seconds=3600
+    ):
+        return render(request, "429.html", {"what": "requests for data"}, status=429)
+    form = DataRequestForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request, "pledges/data_request.html", {"form": form, "link_hours": _link_hours()}, status=400
+        )
+    email = form.cleaned_data["email"]
+    # Counted before anyone knows whether the address pledged, and the page
+    # below is the same when the limit is reached: it reveals nothing either.
+    if not rate_limited(
+        scope="data-email",
+        key=keyed_hash(email.strip().lower(), purpose="data-email"),
+        limit=DATA_EMAILS_PER_ADDRESS_PER_HOUR,
+        window_seconds=3600,
+    ):
+        services.pledger_data_request(email=email)
+    return redirect("pledges:data-sent")
+
+
+def data_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "pledges/data_sent.html", {"link_hours": _link_hours()})
+
+
+def _link_problem(request: HttpRequest, problem: str, status: int) -> HttpResponse:
+    return render(
+        request, "pledges/data_link.html", {"problem": problem, "link_hours": _link_hours()}, status=status
+    )
+
+
+def _email_from_token(request: HttpRequest, token: str) -> str | HttpResponse:
+    """The address a genuine, unexpired 'your data' link stands for."""
+    try:
+        public_id = read_token(
+            purpose=services.DATA_PURPOSE, token=token, max_age=settings.PLEDGER_DATA_LINK_MAX_AGE
+        )
+    except ExpiredToken:
+        return _link_problem(request, "expired", 410)
+    except InvalidToken:
+        return _link_problem(request, "invalid", 400)
+    anchor = Pledge.objects.filter(public_id=public_id).only("email").first()
+    if anchor is None:
+        return _link_problem(request, "gone", 410)
+    return anchor.email
+
+
+@never_cache
+@require_http_methods(["GET"])
+def data_detail(request: HttpRequest, token: str) -> HttpResponse:
+    # A GET only shows: a mail scanner opening the link changes nothing.
+    email = _email_from_token(request, token)
+    if isinstance(email, HttpResponse):
+        return email
+    context = {"pledges": pledger_pledges(email=email), "token": token}
+    return render(request, "pledges/data_detail.html", context)
+
+
+@never_cache
+@require_http_methods(["GET"])
+def data_download(request: HttpRequest, token: str) -> HttpResponse:
+    email = _email_from_token(request, token)
+    if isinstance(email, HttpResponse):
+        return email
+    response = JsonResponse(
+        pledger_data_export(pledges=pledger_pledges(email=email)), json_dumps_params={"indent": 2}
+    )
+    response["Content-Disposition"] = 'attachment; filename="changeday-my-pledges.json"'
+    return response
+
+
+@never_cache
+@require_http_methods(["POST"])
+def data_erase(request: HttpRequest, token: str) -> HttpResponse:
+    email = _email_from_token(request, token)
+    if isinstance(email, HttpResponse):
+        return email
+    erased = services.pledger_data_erase(email=email)
+    return render(request, "pledges/data_erased.html", {"erased": erased})
