@@ -59,6 +59,9 @@ def pledge_create(request: HttpRequest, slug: str) -> HttpResponse:
     form = PledgeForm(_fresh_token_data(request), action=action)
     if not form.is_valid():
         return render(request, "pledges/create.html", {"campaign": campaign, "form": form}, status=400)
+    if form.caught_in_honeypot:
+        # A robot: the answer a person gets, and nothing stored or sent.
+        return redirect("pledges:sent", slug=campaign.slug)
     try:
         services.pledge_create(campaign=campaign, **form.cleaned_data)
     except services.CampaignNotOpen:
@@ -166,6 +169,9 @@ def pledge_report(request: HttpRequest, public_id: str) -> HttpResponse:
     if not form.is_valid():
         context = {"pledge": pledge, "campaign": pledge.campaign, "report_form": form}
         return render(request, "pledges/report.html", context, status=400)
+    if form.caught_in_honeypot:
+        messages.success(request, REPORT_THANKS)
+        return redirect("pledges:detail", public_id=pledge.public_id)
     if not request.session.session_key:
         request.session.save()
     services.pledge_report(
