@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from changeday.lib.env import env_bool, env_int, env_list, env_str
+from changeday.lib.env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CHANGEDAY_VAR_DIR") or BASE_DIR / "var")
@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
     "taggit",
     "crispy_forms",
     "crispy_bootstrap5",
@@ -56,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "changeday.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -250,9 +253,69 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", not 
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+BEHIND_TLS_PROXY = env_bool("DJANGO_BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies (load balancer, CDN) stand in front and append to
+# X-Forwarded-For: the client address is read that many entries from the right
+# (changeday.lib.ratelimit.client_ip). Without a proxy the header is ignored,
+# since anyone can send it.
+TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 1) if BEHIND_TLS_PROXY else 0
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("DJANGO_TRUSTED_PROXY_COUNT must be 0 or more.")
+
+# Content-Security-Policy (django-csp): our own scripts and styles only, never
+# inline ones, so injected markup cannot run. Bootstrap draws checkboxes and
+# select arrows with data: SVG images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Who may frame /campaigns/<slug>/widget/: partner sites, so anyone by default.
+WIDGET_FRAME_ANCESTORS = env_list("WIDGET_FRAME_ANCESTORS", ["*"])
+# Features no page here uses, switched off for the page and anything it frames
+# (changeday.middleware.PermissionsPolicyMiddleware).
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    )
+)
+
+# Rate limits, COUNT/PERIOD per client address unless said otherwise
+# (changeday.lib.ratelimit.rate_limit). Whole NHS trusts reach the internet
+# through a few shared addresses, so the pledge limit is generous: it stops
+# floods, while the honeypot, email confirmation and screening stop spam.
+RATE_LIMITS = {
+    "pledge": env_rate("RATE_LIMIT_PLEDGE", "60/10m"),
+    "login": env_rate("RATE_LIMIT_LOGIN", "20/15m"),
+    # Per account name, so an attack spread over many addresses is slowed too.
+    "login-account": env_rate("RATE_LIMIT_LOGIN_ACCOUNT", "10/15m"),
+    "report": env_rate("RATE_LIMIT_REPORT", "20/1h"),
+    # "Remind me" sign-ups; each address also gets at most 5 confirmation emails.
+    "remind": env_rate("RATE_LIMIT_REMIND", "30/10m"),
+    # "Your data" requests; each address also gets at most 3 links an hour.
+    "data-request": env_rate("RATE_LIMIT_DATA_REQUEST", "10/1h"),
+}
 
 LOGGING = {
     "version": 1,

@@ -10,15 +10,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from changeday.lib.hashing import keyed_hash
-from changeday.lib.ratelimit import client_key, rate_limited
+from changeday.lib.ratelimit import rate_limit, rate_limited
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
 from pledges.forms import DataRequestForm
 from pledges.models import Pledge
 from pledges.selectors import pledger_data_export, pledger_pledges
 
-# One visitor (one address) may ask this many times an hour.
-DATA_REQUESTS_PER_HOUR = 10
 # One mailbox gets at most this many links an hour, however many people ask for it.
 DATA_EMAILS_PER_ADDRESS_PER_HOUR = 3
 
@@ -28,20 +26,19 @@ def _link_hours() -> int:
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limit("data-request", what="requests for data")
 def data_request(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(
             request, "pledges/data_request.html", {"form": DataRequestForm(), "link_hours": _link_hours()}
         )
-    if rate_limited(
-        scope="data-request", key=client_key(request), limit=DATA_REQUESTS_PER_HOUR, window_seconds=3600
-    ):
-        return render(request, "429.html", {"what": "requests for data"}, status=429)
     form = DataRequestForm(request.POST)
     if not form.is_valid():
         return render(
             request, "pledges/data_request.html", {"form": form, "link_hours": _link_hours()}, status=400
         )
+    if form.caught_in_honeypot:
+        return redirect("pledges:data-sent")
     email = form.cleaned_data["email"]
     # Counted before anyone knows whether the address pledged, and the page
     # below is the same when the limit is reached: it reveals nothing either.

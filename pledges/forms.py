@@ -6,6 +6,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Fieldset, Layout, Submit
 from django import forms
 
+from changeday.lib.honeypot import HoneypotFormMixin
 from pledges.models import Kind, Region, ReportReason, SectorSlug
 
 TEXT_MIN = 10
@@ -21,7 +22,7 @@ class PledgeTextField(forms.CharField):
         return super().to_python(value).replace("\r\n", "\n")
 
 
-class PledgeForm(forms.Form):
+class PledgeForm(HoneypotFormMixin, forms.Form):
     text = PledgeTextField(
         label="I pledge to…",
         min_length=TEXT_MIN,
@@ -119,6 +120,7 @@ class PledgeForm(forms.Form):
         self.helper.layout = Layout(
             Fieldset("Your pledge", "text", "sectors", "kind"),
             Fieldset("About you", "display_name", "is_anonymous", "role", "organisation", "region"),
+            self.honeypot_layout(),
             Fieldset("Keeping in touch", "email", "wants_reminders", "consent_to_publish"),
             "submission_token",
             Submit("submit", "Make my pledge", css_class="btn-lg"),
@@ -132,7 +134,7 @@ class PledgeForm(forms.Form):
         return cleaned
 
 
-class ReportForm(forms.Form):
+class ReportForm(HoneypotFormMixin, forms.Form):
     reason = forms.ChoiceField(
         label="Why should an organiser look at this pledge?",
         choices=ReportReason.choices,
@@ -150,8 +152,15 @@ class ReportForm(forms.Form):
         error_messages={"max_length": "Keep it to 500 characters or fewer (it has %(show_value)d)."},
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The page's template writes the <form> tag; the layout places the honeypot.
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout("reason", "detail", self.honeypot_layout())
 
-class DataRequestForm(forms.Form):
+
+class DataRequestForm(HoneypotFormMixin, forms.Form):
     email = forms.EmailField(
         label="Your email address",
         max_length=254,

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 from campaigns.models import Campaign, Phase
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.mail import absolute_url
-from changeday.lib.ratelimit import client_key, rate_limited
+from changeday.lib.ratelimit import rate_limit
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
 from pledges.forms import PledgeForm, ReportForm
@@ -23,6 +23,8 @@ from pledges.selectors import BadWallQuery, WallFilters, campaign_totals_display
 # Public ids of the pledges this browser confirmed, so their owner can see a
 # pledge still waiting for moderation at its permalink while others get a 404.
 OWN_PLEDGES_SESSION_KEY = "own_pledges"
+
+REPORT_THANKS = "Thank you. An organiser will look at this pledge."
 
 
 def _find_pledge(public_id: str) -> Pledge | None:
@@ -41,6 +43,7 @@ def _fresh_token_data(request: HttpRequest) -> dict[str, object]:
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limit("pledge", what="pledges")
 def pledge_create(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, slug=slug)
     phase = campaign.phase()
@@ -56,6 +59,9 @@ def pledge_create(request: HttpRequest, slug: str) -> HttpResponse:
     form = PledgeForm(_fresh_token_data(request), action=action)
     if not form.is_valid():
         return render(request, "pledges/create.html", {"campaign": campaign, "form": form}, status=400)
+    if form.caught_in_honeypot:
+        # A robot: the answer a person gets, and nothing stored or sent.
+        return redirect("pledges:sent", slug=campaign.slug)
     try:
         services.pledge_create(campaign=campaign, **form.cleaned_data)
     except services.CampaignNotOpen:
@@ -153,21 +159,19 @@ def pledge_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "pledges/detail.html", context)
 
 
-# One visitor (one address) may send this many reports an hour, across pledges.
-REPORTS_PER_HOUR = 20
-
-
 @require_http_methods(["POST"])
+@rate_limit("report", what="reports")
 def pledge_report(request: HttpRequest, public_id: str) -> HttpResponse:
     pledge = _find_pledge(public_id)
     if pledge is None or not pledge.is_public:
         raise Http404("No pledge here.")
-    if rate_limited(scope="report", key=client_key(request), limit=REPORTS_PER_HOUR, window_seconds=3600):
-        return render(request, "429.html", {"what": "reports"}, status=429)
     form = ReportForm(request.POST)
     if not form.is_valid():
         context = {"pledge": pledge, "campaign": pledge.campaign, "report_form": form}
         return render(request, "pledges/report.html", context, status=400)
+    if form.caught_in_honeypot:
+        messages.success(request, REPORT_THANKS)
+        return redirect("pledges:detail", public_id=pledge.public_id)
     if not request.session.session_key:
         request.session.save()
     services.pledge_report(
@@ -177,7 +181,7 @@ def pledge_report(request: HttpRequest, public_id: str) -> HttpResponse:
         detail=form.cleaned_data["detail"],
     )
     # The same thanks for a first report and a repeated one.
-    messages.success(request, "Thank you. An organiser will look at this pledge.")
+    messages.success(request, REPORT_THANKS)
     pledge.refresh_from_db(fields=["status"])
     if pledge.is_public:
         return redirect("pledges:detail", public_id=pledge.public_id)

@@ -6,8 +6,10 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Layout, Submit
 from django import forms
 
+from changeday.lib.honeypot import HoneypotFormMixin
 
-class ReminderSignupForm(forms.Form):
+
+class ReminderSignupForm(HoneypotFormMixin, forms.Form):
     email = forms.EmailField(
         label="Your email address",
         max_length=254,
@@ -23,4 +25,6 @@ class ReminderSignupForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_action = action
-        self.helper.layout = Layout("email", Submit("submit", "Remind me", css_class="btn-primary"))
+        self.helper.layout = Layout(
+            "email", self.honeypot_layout(), Submit("submit", "Remind me", css_class="btn-primary")
+        )

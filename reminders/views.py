@@ -8,6 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from campaigns.models import Campaign, Phase
+from changeday.lib.ratelimit import rate_limit
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges.models import Pledge
 from reminders import services
@@ -23,6 +24,7 @@ def _signup_page(
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limit("remind", what="sign-ups")
 def signup_create(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, slug=slug)
     action = reverse("reminders:signup", kwargs={"slug": campaign.slug})
@@ -34,6 +36,8 @@ def signup_create(request: HttpRequest, slug: str) -> HttpResponse:
     form = ReminderSignupForm(request.POST, action=action)
     if not form.is_valid():
         return _signup_page(request, campaign, form, status=400)
+    if form.caught_in_honeypot:
+        return redirect("reminders:signup-sent", slug=campaign.slug)
     try:
         services.reminder_signup_create(campaign=campaign, email=form.cleaned_data["email"])
     except services.ReminderError as exc:

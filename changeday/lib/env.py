@@ -45,3 +45,23 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate limit written as COUNT/PERIOD, e.g. "10/1h", "30/15m" or "5/90s":
+    returns (count, window in seconds)."""
+    raw = os.environ.get(name, "").strip() or default
+    count, _, period = raw.replace(" ", "").partition("/")
+    unit = _PERIODS.get(period[-1:].lower(), 0)
+    amount = period[:-1] if unit else period
+    if not unit:
+        unit = 1
+    if not (count.isdigit() and amount.isdigit() and int(count) > 0 and int(amount) > 0):
+        raise ImproperlyConfigured(
+            f"{name} must be COUNT/PERIOD with a whole count and a period in s, m, h or d, "
+            f"such as 10/1h or 30/15m; got {raw!r}"
+        )
+    return int(count), int(amount) * unit

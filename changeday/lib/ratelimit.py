@@ -1,33 +1,145 @@
 """Fixed-window rate limits in the cache (Redis in production), shared by every
-web process, so a limit holds across a load-balanced tier."""
+web process, so a limit holds across a load-balanced tier.
+
+A view takes a limit with the `rate_limit` decorator, naming a scope whose
+count and window are in `settings.RATE_LIMITS` (README: "Rate limits"):
+
+    @rate_limit("pledge", what="pledges")
+    def pledge_create(request, slug): ...
+
+Over the limit the person gets templates/429.html with a Retry-After header and
+the view does not run, so nothing is stored. When the cache is down everyone is
+let through: the database constraints still stop duplicates, and a pledge day
+must not fail because a counter cannot be read.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import math
+import time
+from collections.abc import Callable, Collection
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from changeday.lib.hashing import keyed_hash
 
+View = Callable[..., HttpResponse]
+KeyFunction = Callable[[HttpRequest], str]
+
+
+def _valid_ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return ""
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The address of the person, as far as we can trust it.
+
+    Behind TRUSTED_PROXY_COUNT proxies, each one appends the address it saw to
+    X-Forwarded-For, so the entry that many places from the right is the one
+    our outermost proxy saw. Anything to its left was written by the client and
+    can be anything, so the left-most value is never used when there are enough
+    entries."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops <= 0:
+        return remote
+    header = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded = [part.strip() for part in header.split(",") if part.strip()]
+    if not forwarded:
+        return remote
+    # Fewer entries than proxies: the request skipped an outer proxy, and the
+    # first entry is what the innermost one saw.
+    candidate = forwarded[-hops] if len(forwarded) >= hops else forwarded[0]
+    return _valid_ip(candidate) or remote
+
 
 def client_key(request: HttpRequest) -> str:
-    # REMOTE_ADDR is the load balancer's own address behind a proxy; deployments
-    # that terminate TLS elsewhere set it from X-Forwarded-For in the proxy.
-    return keyed_hash(request.META.get("REMOTE_ADDR", ""), purpose="client")
+    """A keyed hash of the client address: limits compare it, nothing keeps the address."""
+    return keyed_hash(client_ip(request), purpose="client")
 
 
-def rate_limited(*, scope: str, key: str, limit: int, window_seconds: int) -> bool:
-    """Count one hit; True when this hit is over the limit for the window."""
-    cache_key = f"ratelimit:{scope}:{key}"
+def rate_limited(*, scope: str, key: str, limit: int, window_seconds: int) -> int:
+    """Count one hit. Returns 0 when it is within the limit, otherwise the
+    whole seconds until the window ends (what Retry-After says)."""
+    now = time.time()
+    window = int(now // window_seconds)
+    # Windows are aligned to the clock, so every process agrees when one ends
+    # without asking Redis for the key's time to live.
+    remaining = max(1, math.ceil((window + 1) * window_seconds - now))
+    cache_key = f"ratelimit:{scope}:{key}:{window}"
     try:
         # add() is atomic: only the first hit of a window sets it and its expiry.
-        if cache.add(cache_key, 1, timeout=window_seconds):
-            return False
-        return cache.incr(cache_key) > limit
+        if cache.add(cache_key, 1, timeout=remaining):
+            return 0
+        count = cache.incr(cache_key)
     except ValueError:
         # The key expired between add() and incr(): this is a new window's first hit.
-        cache.add(cache_key, 1, timeout=window_seconds)
-        return False
+        cache.add(cache_key, 1, timeout=remaining)
+        return 0
     except Exception:
-        # The cache (Redis) is down: let the person through rather than fail
-        # them; the database constraints still stop duplicates.
-        return False
+        # The cache (Redis) is down: let the person through rather than fail them.
+        return 0
+    return remaining if count > limit else 0
+
+
+def too_many_requests(request: HttpRequest, *, retry_after: int, what: str) -> HttpResponse:
+    minutes = max(1, math.ceil(retry_after / 60))
+    context = {"what": what, "retry_after_minutes": minutes}
+    response = render(request, "429.html", context, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def rate_limit(
+    scope: str,
+    *,
+    key: KeyFunction = client_key,
+    what: str = "requests",
+    methods: Collection[str] = ("POST",),
+) -> Callable[[View], View]:
+    """Limit a view to settings.RATE_LIMITS[scope], a (count, window seconds)
+    pair, hits per `key` (the client
+    address by default; a key function returning "" skips the count).
+
+    Only `methods` count: showing a form is free, sending it is not. Stack two
+    for two limits, e.g. one per address and one per account name."""
+    if scope not in settings.RATE_LIMITS:
+        raise ImproperlyConfigured(f"No rate limit named {scope!r} in settings.RATE_LIMITS.")
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method in methods:
+                subject = key(request)
+                if subject:
+                    # Read at request time so a changed setting (or a test's) applies.
+                    limit, window_seconds = settings.RATE_LIMITS[scope]
+                    wait = rate_limited(scope=scope, key=subject, limit=limit, window_seconds=window_seconds)
+                    if wait:
+                        return too_many_requests(request, retry_after=wait, what=what)
+            return view(request, *args, **kwargs)
+
+        return limited
+
+    return decorator
+
+
+def posted_field_key(field: str, *, purpose: str) -> KeyFunction:
+    """A key from a posted field (an account name), compared case-insensitively
+    and kept only as a keyed hash."""
+
+    def key(request: HttpRequest) -> str:
+        value = request.POST.get(field, "").strip().lower()
+        return keyed_hash(value, purpose=purpose) if value else ""
+
+    return key

@@ -164,3 +164,32 @@ def test_erasing_a_pledgers_data_removes_their_sign_up_and_reminder_records(camp
     assert pledger_data_erase(email="erase.me@example.org") == 1
     assert not ReminderSignup.objects.filter(email="erase.me@example.org").exists()
     assert not ReminderDelivery.objects.filter(recipient="erase.me@example.org").exists()
+
+
+def test_a_robot_filling_the_honeypot_is_answered_as_usual_and_nothing_is_stored(campaign: Any) -> None:
+    page = Client().get(f"/campaigns/{campaign.slug}/").content.decode()
+    assert 'name="website"' in page and 'class="cd-hp" aria-hidden="true"' in page
+    response = Client().post(
+        f"/campaigns/{campaign.slug}/remind-me/",
+        {"email": "bot@example.org", "website": "http://spam.example"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/campaigns/{campaign.slug}/remind-me/sent/"
+    assert not ReminderSignup.objects.exists()
+
+
+def test_sign_ups_over_the_rate_limit_get_a_friendly_429_and_nothing_is_stored(
+    campaign: Any, settings: Any
+) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "remind": (2, 600)}
+    client = Client()
+    assert _sign_up(client, campaign, "one@example.org").status_code == 302
+    assert _sign_up(client, campaign, "two@example.org").status_code == 302
+    refused = _sign_up(client, campaign, "three@example.org")
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert "sign-ups" in refused.content.decode()
+    assert sorted(ReminderSignup.objects.values_list("email", flat=True)) == [
+        "one@example.org",
+        "two@example.org",
+    ]

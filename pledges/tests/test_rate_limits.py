@@ -1,0 +1,141 @@
+"""Rate limits on pledging and on logging in: over the limit a person gets a
+friendly 429 with Retry-After and nothing is stored; with the cache down,
+everyone is let through."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from conftest import free_port
+from pledges.models import OutboxEmail, Pledge
+
+
+def _pledge(client: Client, campaign: Any, pledge_data: dict[str, Any], n: int, **extra: str) -> Any:
+    data = {
+        **pledge_data,
+        "email": f"person{n}@example.org",
+        "text": f"{pledge_data['text']} ({n})",
+        "submission_token": str(uuid.uuid4()),
+    }
+    return client.post(f"/campaigns/{campaign.slug}/pledge/", data, **extra)
+
+
+def test_pledges_over_the_limit_get_a_friendly_429_with_retry_after_and_nothing_is_stored(
+    campaign: Any, pledge_data: dict[str, Any], settings: Any
+) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "pledge": (3, 600)}
+    client = Client(REMOTE_ADDR="192.0.2.10")
+    statuses = [_pledge(client, campaign, pledge_data, n).status_code for n in range(3)]
+    assert statuses == [302, 302, 302]
+
+    response = _pledge(client, campaign, pledge_data, 3)
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 600
+    body = response.content.decode()
+    assert "Please slow down" in body
+    assert "a lot of pledges" in body
+    assert "Nothing you sent this time has been saved" in body
+    assert Pledge.objects.count() == 3
+    assert OutboxEmail.objects.count() == 3
+    assert not Pledge.objects.filter(email="person3@example.org").exists()
+
+
+def test_reading_the_pledge_form_does_not_count_and_other_addresses_are_not_held_back(
+    campaign: Any, pledge_data: dict[str, Any], settings: Any
+) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "pledge": (1, 600)}
+    busy = Client(REMOTE_ADDR="192.0.2.10")
+    for _ in range(5):
+        assert busy.get(f"/campaigns/{campaign.slug}/pledge/").status_code == 200
+    assert _pledge(busy, campaign, pledge_data, 1).status_code == 302
+    assert _pledge(busy, campaign, pledge_data, 2).status_code == 429
+    assert _pledge(Client(REMOTE_ADDR="192.0.2.11"), campaign, pledge_data, 3).status_code == 302
+    assert Pledge.objects.count() == 2
+
+
+def _login(client: Client, username: str, password: str, url: str = "/accounts/login/") -> Any:
+    return client.post(url, {"username": username, "password": password})
+
+
+def test_login_attempts_from_one_address_are_limited_even_with_the_right_password(
+    organiser: Any, settings: Any
+) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login": (3, 900)}
+    client = Client(REMOTE_ADDR="198.51.100.7")
+    for n in range(3):
+        assert _login(client, f"guess{n}@example.org", "wrong").status_code == 200
+    response = _login(client, "organiser@example.org", "pw-organiser-1")
+    assert response.status_code == 429
+    assert "a lot of login attempts" in response.content.decode()
+    assert int(response["Retry-After"]) <= 900
+    assert "_auth_user_id" not in client.session
+    # Someone elsewhere logs in as usual.
+    other = Client(REMOTE_ADDR="198.51.100.8")
+    assert _login(other, "organiser@example.org", "pw-organiser-1").status_code == 302
+    assert "_auth_user_id" in other.session
+
+
+def test_guessing_one_accounts_password_from_many_addresses_is_limited(organiser: Any, settings: Any) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login-account": (3, 900)}
+    # Changing the case of the name does not make it a new account to the limit.
+    names = ["organiser@example.org", "Organiser@Example.org", " ORGANISER@example.org"]
+    for n, name in enumerate(names):
+        assert _login(Client(REMOTE_ADDR=f"203.0.113.{n + 1}"), name, f"guess{n}").status_code == 200
+    attacker = Client(REMOTE_ADDR="203.0.113.99")
+    assert _login(attacker, "organiser@example.org", "pw-organiser-1").status_code == 429
+    assert "_auth_user_id" not in attacker.session
+    # Other accounts are not locked by it.
+    assert _login(attacker, "someone-else@example.org", "x").status_code == 200
+
+
+def test_the_admin_login_is_limited_too(organiser: Any, settings: Any) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login": (2, 900)}
+    client = Client(REMOTE_ADDR="198.51.100.20")
+    for _ in range(2):
+        assert _login(client, "organiser@example.org", "wrong", url="/admin/login/").status_code == 200
+    assert _login(client, "organiser@example.org", "wrong", url="/admin/login/").status_code == 429
+
+
+def test_reports_over_the_limit_say_when_to_come_back(campaign: Any, settings: Any) -> None:
+    from conftest import create_pledge
+    from pledges.models import Report
+
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "report": (1, 3600)}
+    pledges = [create_pledge(campaign, n) for n in range(2)]
+    client = Client(REMOTE_ADDR="192.0.2.30")
+    assert client.post(f"/pledges/{pledges[0].public_id}/report/", {"reason": "spam"}).status_code == 302
+    response = client.post(f"/pledges/{pledges[1].public_id}/report/", {"reason": "spam"})
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 3600
+    assert Report.objects.count() == 1
+
+
+@pytest.fixture
+def cache_down(settings: Any) -> None:
+    """The cache pointed at a loopback port where nothing listens: Redis is down."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+
+
+def test_with_the_cache_down_pledges_and_logins_go_through(
+    cache_down: None, campaign: Any, pledge_data: dict[str, Any], organiser: Any, settings: Any
+) -> None:
+    from django.core.cache import cache
+
+    with pytest.raises(Exception):  # noqa: B017 (whatever redis-py raises, the cache is unreachable)
+        cache.get("anything")
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "pledge": (1, 600), "login": (1, 900)}
+    client = Client(REMOTE_ADDR="192.0.2.40")
+    assert [_pledge(client, campaign, pledge_data, n).status_code for n in range(3)] == [302, 302, 302]
+    assert Pledge.objects.count() == 3
+    assert _login(client, "organiser@example.org", "wrong").status_code == 200
+    assert _login(client, "organiser@example.org", "pw-organiser-1").status_code == 302
