@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from changeday.lib.admin import ReadOnlyModelAdmin
 from pledges.models import ModerationEvent, OutboxEmail, Pledge, Report, TaggedSector
 
 
@@ -126,18 +127,9 @@ class OutboxEmailAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModerationEvent)
-class ModerationEventAdmin(admin.ModelAdmin):
+class ModerationEventAdmin(ReadOnlyModelAdmin):
     list_display = ["created_at", "pledge", "actor", "action", "from_status", "to_status", "reason_code"]
     list_filter = ["action", "to_status", "reason_code"]
     search_fields = ["pledge__public_id", "actor__username"]
     list_select_related = ["pledge", "actor"]
     readonly_fields = [f.name for f in ModerationEvent._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

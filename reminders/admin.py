@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from changeday.lib.admin import ReadOnlyModelAdmin
 from reminders.models import Reminder, ReminderDelivery, ReminderRun, ReminderSignup
 from reminders.selectors import RUN_COUNT_ANNOTATIONS
 
@@ -35,21 +36,8 @@ class ReminderInline(admin.TabularInline):
         return format_html('<a href="{}">{}</a>', url, state)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records of what was sent: organisers read them, nobody edits them."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
 @admin.register(ReminderRun)
-class ReminderRunAdmin(ReadOnlyAdmin):
+class ReminderRunAdmin(ReadOnlyModelAdmin):
     list_display = [
         "reminder_label",
         "campaign",
@@ -106,7 +94,7 @@ class ReminderRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReminderDelivery)
-class ReminderDeliveryAdmin(ReadOnlyAdmin):
+class ReminderDeliveryAdmin(ReadOnlyModelAdmin):
     list_display = [
         "id",
         "reminder",
@@ -124,7 +112,7 @@ class ReminderDeliveryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReminderSignup)
-class ReminderSignupAdmin(ReadOnlyAdmin):
+class ReminderSignupAdmin(ReadOnlyModelAdmin):
     list_display = ["public_id", "campaign", "status", "created_at", "confirmed_at", "unsubscribed_at"]
     list_filter = ["status", "campaign"]
     search_fields = ["email"]
