@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import uuid
 from urllib.parse import urlencode
 
@@ -25,7 +26,15 @@ from pledges.selectors import BadWallQuery, WallFilters, campaign_totals_display
 OWN_PLEDGES_SESSION_KEY = "own_pledges"
 
 
+# The URL converter already holds permalinks to this shape; a signed link's value
+# is checked too, so whatever a token carries never reaches a query unchecked
+# (PostgreSQL refuses a null character with an error, not an empty result).
+_PUBLIC_ID = re.compile(r"[0-9a-z]{1,16}")
+
+
 def _find_pledge(public_id: str) -> Pledge | None:
+    if not _PUBLIC_ID.fullmatch(public_id):
+        return None
     return Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
 
 
