@@ -569,3 +569,12 @@ def test_a_hostile_host_header_is_a_400(published: Pledge, host: str) -> None:
     for path in ("/", f"/campaigns/{SLUG}/pledge/", f"/api/v1/campaigns/{SLUG}/pledges"):
         response = hostile_client().get(path, HTTP_HOST=host)
         assert response.status_code == 400, path
+
+
+@pytest.mark.parametrize("slug", ["no-such-campaign", "\x00", "a" * 5000])
+def test_an_export_of_a_campaign_that_does_not_exist_is_a_400_not_another_campaigns_pledges(
+    organiser_client: Client, published: Pledge, slug: str
+) -> None:
+    response = organiser_client.get("/moderation/export.csv", {"campaign": slug})
+    assert response.status_code == 400
+    assert response.content.decode() == "That campaign does not exist. Choose one from the list."
