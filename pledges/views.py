@@ -26,10 +26,11 @@ from pledges.selectors import BadWallQuery, WallFilters, campaign_totals_display
 OWN_PLEDGES_SESSION_KEY = "own_pledges"
 
 
-# The URL converter already holds permalinks to this shape; a signed link's value
-# is checked too, so whatever a token carries never reaches a query unchecked
-# (PostgreSQL refuses a null character with an error, not an empty result).
-_PUBLIC_ID = re.compile(r"[0-9a-z]{1,16}")
+# Permalinks (the URL converter in urls.py) and signed links' values alike, so
+# whatever a token carries never reaches a query unchecked (PostgreSQL refuses
+# a null character with an error, not an empty result).
+PUBLIC_ID_PATTERN = "[0-9a-z]{1,16}"
+_PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
 
 
 def _find_pledge(public_id: str) -> Pledge | None:
