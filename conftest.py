@@ -18,9 +18,18 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.utils import timezone
+from hypothesis import settings as hypothesis_settings
 
 from campaigns.models import Campaign, ModerationMode
 from campaigns.services import campaign_create
+
+# Property tests (hypothesis, schemathesis): modest example counts keep the suite
+# fast; no deadline, since a request to PostgreSQL varies with the machine's load;
+# derandomized so CI fails the same way each run. HYPOTHESIS_PROFILE=thorough
+# searches harder when run by hand.
+hypothesis_settings.register_profile("changeday", max_examples=60, deadline=None, derandomize=True)
+hypothesis_settings.register_profile("thorough", max_examples=1000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "changeday"))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

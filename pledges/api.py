@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from datetime import date, datetime
 from typing import Any
 
@@ -27,8 +26,17 @@ from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 
 from campaigns.models import Campaign
-from pledges.models import Pledge
-from pledges.selectors import WALL_PAGE_SIZE, BadWallQuery, WallFilters, campaign_totals, wall_pledges
+from campaigns.selectors import SLUG_RE, campaign_get_by_slug
+from pledges.models import SECTOR_BITS, Kind, Pledge, Region
+from pledges.selectors import (
+    INTEGRATION_ON,
+    MAX_SEARCH,
+    WALL_PAGE_SIZE,
+    BadWallQuery,
+    WallFilters,
+    campaign_totals,
+    wall_pledges,
+)
 
 router = Router(tags=["campaigns"])
 
@@ -38,7 +46,7 @@ router = Router(tags=["campaigns"])
 COUNTERS_TTL_SECONDS = 1
 COUNTERS_CACHE_CONTROL = "public, max-age=1, stale-while-revalidate=5"
 MAX_PAGE_SIZE = 100
-_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,80}")
+NO_NULLS = "^[^\\u0000]*$"
 
 
 class CampaignOut(Schema):
@@ -77,6 +85,12 @@ class PledgeOut(Schema):
     url: str
 
 
+class ErrorOut(Schema):
+    """Every refusal: one sentence a person can act on."""
+
+    detail: str
+
+
 class PledgePageOut(Schema):
     results: list[PledgeOut]
     next_cursor: str | None
@@ -87,9 +101,7 @@ def _no_such_campaign() -> HttpError:
 
 
 def _campaign_or_404(slug: str) -> Campaign:
-    # Checked before the query: a null byte or a 5,000-character slug is a
-    # 404, never a database error.
-    campaign = Campaign.objects.filter(slug=slug).first() if _SLUG.fullmatch(slug) else None
+    campaign = campaign_get_by_slug(slug)
     if campaign is None:
         raise _no_such_campaign()
     return campaign
@@ -120,7 +132,7 @@ def counters_cache_key(slug: str) -> str:
 
 def _counters_body(slug: str) -> tuple[str, str]:
     """The counters JSON and its ETag, from the cache or one shard aggregate."""
-    if not _SLUG.fullmatch(slug):
+    if not SLUG_RE.fullmatch(slug):
         # Before the cache: a hostile slug must not become a cache key.
         raise _no_such_campaign()
     key = counters_cache_key(slug)
@@ -147,7 +159,11 @@ def _counters_body(slug: str) -> tuple[str, str]:
     return body, etag
 
 
-@router.get("/campaigns/{slug}/counters", response=CountersOut, summary="Live totals of published pledges")
+@router.get(
+    "/campaigns/{slug}/counters",
+    response={200: CountersOut, 304: None, 404: ErrorOut},
+    summary="Live totals of published pledges",
+)
 def campaign_counters(request: HttpRequest, slug: str) -> HttpResponse:
     body, etag = _counters_body(slug)
     matches = parse_etags(request.headers.get("If-None-Match", ""))
@@ -178,25 +194,38 @@ def _pledge_out(pledge: Pledge) -> dict[str, Any]:
     }
 
 
+def _documented(description: str, **schema: Any) -> Any:
+    # Described for the OpenAPI document only: WallFilters checks the values
+    # itself, with the wall's messages, so the API and the wall accept the same.
+    # (Ninja's Query has no way in for a bare enum, hence the update.)
+    param = Query("", description=description)
+    param.json_schema_extra.update(schema)
+    return param
+
+
 @router.get(
     "/campaigns/{slug}/pledges",
-    response=PledgePageOut,
+    response={200: PledgePageOut, 400: ErrorOut, 404: ErrorOut},
     summary="Published pledges, newest first, one keyset page at a time",
 )
 def campaign_pledges(
     request: HttpRequest,
     slug: str,
-    sector: str = "",
-    integration: str = "",
-    region: str = "",
-    kind: str = "",
-    organisation: str = "",
-    q: str = "",
-    cursor: str = "",
+    sector: str = _documented("Only pledges touching this sector.", enum=["", *SECTOR_BITS]),
+    integration: str = _documented(
+        "1, on, true or yes: only pledges touching two or more sectors.", enum=["", *INTEGRATION_ON, "0"]
+    ),
+    region: str = _documented("Only pledges from this region.", enum=["", *Region.values]),
+    kind: str = _documented("Personal or organisational pledges only.", enum=["", *Kind.values]),
+    organisation: str = _documented(
+        "Only pledges from this organisation (any case).", maxLength=MAX_SEARCH, pattern=NO_NULLS
+    ),
+    q: str = _documented("Words to search for in the pledges.", maxLength=MAX_SEARCH, pattern=NO_NULLS),
+    cursor: str = _documented(
+        "next_cursor of the page before, as given; absent for the first page.", pattern=r"^[A-Za-z0-9_-]*$"
+    ),
     limit: int = Query(WALL_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),  # noqa: B008 - ninja's parameter marker
 ) -> dict[str, Any]:
-    # The filter parameters are declared above for the OpenAPI document; the
-    # wall's own parser reads them, so the API and the wall accept the same.
     campaign = _campaign_or_404(slug)
     try:
         filters = WallFilters.from_query(request.GET)

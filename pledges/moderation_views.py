@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.models import Campaign
 from campaigns.permissions import organiser_required
-from campaigns.selectors import campaign_get_current
+from campaigns.selectors import SLUG_RE, campaign_get_by_slug, campaign_get_current
 from pledges import selectors, services
 from pledges.models import (
     ORGANISER_ACTIONS,
@@ -72,13 +72,28 @@ SHORTCUTS = {
 }
 
 
+CAMPAIGN_CHOICE_ERROR = "That campaign does not exist. Choose one from the list."
+
+
+class CampaignSlugField(forms.ModelChoiceField):
+    """A campaign by slug; anything that cannot be a slug (a null character)
+    is refused before the lookup, which would otherwise be a database error."""
+
+    def to_python(self, value: Any) -> Campaign | None:
+        if value in self.empty_values:
+            return None
+        if not SLUG_RE.fullmatch(str(value)):
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
 class QueueFilterForm(forms.Form):
-    campaign = forms.ModelChoiceField(
+    campaign = CampaignSlugField(
         queryset=Campaign.objects.order_by("-opens_at"),
         to_field_name="slug",
         required=False,
         empty_label=None,
-        error_messages={"invalid_choice": "That campaign does not exist. Choose one from the list."},
+        error_messages={"invalid_choice": CAMPAIGN_CHOICE_ERROR},
     )
     status = forms.ChoiceField(
         choices=[("", "Needs a decision")] + [(s, Status(s).label) for s in selectors.REVIEW_STATES],
@@ -405,7 +420,10 @@ class _Echo:
 @require_GET
 def moderation_export(request: HttpRequest) -> HttpResponse:
     """Pledges of one campaign as CSV, emails included (organisers only), streamed."""
-    campaign = Campaign.objects.filter(slug=request.GET.get("campaign", "")).first() or campaign_get_current()
+    slug = request.GET.get("campaign", "")
+    campaign = campaign_get_by_slug(slug) if slug else campaign_get_current()
+    if slug and campaign is None:
+        return HttpResponse(CAMPAIGN_CHOICE_ERROR, status=400, content_type="text/plain; charset=utf-8")
     if campaign is None:
         return HttpResponse("There is no campaign to export.", status=404, content_type="text/plain")
     status = request.GET.get("status", "")

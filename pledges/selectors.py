@@ -198,6 +198,8 @@ def moderation_pledges(*, public_ids: list[str]) -> list[Pledge]:
 # --- The wall -------------------------------------------------------------------------
 
 WALL_PAGE_SIZE = 24
+MAX_SEARCH = 200
+INTEGRATION_ON = ("1", "on", "true", "yes")
 
 
 class BadWallQuery(ValueError):
@@ -226,13 +228,13 @@ class WallFilters:
             raise BadWallQuery("Choose personal or organisational.")
         organisation = " ".join(query.get("organisation", "").split())
         q = " ".join(query.get("q", "").split())
-        if len(organisation) > 200 or len(q) > 200:
-            raise BadWallQuery("Keep searches to 200 characters or fewer.")
+        if len(organisation) > MAX_SEARCH or len(q) > MAX_SEARCH:
+            raise BadWallQuery(f"Keep searches to {MAX_SEARCH} characters or fewer.")
         if "\x00" in organisation + q:
             raise BadWallQuery("Searches cannot contain null characters.")
         return cls(
             sector=sector,
-            integration=query.get("integration", "") in {"1", "on", "true", "yes"},
+            integration=query.get("integration", "") in INTEGRATION_ON,
             region=region,
             kind=kind,
             organisation=organisation,

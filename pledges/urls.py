@@ -10,7 +10,7 @@ class PublicIdConverter:
     """Only the public id alphabet reaches the view: anything else (a null byte,
     5,000 characters) is a 404 before it can reach a query."""
 
-    regex = "[0-9a-z]{1,16}"
+    regex = views.PUBLIC_ID_PATTERN
 
     def to_python(self, value: str) -> str:
         return value

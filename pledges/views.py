@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import uuid
 from urllib.parse import urlencode
 
@@ -27,7 +28,16 @@ OWN_PLEDGES_SESSION_KEY = "own_pledges"
 REPORT_THANKS = "Thank you. An organiser will look at this pledge."
 
 
+# Permalinks (the URL converter in urls.py) and signed links' values alike, so
+# whatever a token carries never reaches a query unchecked (PostgreSQL refuses
+# a null character with an error, not an empty result).
+PUBLIC_ID_PATTERN = "[0-9a-z]{1,16}"
+_PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
+
+
 def _find_pledge(public_id: str) -> Pledge | None:
+    if not _PUBLIC_ID.fullmatch(public_id):
+        return None
     return Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
 
 
