@@ -27,6 +27,7 @@ from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 
 from campaigns.models import Campaign
+from changeday.lib.dbrouter import replica_or_primary
 from pledges.models import Pledge
 from pledges.selectors import WALL_PAGE_SIZE, BadWallQuery, WallFilters, campaign_totals, wall_pledges
 
@@ -110,7 +111,8 @@ def campaign_list(request: HttpRequest) -> list[dict[str, Any]]:
             "target": campaign.target,
             "phase": campaign.phase(now).value,
         }
-        for campaign in Campaign.objects.order_by("-opens_at", "slug")
+        # A public list: the read replica when there is one.
+        for campaign in Campaign.objects.using(replica_or_primary()).order_by("-opens_at", "slug")
     ]
 
 

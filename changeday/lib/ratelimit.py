@@ -3,16 +3,32 @@ web process, so a limit holds across a load-balanced tier."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
 from changeday.lib.hashing import keyed_hash
 
 
+def client_address(request: HttpRequest) -> str:
+    """The visitor's address. Behind load balancers REMOTE_ADDR is the last
+    balancer's, so the address comes from X-Forwarded-For, counted from the
+    right: each trusted proxy appends the peer it saw, and anything to the left
+    of those came from the client and may be forged."""
+    hops = settings.TRUSTED_PROXY_HOPS
+    if hops > 0:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [part for part in forwarded if part]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    # No proxy, or a request that did not come through all of them.
+    return request.META.get("REMOTE_ADDR", "")
+
+
 def client_key(request: HttpRequest) -> str:
-    # REMOTE_ADDR is the load balancer's own address behind a proxy; deployments
-    # that terminate TLS elsewhere set it from X-Forwarded-For in the proxy.
-    return keyed_hash(request.META.get("REMOTE_ADDR", ""), purpose="client")
+    # Hashed with SECRET_KEY: every web node needs the same key to count a
+    # visitor against one limit.
+    return keyed_hash(client_address(request), purpose="client")
 
 
 def rate_limited(*, scope: str, key: str, limit: int, window_seconds: int) -> bool:
