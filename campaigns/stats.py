@@ -12,6 +12,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from changeday.lib.dbrouter import replica_or_primary
 from pledges.models import PUBLIC_STATES, Pledge, Region, SectorSlug
 from pledges.selectors import INTEGRATION_MASKS, campaign_totals
 
@@ -71,7 +72,9 @@ def _compute_stats(*, campaign: Campaign) -> CampaignStats:
     # Sectors and regions come from the sharded counters (no scan); only the
     # per-day and per-organisation figures need the pledges themselves.
     totals = campaign_totals(campaign=campaign)
-    published = Pledge.objects.filter(campaign=campaign, status__in=PUBLIC_STATES)
+    # The per-day and per-organisation scans are the dearest reads of the page:
+    # the replica takes them when there is one (the totals above stay on the primary).
+    published = Pledge.objects.using(replica_or_primary()).filter(campaign=campaign, status__in=PUBLIC_STATES)
     regions = [LabelledCount(key=r, label=Region(r).label, count=n) for r, n in totals.by_region.items()]
     return CampaignStats(
         total=totals.total,

@@ -14,6 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from changeday.lib.dbrouter import REPLICA, replica_database
 from changeday.lib.env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -106,6 +107,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+# A streaming replica of the primary for the public lists (changeday/lib/dbrouter.py);
+# writes, live totals, moderation, sessions and auth stay on the primary.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+if DATABASE_REPLICA_URL:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URL is a PostgreSQL read replica: set DATABASE_URL to its primary too."
+        )
+    DATABASES[REPLICA] = replica_database(DATABASE_REPLICA_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+DATABASE_ROUTERS = ["changeday.lib.dbrouter.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache and broker ----------------------------------------------------
@@ -243,6 +254,11 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # Tag names are case-insensitive so "NHS" and "nhs" are one sector.
 TAGGIT_CASE_INSENSITIVE = True
 
+# --- Sessions and clients behind a load balancer --------------------------------------
+# Sessions live in the database, shared by every web node. Not cached_db: our
+# cache skips writes while Redis is down, so a logout during an outage would
+# leave the old session in Redis, valid again once Redis is back.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # --- Security -----------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)

@@ -27,6 +27,7 @@ from ninja.errors import HttpError
 
 from campaigns.models import Campaign
 from campaigns.selectors import SLUG_RE, campaign_get_by_slug
+from changeday.lib.dbrouter import replica_or_primary
 from pledges.models import SECTOR_BITS, Kind, Pledge, Region
 from pledges.selectors import (
     INTEGRATION_ON,
@@ -122,7 +123,8 @@ def campaign_list(request: HttpRequest) -> list[dict[str, Any]]:
             "target": campaign.target,
             "phase": campaign.phase(now).value,
         }
-        for campaign in Campaign.objects.order_by("-opens_at", "slug")
+        # A public list: the read replica when there is one.
+        for campaign in Campaign.objects.using(replica_or_primary()).order_by("-opens_at", "slug")
     ]
 
 

@@ -1,4 +1,7 @@
-"""Reads that span relations: live totals (later the wall and feeds)."""
+"""Reads that span relations: live totals, the moderation queue, the wall and feeds.
+
+The wall's pledges read from the read replica when one is configured
+(changeday/lib/dbrouter.py); the live totals always read the primary."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from django.db import connection
 from django.db.models import Case, Count, Max, Prefetch, Q, QuerySet, Sum, Value, When
 
 from campaigns.models import Campaign
+from changeday.lib.dbrouter import replica_or_primary
 from pledges.models import (
     PUBLIC_STATES,
     SECTOR_BITS,
@@ -282,7 +286,9 @@ def wall_pledges(
 ) -> WallPage:
     """Published pledges, newest first, one keyset page at a time: the last page of
     a million costs what the first does (no OFFSET, no COUNT)."""
-    queryset = Pledge.objects.filter(campaign=campaign, status__in=PUBLIC_STATES)
+    # The replica when there is one: a pledge published a moment ago may show
+    # on the next reload instead of this one. Totals never come from there.
+    queryset = Pledge.objects.using(replica_or_primary()).filter(campaign=campaign, status__in=PUBLIC_STATES)
     queryset = _filtered(queryset, filters)
     if cursor:
         when, public_id = _decode_cursor(cursor)

@@ -64,7 +64,9 @@ def client_ip(request: HttpRequest) -> str:
 
 
 def client_key(request: HttpRequest) -> str:
-    """A keyed hash of the client address: limits compare it, nothing keeps the address."""
+    """A keyed hash of the client address: limits compare it, nothing keeps the address.
+    Hashed with SECRET_KEY: every web node needs the same key to count a visitor
+    against one limit."""
     return keyed_hash(client_ip(request), purpose="client")
 
 
