@@ -79,10 +79,21 @@ def normalised(value: str) -> str:
 
 
 # The form has the most to get wrong: more examples than the profile's default.
+@pytest.fixture
+def pledging_unlimited() -> Iterator[None]:
+    from django.conf import settings as django_settings
+    from django.test import override_settings
+
+    # A hundred examples come from one test client's address: the per-address
+    # pledge limit (tested in test_rate_limits.py) would answer the later ones.
+    with override_settings(RATE_LIMITS={**django_settings.RATE_LIMITS, "pledge": (100_000, 600)}):
+        yield
+
+
 @settings(SHARED_FIXTURES, max_examples=max(100, settings.default.max_examples))
 @given(form=valid_forms, junk=junk)
 def test_any_pledge_form_input_is_taken_or_refused_and_a_taken_pledge_reads_back_exactly(
-    campaign: Any, form: dict[str, Any], junk: tuple[int, str, str]
+    campaign: Any, pledging_unlimited: None, form: dict[str, Any], junk: tuple[int, str, str]
 ) -> None:
     spoil, field, value = junk
     if spoil == 0:
