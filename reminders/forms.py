@@ -25,6 +25,8 @@ class ReminderSignupForm(HoneypotFormMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_action = action
+        # Our own messages, summarised above the form, rather than the browser's bubbles.
+        self.helper.attrs = {"novalidate": ""}
         self.helper.layout = Layout(
             "email", self.honeypot_layout(), Submit("submit", "Remind me", css_class="btn-primary")
         )

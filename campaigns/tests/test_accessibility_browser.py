@@ -210,3 +210,39 @@ def test_the_edges_of_every_form_control_stand_out_from_the_page(
         controls = page.evaluate(CONTROL_EDGES)
         faint = [control for control in controls if control["ratio"] < 3]
         assert controls and faint == [], f"{path}: control edges below 3:1 against the page: {faint}"
+
+
+def test_the_reminder_and_your_data_pages_have_no_serious_accessibility_problem(
+    live_site: str, make_campaign: Any, chromium: Any
+) -> None:
+    from pledges.services import pledger_data_url
+    from reminders.services import signup_confirmation_url, unsubscribe_token
+    from reminders.tests.helpers import signup
+
+    open_, _upcoming, closed = _phases(make_campaign)
+    pledge = create_pledge(open_, 1, wants_reminders=True)
+    waiting = signup(open_, "waiting@example.org", confirm=False)
+    audit = _audit(chromium, live_site, viewport={"width": 1280, "height": 900})
+    page = audit.page
+
+    audit.visit("remind-me", f"/campaigns/{open_.slug}/remind-me/")
+    page.get_by_role("button", name="Remind me").click()
+    page.get_by_role("alert").wait_for()
+    audit.check("remind-me-errors")
+    audit.visit("remind-me-sent", f"/campaigns/{open_.slug}/remind-me/sent/")
+    audit.visit("remind-me-closed", f"/campaigns/{closed.slug}/remind-me/")
+    audit.visit("remind-me-confirm", signup_confirmation_url(signup=waiting).removeprefix(live_site))
+    page.get_by_role("button", name="Yes, remind me").click()
+    page.get_by_role("heading", name="You will get reminders").wait_for()
+    audit.check("remind-me-confirmed")
+    audit.visit("unsubscribe", f"/reminders/unsubscribe/{unsubscribe_token(pledge=pledge)}/")
+    page.get_by_role("button", name="Stop my reminders").click()
+    page.get_by_role("heading", name="You are unsubscribed").wait_for()
+    audit.check("unsubscribed")
+    audit.visit("unsubscribe-bad-link", "/reminders/unsubscribe/not-a-token/", status=400)
+
+    audit.visit("your-data", "/your-data/")
+    audit.visit("your-data-sent", "/your-data/sent/")
+    audit.visit("your-data-pledges", pledger_data_url(pledge=pledge).removeprefix(live_site))
+
+    audit.assert_clean()
