@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import hashlib
 import uuid
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
 from campaigns.models import Campaign, Phase
@@ -201,6 +205,29 @@ def pledge_withdraw(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "pledges/withdraw.html", context)
 
 
+# The cards of one wall page are shared by every visitor for as long as the
+# totals beside them (2 s): at peak most people load the same few pages, and
+# rendering 24 cards was most of a page's cost (bench/README.md).
+WALL_CARDS_CACHE_SECONDS = 2
+
+
+def _wall_cards(*, campaign: Campaign, filters: WallFilters, cursor: str) -> str:
+    """The rendered cards and next-page link; raises BadWallQuery for a broken cursor."""
+    # created_at in the key, as for the totals: a test database may reuse an id.
+    identity = f"{campaign.pk}:{campaign.created_at.timestamp()}:{sorted(filters.as_query().items())}"
+    key = "wall-cards:v1:" + hashlib.sha256(f"{identity}:{cursor}".encode()).hexdigest()
+    cards = cache.get(key)
+    if cards is None:
+        page = wall_pledges(campaign=campaign, filters=filters, cursor=cursor)
+        next_url = ""
+        if page.next_cursor:
+            next_url = "?" + urlencode({**filters.as_query(), "cursor": page.next_cursor})
+        context = {"pledges": page.pledges, "next_url": next_url, "filters": filters}
+        cards = render_to_string("pledges/_wall_cards.html", context)
+        cache.set(key, cards, timeout=WALL_CARDS_CACHE_SECONDS)
+    return mark_safe(cards)  # noqa: S308 - our own template's output, escaped when rendered
+
+
 def pledge_wall(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, slug=slug)
     context: dict[str, object] = {
@@ -212,17 +239,9 @@ def pledge_wall(request: HttpRequest, slug: str) -> HttpResponse:
     }
     try:
         filters = WallFilters.from_query(request.GET)
-        page = wall_pledges(campaign=campaign, filters=filters, cursor=request.GET.get("cursor", ""))
+        cards = _wall_cards(campaign=campaign, filters=filters, cursor=request.GET.get("cursor", ""))
     except BadWallQuery as exc:
-        context.update(filters=WallFilters(), error=str(exc), pledges=[], next_url="")
+        context.update(filters=WallFilters(), error=str(exc))
         return render(request, "pledges/wall.html", context, status=400)
-    next_url = ""
-    if page.next_cursor:
-        next_url = "?" + urlencode({**filters.as_query(), "cursor": page.next_cursor})
-    context.update(
-        filters=filters,
-        pledges=page.pledges,
-        next_url=next_url,
-        is_first_page=not request.GET.get("cursor"),
-    )
+    context.update(filters=filters, cards=cards)
     return render(request, "pledges/wall.html", context)
