@@ -759,6 +759,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=SCENARIOS, help="run only these scenarios")
     parser.add_argument("--reminder-timeout", type=int, default=600)
     args = parser.parse_args()
+    # Stopped with SIGTERM (or SIGINT in a background job, which ignores it):
+    # unwind, so gunicorn, the workers and the sink are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: `apt-get install wrk` (Debian package).")
 
@@ -823,7 +826,35 @@ def main() -> None:
             indent=2,
         )
     )
-    print(f"figures written to {out.relative_to(ROOT)}")
+    markdown = out.with_suffix(".md")
+    markdown.write_text(results_markdown(bench.results))
+    print(f"figures written to {out.relative_to(ROOT)} and {markdown.relative_to(ROOT)}")
+
+
+def results_markdown(results: list[Result]) -> str:
+    """The figures as bench/README.md shows them."""
+
+    def figure(value: float | None, digits: int = 1) -> str:
+        return "-" if value is None else f"{value:,.{digits}f}"
+
+    lines = [
+        "| scenario | throughput | p50 ms | p99 ms | ratio | web MB | Celery MB | load avg | target |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        if result.scenario.startswith("reference:"):
+            continue
+        met = {True: "met", False: "**missed**", None: ""}[result.met]
+        lines.append(
+            f"| {result.scenario} | {figure(result.throughput)} {result.unit} | {figure(result.p50_ms)} | "
+            f"{figure(result.p99_ms)} | {figure(result.ratio, 2)} | {figure(result.web_mb)} | "
+            f"{figure(result.celery_mb)} | {result.load_average.split()[0]} | {result.target} {met} |"
+        )
+    lines.append("")
+    for result in results:
+        if not result.scenario.startswith("reference:") and result.notes:
+            lines.append(f"- {result.scenario}: " + "; ".join(result.notes))
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
