@@ -47,6 +47,7 @@ from pledges.models import (
     total_keys_for,
 )
 from pledges.screening import parse_blocked_words, screen_pledge
+from pledges.selectors import wall_changed
 
 if TYPE_CHECKING:
     from reminders.models import ReminderSignup
@@ -247,6 +248,10 @@ def _totals_apply(*, campaign_id: int, deltas: dict[str, int]) -> None:
     deltas = {key: delta for key, delta in deltas.items() if delta}
     if not deltas:
         return
+    # A pledge joined or left the public pages: the wall's shared pages go now,
+    # and again on commit, in case one was made from the old rows meanwhile.
+    wall_changed(campaign_id=campaign_id)
+    transaction.on_commit(lambda: wall_changed(campaign_id=campaign_id))
     shard = random.randrange(TOTAL_SHARDS)
     rows = TotalShard.objects.filter(campaign_id=campaign_id, shard=shard, key__in=list(deltas))
     # Lock in key order, as campaign_recompute_totals does: two writers (or a

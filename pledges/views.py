@@ -23,7 +23,14 @@ from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
 from pledges.forms import PledgeForm, ReportForm
 from pledges.models import Kind, Pledge, Region, SectorSlug, Status
-from pledges.selectors import BadWallQuery, WallFilters, campaign_totals_display, wall_pledges
+from pledges.selectors import (
+    BadWallQuery,
+    WallFilters,
+    campaign_totals_display,
+    wall_changed,
+    wall_generation_key,
+    wall_pledges,
+)
 
 # Public ids of the pledges this browser confirmed, so their owner can see a
 # pledge still waiting for moderation at its permalink while others get a 404.
@@ -217,16 +224,42 @@ def _wall_cards(*, campaign: Campaign, filters: WallFilters, cursor: str) -> str
     # created_at in the key, as for the totals: a test database may reuse an id.
     identity = f"{campaign.pk}:{campaign.created_at.timestamp()}:{sorted(filters.as_query().items())}"
     key = "wall-cards:v1:" + hashlib.sha256(f"{identity}:{cursor}".encode()).hexdigest()
-    cards = cache.get(key)
+    cards = _shared_get(key, campaign)
     if cards is None:
+        generation = _generation(campaign)
         page = wall_pledges(campaign=campaign, filters=filters, cursor=cursor)
         next_url = ""
         if page.next_cursor:
             next_url = "?" + urlencode({**filters.as_query(), "cursor": page.next_cursor})
         context = {"pledges": page.pledges, "next_url": next_url, "filters": filters}
         cards = render_to_string("pledges/_wall_cards.html", context)
-        cache.set(key, cards, timeout=WALL_CARDS_CACHE_SECONDS)
+        _shared_set(key, generation, cards, WALL_CARDS_CACHE_SECONDS)
     return mark_safe(cards)  # noqa: S308 - our own template's output, escaped when rendered
+
+
+def _generation(campaign: Campaign) -> int | None:
+    return cache.get(wall_generation_key(campaign.pk))
+
+
+def _shared_get(key: str, campaign: Campaign) -> object | None:
+    """A shared wall page or cards, if no pledge joined or left the wall since
+    they were made (wall_changed bumps the generation; both come in one read)."""
+    generation_key = wall_generation_key(campaign.pk)
+    found = cache.get_many([generation_key, key])
+    generation, entry = found.get(generation_key), found.get(key)
+    if generation is None:
+        wall_changed(campaign_id=campaign.pk)  # a first visit, or Redis lost it
+        return None
+    if entry is None or entry[0] != generation:
+        return None
+    return entry[1]
+
+
+def _shared_set(key: str, generation: int | None, value: object, timeout: int) -> None:
+    # The generation read before the pledges were: a change committed while
+    # this page was being made leaves it stale on arrival, never served.
+    if generation is not None:
+        cache.set(key, (generation, value), timeout=timeout)
 
 
 # A visitor with no session and no pending message gets a page that depends on
@@ -245,14 +278,15 @@ def pledge_wall(request: HttpRequest, slug: str) -> HttpResponse:
     if _stateless(request):
         identity = f"{campaign.pk}:{campaign.created_at.timestamp()}:{request.get_full_path()}"
         key = "wall-page:v1:" + hashlib.sha256(identity.encode()).hexdigest()
-        page = cache.get(key)
+        page = _shared_get(key, campaign)
         if page is not None:
             response = HttpResponse(page)
             patch_vary_headers(response, ("Cookie",))
             return response
+    generation = _generation(campaign)
     response = _pledge_wall(request, campaign)
     if key and response.status_code == 200:
-        cache.set(key, response.content, timeout=WALL_PAGE_CACHE_SECONDS)
+        _shared_set(key, generation, response.content, WALL_PAGE_CACHE_SECONDS)
     return response
 
 

@@ -47,3 +47,19 @@ def test_an_organiser_never_gets_the_visitors_page_nor_the_visitor_the_organiser
     assert "Log out" in organiser_page and "Organiser login" not in organiser_page
     visitor_page = _wall(Client(), campaign).content.decode()
     assert "Organiser login" in visitor_page and "Log out" not in visitor_page
+
+
+def test_a_pledge_hidden_by_an_organiser_leaves_the_shared_wall_at_once(
+    campaign: Any, organiser: Any
+) -> None:
+    from pledges.services import pledge_moderate
+
+    kept = create_pledge(campaign, 1)
+    hidden = create_pledge(campaign, 2)
+    cache.clear()
+    assert hidden.public_id in _wall(Client(), campaign).content.decode()
+
+    pledge_moderate(pledge_ids=[hidden.pk], action="hide", actor=organiser)
+
+    page = _wall(Client(), campaign).content.decode()
+    assert hidden.public_id not in page and kept.public_id in page
