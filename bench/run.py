@@ -457,6 +457,7 @@ class Bench:
                 f"{self.sink.messages}; latency figures cover every request, GETs included"
             )
             print(f"    {result.notes[-1]}", flush=True)
+            print(f"    = {result.throughput} pledges/s, ratio {result.ratio} to the bare insert", flush=True)
 
     def moderation(self) -> None:
         from django.contrib.auth import get_user_model
