@@ -55,6 +55,11 @@ INSTALLED_APPS = [
     "pledges",
     "reminders",
 ]
+# Bare reference endpoints for bench/run.py (bench/urls.py). Off everywhere
+# else: a deployment never routes them.
+BENCH_ENDPOINTS = env_bool("CHANGEDAY_BENCH_ENDPOINTS", False)
+if BENCH_ENDPOINTS:
+    INSTALLED_APPS.append("bench")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -48,3 +48,7 @@ urlpatterns = [
     path("", include("pledges.urls")),
     path("", include("reminders.urls")),
 ]
+
+if settings.BENCH_ENDPOINTS:
+    # Only the benchmark harness sets CHANGEDAY_BENCH_ENDPOINTS (bench/run.py).
+    urlpatterns.insert(0, path("bench/", include("bench.urls")))

@@ -5,6 +5,7 @@ The wall's pledges read from the read replica when one is configured
 
 from __future__ import annotations
 
+import time
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,15 @@ def campaign_totals_display(*, campaign: Campaign) -> dict[str, object]:
 # one second in the shared cache turns a burst into one shard aggregate per
 # campaign per second, and keeps what they see within 2 seconds of a change.
 TOTALS_CACHE_SECONDS = 1
+
+
+def wall_generation_key(campaign_id: int) -> str:
+    return f"wall-generation:v1:{campaign_id}"
+
+
+def wall_changed(*, campaign_id: int) -> None:
+    """A pledge joined or left the public pages: shared wall pages made before are stale."""
+    cache.set(wall_generation_key(campaign_id), time.time_ns(), timeout=None)
 
 
 def totals_cache_key(campaign: Campaign) -> str:

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
 from campaigns.models import Campaign, Phase
@@ -19,7 +24,14 @@ from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
 from pledges.forms import PledgeForm, ReportForm
 from pledges.models import Kind, Pledge, Region, SectorSlug, Status
-from pledges.selectors import BadWallQuery, WallFilters, campaign_totals_display, wall_pledges
+from pledges.selectors import (
+    BadWallQuery,
+    WallFilters,
+    campaign_totals_display,
+    wall_changed,
+    wall_generation_key,
+    wall_pledges,
+)
 
 # Public ids of the pledges this browser confirmed, so their owner can see a
 # pledge still waiting for moderation at its permalink while others get a 404.
@@ -215,8 +227,84 @@ def pledge_withdraw(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "pledges/withdraw.html", context)
 
 
+# The cards of one wall page are shared by every visitor for as long as the
+# totals beside them (2 s): at peak most people load the same few pages, and
+# rendering 24 cards was most of a page's cost (bench/README.md).
+WALL_CARDS_CACHE_SECONDS = 2
+
+
+def _wall_cards(*, campaign: Campaign, filters: WallFilters, cursor: str) -> str:
+    """The rendered cards and next-page link; raises BadWallQuery for a broken cursor."""
+    # created_at in the key, as for the totals: a test database may reuse an id.
+    identity = f"{campaign.pk}:{campaign.created_at.timestamp()}:{sorted(filters.as_query().items())}"
+    key = "wall-cards:v1:" + hashlib.sha256(f"{identity}:{cursor}".encode()).hexdigest()
+    cards = _shared_get(key, campaign)
+    if cards is None:
+        generation = _generation(campaign)
+        page = wall_pledges(campaign=campaign, filters=filters, cursor=cursor)
+        next_url = ""
+        if page.next_cursor:
+            next_url = "?" + urlencode({**filters.as_query(), "cursor": page.next_cursor})
+        context = {"pledges": page.pledges, "next_url": next_url, "filters": filters}
+        cards = render_to_string("pledges/_wall_cards.html", context)
+        _shared_set(key, generation, cards, WALL_CARDS_CACHE_SECONDS)
+    return mark_safe(cards)  # noqa: S308 - our own template's output, escaped when rendered
+
+
+def _generation(campaign: Campaign) -> int | None:
+    return cache.get(wall_generation_key(campaign.pk))
+
+
+def _shared_get(key: str, campaign: Campaign) -> object | None:
+    """A shared wall page or cards, if no pledge joined or left the wall since
+    they were made (wall_changed bumps the generation; both come in one read)."""
+    generation_key = wall_generation_key(campaign.pk)
+    found = cache.get_many([generation_key, key])
+    generation, entry = found.get(generation_key), found.get(key)
+    if generation is None:
+        wall_changed(campaign_id=campaign.pk)  # a first visit, or Redis lost it
+        return None
+    if entry is None or entry[0] != generation:
+        return None
+    return entry[1]
+
+
+def _shared_set(key: str, generation: int | None, value: object, timeout: int) -> None:
+    # The generation read before the pledges were: a change committed while
+    # this page was being made leaves it stale on arrival, never served.
+    if generation is not None:
+        cache.set(key, (generation, value), timeout=timeout)
+
+
+# A visitor with no session and no pending message gets a page that depends on
+# its address alone: the whole page is shared for a second (the totals on it
+# stay within the 2 s the counters promise). Organisers get the shared cards.
+WALL_PAGE_CACHE_SECONDS = 1
+
+
+def _stateless(request: HttpRequest) -> bool:
+    return not ({settings.SESSION_COOKIE_NAME, "messages"} & request.COOKIES.keys())
+
+
 def pledge_wall(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, slug=slug)
+    key = ""
+    if _stateless(request):
+        identity = f"{campaign.pk}:{campaign.created_at.timestamp()}:{request.get_full_path()}"
+        key = "wall-page:v1:" + hashlib.sha256(identity.encode()).hexdigest()
+        page = _shared_get(key, campaign)
+        if page is not None:
+            response = HttpResponse(page)
+            patch_vary_headers(response, ("Cookie",))
+            return response
+    generation = _generation(campaign)
+    response = _pledge_wall(request, campaign)
+    if key and response.status_code == 200:
+        _shared_set(key, generation, response.content, WALL_PAGE_CACHE_SECONDS)
+    return response
+
+
+def _pledge_wall(request: HttpRequest, campaign: Campaign) -> HttpResponse:
     context: dict[str, object] = {
         "campaign": campaign,
         "sector_choices": SectorSlug.choices,
@@ -226,17 +314,9 @@ def pledge_wall(request: HttpRequest, slug: str) -> HttpResponse:
     }
     try:
         filters = WallFilters.from_query(request.GET)
-        page = wall_pledges(campaign=campaign, filters=filters, cursor=request.GET.get("cursor", ""))
+        cards = _wall_cards(campaign=campaign, filters=filters, cursor=request.GET.get("cursor", ""))
     except BadWallQuery as exc:
-        context.update(filters=WallFilters(), error=str(exc), pledges=[], next_url="")
+        context.update(filters=WallFilters(), error=str(exc))
         return render(request, "pledges/wall.html", context, status=400)
-    next_url = ""
-    if page.next_cursor:
-        next_url = "?" + urlencode({**filters.as_query(), "cursor": page.next_cursor})
-    context.update(
-        filters=filters,
-        pledges=page.pledges,
-        next_url=next_url,
-        is_first_page=not request.GET.get("cursor"),
-    )
+    context.update(filters=filters, cards=cards)
     return render(request, "pledges/wall.html", context)

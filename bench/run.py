@@ -1,0 +1,862 @@
+"""Issue 7's benchmark harness: `make bench` (see bench/README.md).
+
+Makes sure the benchmark database holds a million published pledges, starts
+gunicorn (production settings, 2 workers) and two Celery worker processes on
+127.0.0.1, drives each scenario with wrk for a fixed time, and prints
+throughput, median and 99th-percentile latency, the ratio to a bare reference
+measured in the same run, and the peak memory of a web and a Celery worker.
+Scenarios that are not HTTP (bulk publish, recount, reminders) are timed here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var" / "bench"
+SLUG = "bench"
+PLEDGES = 1_000_000
+SIGNUPS = 100_000
+PENDING = 10_000
+MODERATION_BATCH = 200  # the most the moderation page decides at once (MAX_SELECTION)
+MODERATION_EMAIL = "bench-moderation-"
+REFERENCES = {"bare JSON": ("/bench/json/", "get.lua"), "bare insert": ("/bench/insert/", "insert.lua")}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+# --- Settings for every process of the run -----------------------------------------------
+
+
+def bench_environment(*, database_url: str, redis_url: str, http_port: int, smtp_port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("DJANGO_DEBUG", None)  # production settings
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "changeday.settings",
+            "DJANGO_SECRET_KEY": "bench-only-not-secret-0123456789012345678901234567890123456789",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SITE_URL": f"http://127.0.0.1:{http_port}",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(smtp_port),
+            # Plain HTTP on the loopback: there is no TLS to redirect to.
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "DJANGO_STATIC_ROOT": str(VAR / "static"),
+            "CHANGEDAY_VAR_DIR": str(VAR),
+            "CHANGEDAY_BENCH_ENDPOINTS": "1",
+        }
+    )
+    # Branches that rate-limit pledging (RATE_LIMIT_PLEDGE=COUNT/PERIOD) would
+    # refuse a load generator on one address; set your own value to override.
+    env.setdefault("RATE_LIMIT_PLEDGE", "1000000000/1h")
+    return env
+
+
+# --- Processes ------------------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def _status_kib(pid: int, field_name: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Services:
+    """gunicorn and two Celery worker processes, each in its own process group."""
+
+    def __init__(self, env: dict[str, str], port: int) -> None:
+        self.env, self.port = env, port
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.gunicorn: subprocess.Popen[bytes] | None = None
+        self.celery: list[subprocess.Popen[bytes]] = []
+
+    def _start(self, name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
+        log = (VAR / f"{name}.log").open("ab")
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def start(self) -> None:
+        bin_dir = Path(sys.executable).parent
+        self.gunicorn = self._start(
+            "gunicorn",
+            [str(bin_dir / "gunicorn"), "changeday.wsgi", "--workers", "2"]
+            + ["--bind", f"127.0.0.1:{self.port}"],
+        )
+        for n in (1, 2):
+            self.celery.append(
+                self._start(
+                    f"celery{n}",
+                    [
+                        str(bin_dir / "celery"),
+                        "-A",
+                        "changeday",
+                        "worker",
+                        "--concurrency",
+                        "1",
+                        "--hostname",
+                        f"bench{n}@%h",
+                        "--loglevel",
+                        "WARNING",
+                        "--without-gossip",
+                        "--without-mingle",
+                    ],
+                )
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/bench/json/", timeout=2) as r:
+                    if r.status == 200 and len(self.web_workers()) == 2 and len(self.celery_workers()) == 2:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"gunicorn or Celery did not start: see {VAR}/gunicorn.log and celery*.log")
+
+    def web_workers(self) -> list[int]:
+        return _children(self.gunicorn.pid) if self.gunicorn else []
+
+    def celery_workers(self) -> list[int]:
+        # The pool processes run the tasks; the parent only talks to the broker.
+        return [child for proc in self.celery for child in _children(proc.pid)]
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+class MemoryWatch:
+    """Peak resident memory of the web and Celery workers during one scenario.
+
+    Writing 5 to /proc/PID/clear_refs resets the kernel's high-water mark
+    (VmHWM), so the peak read after is this scenario's; RSS is also sampled
+    every 100 ms in case the reset is not allowed."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._stop = threading.Event()
+        self.sampled: dict[str, int] = {}
+        self.timeline: list[tuple[float, int]] = []
+
+    def _pids(self) -> dict[str, list[int]]:
+        return {"web": self.services.web_workers(), "celery": self.services.celery_workers()}
+
+    def _sample(self) -> None:
+        started = time.monotonic()
+        while not self._stop.wait(0.1):
+            for group, pids in self._pids().items():
+                rss = max((_status_kib(pid, "VmRSS") for pid in pids), default=0)
+                self.sampled[group] = max(self.sampled.get(group, 0), rss)
+                if group == "celery":
+                    self.timeline.append((time.monotonic() - started, rss))
+
+    @contextmanager
+    def during(self) -> Iterator[dict[str, float]]:
+        for pids in self._pids().values():
+            for pid in pids:
+                try:
+                    Path(f"/proc/{pid}/clear_refs").write_text("5")
+                except OSError:
+                    pass
+        self.sampled, self.timeline = {}, []
+        self._stop.clear()
+        sampler = threading.Thread(target=self._sample, daemon=True)
+        sampler.start()
+        peaks: dict[str, float] = {}
+        try:
+            yield peaks
+        finally:
+            self._stop.set()
+            sampler.join()
+            for group, pids in self._pids().items():
+                hwm = max((_status_kib(pid, "VmHWM") for pid in pids), default=0)
+                peaks[f"{group}_mb"] = round(max(hwm, self.sampled.get(group, 0)) / 1024, 1)
+
+
+# --- The SMTP sink --------------------------------------------------------------------------
+
+
+class Sink:
+    """Counts every message a worker hands to SMTP, by recipient and Message-ID."""
+
+    def __init__(self) -> None:
+        self.recipients: Counter[str] = Counter()
+        self.message_ids: Counter[str] = Counter()
+        self.messages = 0
+
+    def reset(self) -> None:
+        self.recipients, self.message_ids, self.messages = Counter(), Counter(), 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        self.messages += 1
+        self.recipients.update(envelope.rcpt_tos)
+        for line in envelope.content.split(b"\r\n"):
+            if not line:
+                break
+            if line.lower().startswith(b"message-id:"):
+                self.message_ids[line.split(b":", 1)[1].strip().decode()] += 1
+        return "250 OK"
+
+
+# --- Results --------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    scenario: str
+    load_average: str
+    throughput: float  # per second
+    unit: str
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    ratio: float | None = None
+    reference: str = ""
+    web_mb: float | None = None
+    celery_mb: float | None = None
+    target: str = ""
+    met: bool | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def wrk(url: str, script: str, *args: str, duration: int, connections: int) -> dict[str, Any]:
+    cmd = ["wrk", "-t", str(connections), "-c", str(connections), "-d", f"{duration}s", "--timeout", "5s"]
+    cmd += ["-s", f"bench/wrk/{script}", url]
+    if args:
+        cmd += ["--", *args]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+    line = next(line for line in done.stdout.splitlines() if line.startswith("BENCH_JSON "))
+    figures = json.loads(line.removeprefix("BENCH_JSON "))
+    figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    return figures
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, env: dict[str, str], services: Services, sink: Sink) -> None:
+        self.args, self.env, self.services, self.sink = args, env, services, sink
+        self.base = f"http://127.0.0.1:{services.port}"
+        self.memory = MemoryWatch(services)
+        self.results: list[Result] = []
+        self.references: dict[str, float] = {}
+        self.reference_runs: list[tuple[str, float]] = []
+
+    def report(self, result: Result) -> None:
+        self.results.append(result)
+        ratio = f"{result.ratio:.2f}" if result.ratio is not None else "-"
+        p50 = f"{result.p50_ms:.1f}" if result.p50_ms is not None else "-"
+        p99 = f"{result.p99_ms:.1f}" if result.p99_ms is not None else "-"
+        met = {True: "met", False: "MISSED", None: ""}[result.met]
+        print(
+            f"{result.scenario:<44} {result.throughput:>9.1f} {result.unit:<10} p50 {p50:>7} ms  "
+            f"p99 {p99:>7} ms  ratio {ratio:>5}  web {result.web_mb} MB  celery {result.celery_mb} MB  "
+            f"[load {result.load_average}] {result.target} {met}",
+            flush=True,
+        )
+        for note in result.notes:
+            print(f"    {note}", flush=True)
+
+    def http(
+        self,
+        name: str,
+        path: str,
+        *,
+        reference: str,
+        min_ratio: float | None = None,
+        max_p99_ms: float | None = None,
+        script: str = "get.lua",
+        script_args: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        if script == "get.lua":
+            with urllib.request.urlopen(self.base + path, timeout=10) as response:
+                assert response.status == 200, (path, response.status)
+        if reference != "-":
+            self.reference(reference)
+        load = _loadavg()
+        with self.memory.during() as peaks:
+            figures = wrk(
+                self.base + path,
+                script,
+                *script_args,
+                duration=self.args.duration,
+                connections=self.args.connections,
+            )
+        p50, p99 = figures["p50_us"] / 1000, figures["p99_us"] / 1000
+        rps = figures["rps"]
+        ratio = rps / self.references[reference] if reference in self.references else None
+        reference_note = (
+            [f"ratio to {reference} at {self.references[reference]:.1f}/s, measured just before"]
+            if reference in self.references
+            else []
+        )
+        targets, met = [], True
+        if min_ratio is not None:
+            targets.append(f">= {min_ratio:.0%} of {reference}")
+            met = met and ratio is not None and ratio >= min_ratio
+        if max_p99_ms is not None:
+            targets.append(f"p99 < {max_p99_ms:g} ms")
+            met = met and p99 < max_p99_ms
+        errors = sum(figures[key] for key in figures if key.startswith("errors_"))
+        notes = [f"{figures['requests']} requests, {errors} errors or non-2xx/3xx"] if errors else []
+        notes += reference_note
+        self.report(
+            Result(
+                scenario=name,
+                load_average=load,
+                throughput=round(rps, 1),
+                unit="req/s",
+                p50_ms=round(p50, 1),
+                p99_ms=round(p99, 1),
+                ratio=round(ratio, 2) if ratio is not None else None,
+                reference=reference,
+                web_mb=peaks["web_mb"],
+                celery_mb=peaks["celery_mb"],
+                target=", ".join(targets),
+                met=met if targets else None,
+                notes=notes,
+            )
+        )
+        return figures
+
+    # --- Scenarios ---------------------------------------------------------------------
+
+    def reference(self, name: str) -> None:
+        """Measure a bare reference again: other work on a shared machine moves it
+        from minute to minute, so every scenario is compared with one taken just before."""
+        path, script = REFERENCES[name]
+        self.references.pop(name, None)
+        self.references[name] = self.http(f"reference: {name}", path, reference="-", script=script)["rps"]
+        self.results[-1].ratio = 1.0
+        self.reference_runs.append((name, round(self.references[name], 1)))
+
+    def reads(self) -> None:
+        from pledges.models import Pledge, Status
+
+        published = Pledge.objects.filter(campaign__slug=SLUG, status=Status.PUBLISHED)
+        when, public_id = published.order_by("published_at", "public_id").values_list(
+            "published_at", "public_id"
+        )[1000]
+        from base64 import urlsafe_b64encode
+
+        cursor = urlsafe_b64encode(f"{int(when.timestamp() * 1_000_000)}:{public_id}".encode()).decode()
+        cursor = cursor.rstrip("=")
+        wall = f"/campaigns/{SLUG}/wall/"
+        pages = [
+            ("wall, first page", ""),
+            ("wall, 1,000 pledges from the oldest (cursor)", f"?cursor={cursor}"),
+            ("wall, sector=nhs", "?sector=nhs"),
+            ("wall, sector=housing", "?sector=housing"),
+            ("wall, integration=1", "?integration=1"),
+            ("wall, region=wales", "?region=wales"),
+            ("wall, kind=organisational", "?kind=organisational"),
+            ("wall, organisation=Riverside Homes", "?organisation=Riverside+Homes"),
+            ("wall, q=carers (word search)", "?q=carers"),
+            ("wall, region=wales, deep cursor", f"?region=wales&cursor={cursor}"),
+        ]
+        for name, query in pages:
+            self.http(name, wall + query, reference="bare JSON", min_ratio=0.35, max_p99_ms=50)
+
+    def campaign(self) -> None:
+        self.http(
+            "campaign page", f"/campaigns/{SLUG}/", reference="bare JSON", min_ratio=0.50, max_p99_ms=None
+        )
+        self.http(
+            "counters API",
+            f"/api/v1/campaigns/{SLUG}/counters",
+            reference="bare JSON",
+            min_ratio=0.70,
+            max_p99_ms=15,
+        )
+        self.http("embeddable widget", f"/campaigns/{SLUG}/widget/", reference="bare JSON")
+
+    def pledges(self) -> None:
+        from pledges.models import OutboxEmail, Pledge
+
+        for mode, name in (
+            ("journey", "pledge: form GET then POST, per pledge"),
+            ("post", "pledge: POST (form fetched once)"),
+        ):
+            run_id = uuid.uuid4().hex[:8]
+            self.sink.reset()
+            figures = self.http(
+                name,
+                f"/campaigns/{SLUG}/pledge/",
+                reference="bare insert",
+                script="pledge.lua",
+                script_args=(f"/campaigns/{SLUG}/pledge/", run_id, mode),
+            )
+            result = self.results[-1]
+            seconds = figures["duration_us"] / 1e6
+            stored = Pledge.objects.filter(email__startswith=f"wrk-{run_id}-")
+            landed = stored.count()
+            pledges_per_s = figures["posts_ok"] / seconds
+            result.throughput, result.unit = round(pledges_per_s, 1), "pledges/s"
+            result.ratio = round(pledges_per_s / self.references["bare insert"], 2)
+            result.target = ">= 40% of bare insert, every pledge stored"
+            # A POST still in flight when wrk stops is stored but not counted by wrk.
+            every_one = 0 <= landed - figures["posts_ok"] <= self.args.connections
+            every_one = every_one and not figures["posts_refused"]
+            result.met = result.ratio >= 0.40 and every_one
+            outbox = OutboxEmail.objects.filter(pledge__in=stored)
+            deadline = time.monotonic() + 120
+            while outbox.filter(sent_at__isnull=True).exists() and time.monotonic() < deadline:
+                time.sleep(1)
+            result.notes.append(
+                f"{figures['posts_ok']} POSTs answered 302, {figures['posts_refused']} refused, "
+                f"{figures['form_gets']} form GETs; rows that landed: {landed}; "
+                f"outbox rows {outbox.count()}, "
+                f"sent {outbox.filter(sent_at__isnull=False).count()}; confirmations at the sink "
+                f"{self.sink.messages}; latency figures cover every request, GETs included"
+            )
+            print(f"    {result.notes[-1]}", flush=True)
+            print(f"    = {result.throughput} pledges/s, ratio {result.ratio} to the bare insert", flush=True)
+
+    def moderation(self) -> None:
+        from django.contrib.auth import get_user_model
+
+        from campaigns.models import Campaign
+        from pledges.models import (
+            SECTOR_BITS,
+            OutboxEmail,
+            Pledge,
+            Sector,
+            Status,
+            TaggedSector,
+            total_keys_for,
+        )
+        from pledges.services import campaign_recompute_totals, pledge_dedupe_key, pledge_moderate
+
+        campaign = Campaign.objects.get(slug=SLUG)
+        organiser, _ = get_user_model().objects.get_or_create(
+            username="bench-organiser", defaults={"email": "bench-organiser@example.invalid"}
+        )
+        tags = dict(Sector.objects.values_list("bit", "pk"))
+        now = datetime.now(UTC)
+        slugs = list(SECTOR_BITS)
+        rows = []
+        for n in range(PENDING):
+            email = f"{MODERATION_EMAIL}{n}@example.invalid"
+            text = f"I will answer call bells within two minutes, day and night, on ward {n}."
+            sectors = {slugs[n % 4]} | ({slugs[(n + 1) % 4]} if n % 3 == 0 else set())
+            rows.append(
+                Pledge(
+                    campaign=campaign,
+                    text=text,
+                    display_name="Bench",
+                    role="Staff nurse",
+                    region="london" if n % 2 else "wales",
+                    kind="personal",
+                    sector_mask=sum(SECTOR_BITS[slug] for slug in sectors),
+                    email=email,
+                    consent_to_publish=True,
+                    status=Status.PENDING,
+                    submission_token=uuid.uuid4(),
+                    dedupe_key=pledge_dedupe_key(email=email, text=text),
+                    confirmed_at=now,
+                )
+            )
+        created = Pledge.objects.bulk_create(rows, batch_size=2000)
+        TaggedSector.objects.bulk_create(
+            [
+                TaggedSector(content_object_id=pledge.pk, tag_id=tags[bit])
+                for pledge in created
+                for bit in SECTOR_BITS.values()
+                if pledge.sector_mask & bit
+            ],
+            batch_size=5000,
+        )
+        expected = Counter()
+        for pledge in created:
+            keys = total_keys_for(sector_mask=pledge.sector_mask, region=pledge.region, kind=pledge.kind)
+            expected.update(keys)
+        before = _totals(campaign)
+        ids = [pledge.pk for pledge in created]
+        self.sink.reset()
+        load = _loadavg()
+        times: list[float] = []
+        with self.memory.during() as peaks:
+            started = time.perf_counter()
+            for first in range(0, len(ids), MODERATION_BATCH):
+                t0 = time.perf_counter()
+                result = pledge_moderate(
+                    pledge_ids=ids[first : first + MODERATION_BATCH],
+                    action="publish",
+                    actor=organiser,
+                    expected_status=Status.PENDING,
+                )
+                assert not result.skipped, result.skipped[:3]
+                times.append(time.perf_counter() - t0)
+            elapsed = time.perf_counter() - started
+            # The publish emails go out through the outbox and Celery: wait for them.
+            outbox = OutboxEmail.objects.filter(pledge_id__in=ids)
+            deadline = time.monotonic() + 300
+            while outbox.filter(sent_at__isnull=True).exists() and time.monotonic() < deadline:
+                time.sleep(1)
+            drained = time.perf_counter() - started
+        after = _totals(campaign)
+        wrong = {key: (before.get(key, 0), after.get(key, 0), n) for key, n in expected.items()}
+        wrong = {key: v for key, v in wrong.items() if v[1] - v[0] != v[2]}
+        drift = campaign_recompute_totals(campaign=campaign)
+        published = Pledge.objects.filter(pk__in=ids, status=Status.PUBLISHED).count()
+        times.sort()
+        self.report(
+            Result(
+                scenario=f"moderation: publish {PENDING:,} pending in batches of {MODERATION_BATCH}",
+                load_average=load,
+                throughput=round(PENDING / elapsed, 1),
+                unit="pledges/s",
+                p50_ms=round(statistics.median(times) * 1000, 1),
+                p99_ms=round(times[min(len(times) - 1, int(len(times) * 0.99))] * 1000, 1),
+                web_mb=peaks["web_mb"],
+                celery_mb=peaks["celery_mb"],
+                target="under 10 s",
+                met=elapsed < 10 and not wrong and not drift and published == PENDING,
+                notes=[
+                    f"{elapsed:.2f} s for all {PENDING:,} (latency = one batch of {MODERATION_BATCH}); "
+                    f"published {published:,}; counters moved by exactly the published pledges: "
+                    f"{'yes' if not wrong else wrong}; recount found drift: {drift or 'none'}; "
+                    f"{outbox.filter(sent_at__isnull=False).count():,} publish emails sent by Celery, "
+                    f"{self.sink.messages:,} at the sink, {drained:.1f} s after the first batch"
+                ],
+            )
+        )
+        _moderation_cleanup(campaign)
+
+    def recount(self) -> None:
+        from campaigns.models import Campaign
+        from pledges.models import Pledge, Status
+        from pledges.services import campaign_recompute_totals
+
+        campaign = Campaign.objects.get(slug=SLUG)
+        count = Pledge.objects.filter(campaign=campaign, status=Status.PUBLISHED).count()
+        load = _loadavg()
+        times = []
+        with self.memory.during() as peaks:
+            for _ in range(3):
+                started = time.perf_counter()
+                drift = campaign_recompute_totals(campaign=campaign)
+                times.append(time.perf_counter() - started)
+        self.report(
+            Result(
+                scenario=f"recompute_totals over {count:,}",
+                load_average=load,
+                throughput=round(count / statistics.median(times), 0),
+                unit="pledges/s",
+                p50_ms=round(statistics.median(times) * 1000, 1),
+                p99_ms=round(max(times) * 1000, 1),
+                web_mb=peaks["web_mb"],
+                celery_mb=peaks["celery_mb"],
+                target="under 3 s",
+                met=max(times) < 3,
+                notes=[
+                    f"3 runs: {', '.join(f'{t:.2f} s' for t in times)}; drift on the last: {drift or 'none'}"
+                ],
+            )
+        )
+
+    def reminders(self) -> None:
+        from campaigns.models import Campaign
+        from reminders.models import Anchor, Audience, Reminder, ReminderDelivery
+        from reminders.tasks import reminders_dispatch_task
+
+        campaign = Campaign.objects.get(slug=SLUG)
+        _signups_ensure(campaign, SIGNUPS)
+        Reminder.objects.filter(campaign=campaign).delete()
+        reminder = Reminder.objects.create(
+            campaign=campaign, anchor=Anchor.OPENING, days_before=0, audience=Audience.SIGNUPS
+        )
+        deliveries = ReminderDelivery.objects.filter(reminder=reminder)
+        self.sink.reset()
+        load = _loadavg()
+        with self.memory.during() as peaks:
+            started = time.perf_counter()
+            reminders_dispatch_task.delay()
+            deadline = time.monotonic() + self.args.reminder_timeout
+            while self.sink.messages < SIGNUPS and time.monotonic() < deadline:
+                time.sleep(1)
+            at_sink = time.perf_counter() - started
+            # Let the last batch record itself before reading the table.
+            time.sleep(3)
+        timeline = self.memory.timeline
+        # Sink, table, sink: a send recorded between the two reads shows as the difference.
+        at_sink_before = self.sink.messages
+        statuses = dict(Counter(deliveries.values_list("status", flat=True)))
+        at_sink_after = self.sink.messages
+        duplicates = sum(1 for n in self.sink.recipients.values() if n > 1)
+        duplicate_ids = sum(1 for n in self.sink.message_ids.values() if n > 1)
+        early = [rss for t, rss in timeline if t < 30]
+        late = [rss for t, rss in timeline if t > at_sink - 30]
+        self.report(
+            Result(
+                scenario=f"reminders: {SIGNUPS:,} recipients, 2 worker processes",
+                load_average=load,
+                throughput=round(self.sink.messages / at_sink, 1),
+                unit="emails/s",
+                web_mb=peaks["web_mb"],
+                celery_mb=peaks["celery_mb"],
+                target="under 300 s, no duplicates, Celery < 200 MB",
+                met=(
+                    self.sink.messages == SIGNUPS
+                    and at_sink < 300
+                    and not duplicates
+                    and not duplicate_ids
+                    and peaks["celery_mb"] < 200
+                ),
+                notes=[
+                    f"{self.sink.messages:,} messages at the sink in {at_sink:.1f} s "
+                    f"({at_sink_before:,} before reading the deliveries, {at_sink_after:,} after), "
+                    f"{len(self.sink.recipients):,} distinct recipients, {duplicates} recipients twice, "
+                    f"{duplicate_ids} Message-IDs twice; deliveries by status {statuses}; Celery pool RSS "
+                    f"first 30 s max {max(early, default=0) / 1024:.1f} MB, last 30 s max "
+                    f"{max(late, default=0) / 1024:.1f} MB",
+                    f"REMINDER_SEND_RATE={self.env.get('REMINDER_SEND_RATE', '200 (default)')} per process",
+                ],
+            )
+        )
+
+
+def _totals(campaign: Any) -> dict[str, int]:
+    from django.db.models import Sum
+
+    from pledges.models import TotalShard
+
+    rows = TotalShard.objects.filter(campaign=campaign).values("key").annotate(n=Sum("value"))
+    return {row["key"]: row["n"] for row in rows}
+
+
+def _moderation_cleanup(campaign: Any) -> None:
+    """The moderation scenario's pledges go again, so every run starts at a million."""
+    from pledges.models import Pledge
+    from pledges.services import campaign_recompute_totals
+
+    Pledge.objects.filter(campaign=campaign, email__startswith=MODERATION_EMAIL).delete()
+    campaign_recompute_totals(campaign=campaign)
+
+
+def _signups_ensure(campaign: Any, count: int) -> None:
+    from reminders.models import ReminderSignup, SignupStatus
+
+    have = ReminderSignup.objects.filter(campaign=campaign, status=SignupStatus.CONFIRMED).count()
+    if have >= count:
+        return
+    now = datetime.now(UTC)
+    ReminderSignup.objects.bulk_create(
+        [
+            ReminderSignup(
+                campaign=campaign,
+                email=f"signup-{n}@example.invalid",
+                status=SignupStatus.CONFIRMED,
+                confirmed_at=now,
+            )
+            for n in range(count)
+        ],
+        batch_size=10_000,
+        ignore_conflicts=True,
+    )
+
+
+# --- Data -------------------------------------------------------------------------------------
+
+
+def database_ensure(database_url: str) -> None:
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    admin = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def data_ensure(count: int) -> None:
+    from django.core.management import call_command
+
+    from campaigns.models import Campaign
+    from campaigns.services import campaign_create
+    from pledges.models import Pledge, Status
+
+    now = datetime.now(UTC)
+    campaign = Campaign.objects.filter(slug=SLUG).first()
+    if campaign is None:
+        campaign = campaign_create(
+            name="Bench",
+            slug=SLUG,
+            hashtag="Bench",
+            description="Benchmark campaign.",
+            opens_at=now - timedelta(days=60),
+            change_day=(now + timedelta(days=10)).date(),
+            deadline=now + timedelta(days=30),
+            target=500_000,
+        )
+    elif campaign.deadline < now + timedelta(days=2):
+        # Pledging and reminders need an open campaign: keep the old one open.
+        Campaign.objects.filter(pk=campaign.pk).update(
+            deadline=now + timedelta(days=30), change_day=(now + timedelta(days=10)).date()
+        )
+    _moderation_cleanup(campaign)
+    have = Pledge.objects.filter(campaign=campaign, status=Status.PUBLISHED).count()
+    print(f"{have:,} published pledges in {SLUG}", flush=True)
+    if have < count:
+        call_command("load_pledges", campaign=SLUG, count=count - have)
+
+
+SCENARIOS = ("reads", "campaign", "pledges", "moderation", "recount", "reminders")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/changeday_bench")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of load per HTTP scenario")
+    parser.add_argument("--connections", type=int, default=4, help="wrk connections (one per wrk thread)")
+    parser.add_argument("--only", nargs="*", choices=SCENARIOS, help="run only these scenarios")
+    parser.add_argument("--reminder-timeout", type=int, default=600)
+    args = parser.parse_args()
+    # Stopped with SIGTERM (or SIGINT in a background job, which ignores it):
+    # unwind, so gunicorn, the workers and the sink are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: `apt-get install wrk` (Debian package).")
+
+    VAR.mkdir(parents=True, exist_ok=True)
+    http_port, smtp_port = _free_port(), _free_port()
+    env = bench_environment(
+        database_url=args.database_url, redis_url=args.redis_url, http_port=http_port, smtp_port=smtp_port
+    )
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(ROOT)
+    sys.path.insert(0, str(ROOT))
+    started_at = datetime.now(UTC)
+    print(f"changeday bench, {started_at:%Y-%m-%d %H:%M} UTC, load average {_loadavg()}", flush=True)
+
+    database_ensure(args.database_url)
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--verbosity", "0"], check=True)
+    subprocess.run([*manage, "collectstatic", "--noinput", "--verbosity", "0"], check=True)
+
+    import django
+
+    django.setup()
+    data_ensure(PLEDGES)
+    from changeday.celery import app
+
+    # Tasks left in the bench broker by an interrupted run would land in this one.
+    app.control.purge()
+
+    from aiosmtpd.controller import Controller
+
+    # aiosmtpd logs every connection at INFO: 100,000 lines for the reminder run.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    services = Services(env, http_port)
+    try:
+        services.start()
+        bench = Bench(args, env, services, sink)
+        chosen = args.only or SCENARIOS
+        for name in SCENARIOS:
+            if name in chosen:
+                getattr(bench, name)()
+    finally:
+        services.stop()
+        controller.stop()
+
+    out = VAR / f"results-{started_at:%Y%m%dT%H%M}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "started_at": started_at.isoformat(),
+                "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
+                f"Python {platform.python_version()}",
+                "duration_s": args.duration,
+                "connections": args.connections,
+                "reference_runs": bench.reference_runs,
+                "results": [asdict(result) for result in bench.results],
+            },
+            indent=2,
+        )
+    )
+    markdown = out.with_suffix(".md")
+    markdown.write_text(results_markdown(bench.results))
+    print(f"figures written to {out.relative_to(ROOT)} and {markdown.relative_to(ROOT)}")
+
+
+def results_markdown(results: list[Result]) -> str:
+    """The figures as bench/README.md shows them."""
+
+    def figure(value: float | None, digits: int = 1) -> str:
+        return "-" if value is None else f"{value:,.{digits}f}"
+
+    lines = [
+        "| scenario | throughput | p50 ms | p99 ms | ratio | web MB | Celery MB | load avg | target |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        if result.scenario.startswith("reference:"):
+            continue
+        met = {True: "met", False: "**missed**", None: ""}[result.met]
+        lines.append(
+            f"| {result.scenario} | {figure(result.throughput)} {result.unit} | {figure(result.p50_ms)} | "
+            f"{figure(result.p99_ms)} | {figure(result.ratio, 2)} | {figure(result.web_mb)} | "
+            f"{figure(result.celery_mb)} | {result.load_average.split()[0]} | {result.target} {met} |"
+        )
+    lines.append("")
+    for result in results:
+        if not result.scenario.startswith("reference:") and result.notes:
+            lines.append(f"- {result.scenario}: " + "; ".join(result.notes))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
