@@ -52,7 +52,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> Iterator[None]:
-    """Rate-limit windows last an hour in a cache that outlives a test: start each test with none."""
+    """Rate-limit windows last an hour in a cache that outlives a test: start each test with none.
+    Shared pages too: the next test's campaign has the same address and other pledges."""
     from django.core.cache import cache
 
     def clear() -> None:
@@ -60,7 +61,7 @@ def _fresh_rate_limits() -> Iterator[None]:
             import redis
 
             client = redis.Redis.from_url(settings.REDIS_URL)
-            keys = list(client.scan_iter(match="*ratelimit:*"))
+            keys = list(client.scan_iter(match="*ratelimit:*")) + list(client.scan_iter(match="*page:*"))
             if keys:
                 client.delete(*keys)
         else:

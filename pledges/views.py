@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 from campaigns.models import Campaign, Phase
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.mail import absolute_url
+from changeday.lib.pagecache import is_stateless
 from changeday.lib.ratelimit import rate_limit
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
@@ -282,14 +283,10 @@ def _shared_set(key: str, generation: int | None, value: object, timeout: int) -
 WALL_PAGE_CACHE_SECONDS = 1
 
 
-def _stateless(request: HttpRequest) -> bool:
-    return not ({settings.SESSION_COOKIE_NAME, "messages"} & request.COOKIES.keys())
-
-
 def pledge_wall(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, slug=slug)
     key = ""
-    if _stateless(request):
+    if is_stateless(request):
         identity = f"{campaign.pk}:{campaign.created_at.timestamp()}:{request.get_full_path()}"
         key = "wall-page:v1:" + hashlib.sha256(identity.encode()).hexdigest()
         page = _shared_get(key, campaign)

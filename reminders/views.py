@@ -23,6 +23,11 @@ def _signup_page(
     return render(request, "reminders/signup.html", context, status=status)
 
 
+# Exempt from CSRF so the campaign page, which carries this form, can be one page
+# shared by every visitor (changeday.lib.pagecache). A forged cross-site post can
+# only do what anyone can do directly: ask for a confirmation email to an
+# address, which is double opt-in, rate-limited and bounded per address.
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 @rate_limit("remind", what="sign-ups")
 def signup_create(request: HttpRequest, slug: str) -> HttpResponse:
