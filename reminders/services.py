@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Upper
 from django.urls import reverse
@@ -31,6 +31,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, Phase
 from changeday.lib.mail import absolute_url, render_email
 from changeday.lib.mailsession import MailSession, Throttle
+from changeday.lib.pgsend import execute_then
 from changeday.lib.tokens import make_token
 from pledges.models import EmailKind, Pledge, Status
 from pledges.services import outbox_queue
@@ -148,6 +149,10 @@ def signup_confirmation_email(*, signup: ReminderSignup) -> EmailMultiAlternativ
 # --- Runs: plan, fan out, send -----------------------------------------------------
 
 
+# Takes a run and (first id, last id) ranges of its deliveries to send.
+BatchHandler = Callable[[ReminderRun, list[tuple[int, int]]], None]
+
+
 @dataclass
 class DispatchResult:
     run: ReminderRun
@@ -178,19 +183,44 @@ def reminder_run_start(*, reminder: Reminder, now: datetime) -> ReminderRun:
     return run
 
 
-def reminder_run_plan(*, run: ReminderRun, now: datetime, chunk_size: int | None = None) -> int:
+def reminder_run_plan(
+    *,
+    run: ReminderRun,
+    now: datetime,
+    chunk_size: int | None = None,
+    hand_out: BatchHandler | None = None,
+    batch_size: int | None = None,
+) -> int:
     """Write a pending delivery for every recipient not yet planned. Repeatable:
-    a plan cut off half way is finished by the next one, with no duplicates."""
+    a plan cut off half way is finished by the next one, with no duplicates.
+
+    With hand_out, each chunk's deliveries go to the workers as soon as they
+    are written, so sending starts while the rest of a large run is planned."""
     chunk_size = chunk_size or settings.REMINDER_CHUNK_SIZE
+    batch_size = batch_size or settings.REMINDER_BATCH_SIZE
     planned = 0
     for chunk in reminder_recipient_chunks(reminder=run.reminder, chunk_size=chunk_size):
         rows = [_delivery(run=run, recipient=recipient, now=now) for recipient in chunk]
         # ignore_conflicts: the unique key drops a recipient planned before.
         ReminderDelivery.objects.bulk_create(rows, ignore_conflicts=True)
         planned += len(rows)
+        if hand_out is not None:
+            ids = list(
+                ReminderDelivery.objects.filter(
+                    run=run, recipient__in=[row.recipient for row in rows], status=DeliveryStatus.PENDING
+                )
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
+            hand_out(run, [(part[0], part[-1]) for part in _slices(ids, batch_size)])
     ReminderRun.objects.filter(pk=run.pk, planned_at__isnull=True).update(planned_at=now)
     run.planned_at = run.planned_at or now
     return planned
+
+
+def _slices(ids: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def _delivery(*, run: ReminderRun, recipient: Recipient, now: datetime) -> ReminderDelivery:
@@ -254,10 +284,17 @@ def _runs_past_deadline_close(*, now: datetime) -> None:
 
 
 def reminders_dispatch(
-    *, now: datetime | None = None, campaign: Campaign | None = None, batch_size: int | None = None
+    *,
+    now: datetime | None = None,
+    campaign: Campaign | None = None,
+    batch_size: int | None = None,
+    hand_out: BatchHandler | None = None,
 ) -> list[DispatchResult]:
     """Start, plan and fan out every reminder that is due. What the beat task
-    and `send_reminders` run; safe to run again at any moment, even twice at once."""
+    and `send_reminders` run; safe to run again at any moment, even twice at once.
+
+    Batches are returned in each result, or, with hand_out, given to it as soon
+    as they exist (the beat task queues them for the workers)."""
     now = now or timezone.now()
     batch_size = batch_size or settings.REMINDER_BATCH_SIZE
     requeue_after = timedelta(seconds=settings.REMINDER_REQUEUE_SECONDS)
@@ -266,14 +303,20 @@ def reminders_dispatch(
     for reminder in reminders_due(now=now, campaign=campaign):
         run = reminder_run_start(reminder=reminder, now=now)
         result = DispatchResult(run=run)
+        handed_out = False
         if run.planned_at is None:
-            result.planned = reminder_run_plan(run=run, now=now)
+            result.planned = reminder_run_plan(run=run, now=now, hand_out=hand_out, batch_size=batch_size)
+            handed_out = hand_out is not None
         # Hand the batches out once; again only if they have sat unsent for a
         # while (their worker died with the messages unacknowledged).
         stale = run.fanned_out_at is None or run.fanned_out_at <= now - requeue_after
-        if stale and not _run_finish_if_done(run=run, now=now):
+        if handed_out:
+            ReminderRun.objects.filter(pk=run.pk).update(fanned_out_at=now)
+        elif stale and not _run_finish_if_done(run=run, now=now):
             result.batches = list(_batches(run=run, now=now, batch_size=batch_size))
             ReminderRun.objects.filter(pk=run.pk).update(fanned_out_at=now)
+            if hand_out is not None:
+                hand_out(run, result.batches)
         results.append(result)
     return results
 
@@ -448,7 +491,7 @@ def reminder_send_batch(
             try:
                 session.send(
                     reminder_email(delivery=delivery, now=now),
-                    on_accepting=lambda d=delivery: _mark_sent(d, claimed_until),
+                    on_accepting=lambda send_dot, d=delivery: _mark_sent(d, claimed_until, send_dot),
                 )
             except ClaimLost:
                 continue
@@ -482,10 +525,27 @@ def _batch_release(
         result.retrying += 1
 
 
-def _mark_sent(delivery: ReminderDelivery, claimed_until: datetime) -> None:
+def _mark_sent(delivery: ReminderDelivery, claimed_until: datetime, send_dot: Callable[[], None]) -> None:
+    """Record the delivery as sent and release SMTP's final dot in the same breath."""
+    sent_at = timezone.now()
+    if connection.vendor == "postgresql":
+        # The UPDATE and the dot go on the wire back to back (lib/pgsend.py): no
+        # crash can commit "sent" without the message, or the message without it.
+        table = ReminderDelivery._meta.db_table
+        updated = execute_then(
+            f"UPDATE {table} SET status = 'sent', sent_at = $1::timestamptz, claimed_until = NULL "
+            "WHERE id = $2::bigint AND status = 'sending' AND claimed_until = $3::timestamptz",
+            [sent_at.isoformat(), str(delivery.pk), claimed_until.isoformat()],
+            then=send_dot,
+        )
+        if updated != 1:
+            # Our claim lapsed (a batch ran past REMINDER_CLAIM_SECONDS) and another
+            # worker holds the row: this copy has gone too. Logged, as it may be a duplicate.
+            logger.warning("Delivery %s was claimed by another worker while it was sent", delivery.pk)
+        return
     updated = ReminderDelivery.objects.filter(
         pk=delivery.pk, status=DeliveryStatus.SENDING, claimed_until=claimed_until
-    ).update(status=DeliveryStatus.SENT, sent_at=timezone.now(), claimed_until=None)
+    ).update(status=DeliveryStatus.SENT, sent_at=sent_at, claimed_until=None)
     if updated != 1:
         # Our claim lapsed and another worker holds the row now: raising here
         # drops the connection before the final dot, so this copy is discarded.

@@ -5,6 +5,7 @@ from django.conf import settings
 
 from changeday.lib.mailsession import Throttle
 from reminders import services
+from reminders.models import ReminderRun
 
 _throttle: Throttle | None = None
 
@@ -20,12 +21,18 @@ def _worker_throttle() -> Throttle:
 @shared_task(acks_late=True)
 def reminders_dispatch_task() -> int:
     """Start every reminder that is due and hand its deliveries to the workers."""
-    batches = 0
-    for result in services.reminders_dispatch():
-        for first_id, last_id in result.batches:
-            reminder_send_batch_task.delay(result.run.pk, first_id, last_id)
-            batches += 1
-    return batches
+    queued = 0
+
+    def hand_out(run: ReminderRun, batches: list[tuple[int, int]]) -> None:
+        nonlocal queued
+        for first_id, last_id in batches:
+            reminder_send_batch_task.delay(run.pk, first_id, last_id)
+            queued += 1
+
+    # Batches go to the workers as each chunk is planned: sending starts while a
+    # large run is still being written.
+    services.reminders_dispatch(hand_out=hand_out)
+    return queued
 
 
 @shared_task(acks_late=True)

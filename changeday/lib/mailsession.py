@@ -5,10 +5,12 @@ window, between the server's 250 and the record's commit, where a killed
 process leaves a message delivered but unrecorded; a retry then sends it again.
 SMTP closes that window for us: a server keeps a message only once it has read
 the final "." of DATA, and discards it when the connection drops before. So we
-send the whole message except that dot, commit "sent" (the `on_accepting`
-callback), then send the dot. A crash before the commit leaves the message
-unrecorded and undelivered; after it, the dot is already in the kernel's socket
-buffer and goes out even as the process dies.
+send the whole message except that dot, then the `on_accepting` callback writes
+"sent" to the database and, before waiting for the database's answer, the dot
+(lib/pgsend.py). A crash before those two writes leaves the message unrecorded
+and undelivered; after them, both are in the kernel's socket buffers and go out
+even as the process dies. What is left is the few microseconds between the two
+writes.
 
 Other backends (files under `make run`, memory in tests) have no such dot: there
 the callback runs after the backend has the message.
@@ -55,9 +57,10 @@ class MailSession:
                 self.backend.close()
             self._open = False
 
-    def send(self, message: EmailMessage, *, on_accepting: Callable[[], None]) -> None:
-        """Send one message; on_accepting records it as sent just before the
-        server can accept it. Raises the transport's error if it was not accepted."""
+    def send(self, message: EmailMessage, *, on_accepting: Callable[[Callable[[], None]], None]) -> None:
+        """Send one message. on_accepting(send_dot) records it as sent and calls
+        send_dot the moment the record is on its way (or leaves it to us, after
+        it returns). Raises the transport's error if it was not accepted."""
         if not self._open:
             self.backend.open()
             self._open = True
@@ -82,7 +85,7 @@ class MailSession:
                 raise
             return
         self.backend.send_messages([message])
-        on_accepting()
+        on_accepting(lambda: None)
 
     def _abort(self) -> None:
         connection = getattr(self.backend, "connection", None)
@@ -116,14 +119,25 @@ class MailSession:
         if not payload.endswith(b"\r\n"):
             payload += b"\r\n"
         connection.send(payload)
+        dot_sent = False
+
+        def send_dot() -> None:
+            nonlocal dot_sent
+            connection.send(b".\r\n")
+            dot_sent = True
+
         try:
-            on_accepting()
+            on_accepting(send_dot)
         except BaseException:
-            # Not recorded, so it must not be delivered: drop the connection
-            # without the final dot and the server discards the message.
-            self._abort()
+            if not dot_sent:
+                # Not recorded, so it must not be delivered: drop the connection
+                # without the final dot and the server discards the message.
+                self._abort()
+            else:
+                connection.getreply()  # keep the conversation in step
             raise
-        connection.send(b".\r\n")
+        if not dot_sent:
+            send_dot()
         code, reply = connection.getreply()
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)

@@ -348,7 +348,7 @@ def test_a_worker_dying_before_the_final_dot_delivers_nothing_and_the_next_sends
 
     real_mark_sent = services._mark_sent
 
-    def die_before_recording(delivery: Any, claimed_until: Any) -> None:
+    def die_before_recording(delivery: Any, claimed_until: Any, send_dot: Any) -> None:
         raise WorkerKilled
 
     monkeypatch.setattr(services, "_mark_sent", die_before_recording)
@@ -428,3 +428,28 @@ def test_the_throttle_holds_a_worker_to_its_sending_rate() -> None:
     throttle.wait()
     throttle.wait()
     assert now[0] == pytest.approx(62.1)
+
+
+def test_the_beat_task_hands_each_chunk_to_the_workers_as_soon_as_it_is_planned(
+    campaign: Any, settings: Any
+) -> None:
+    settings.REMINDER_CHUNK_SIZE = 100
+    for n in range(250):
+        signup(campaign, f"chunked{n:03}@example.org")
+    week = reminder(campaign, audience=Audience.SIGNUPS)
+    handed: list[tuple[int, bool, list[tuple[int, int]]]] = []
+
+    def hand_out(run: Any, batches: list[tuple[int, int]]) -> None:
+        planned = ReminderRun.objects.get(pk=run.pk).planned_at is not None
+        handed.append((ReminderDelivery.objects.count(), planned, batches))
+
+    (result,) = services.reminders_dispatch(now=week.due_at(), batch_size=60, hand_out=hand_out)
+    # Three chunks, each handed out right after it was written, before the plan finished.
+    assert [(count, planned) for count, planned, _ in handed] == [(100, False), (200, False), (250, False)]
+    ranges = [batch for _, _, batches in handed for batch in batches]
+    ids = sorted(ReminderDelivery.objects.values_list("id", flat=True))
+    covered = sorted(i for first, last in ranges for i in ids if first <= i <= last)
+    assert covered == ids, "every delivery in exactly one batch"
+    assert result.batches == []
+    assert services.reminders_dispatch(now=week.due_at(), hand_out=hand_out)[0].batches == []
+    assert len(handed) == 3, "handed out once, not again on the next pass"
