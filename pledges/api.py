@@ -30,6 +30,7 @@ from campaigns.selectors import SLUG_RE, campaign_get_by_slug
 from changeday.lib.dbrouter import replica_or_primary
 from pledges.models import SECTOR_BITS, Kind, Pledge, Region
 from pledges.selectors import (
+    INTEGRATION_OFF,
     INTEGRATION_ON,
     MAX_SEARCH,
     WALL_PAGE_SIZE,
@@ -215,7 +216,8 @@ def campaign_pledges(
     slug: str,
     sector: str = _documented("Only pledges touching this sector.", enum=["", *SECTOR_BITS]),
     integration: str = _documented(
-        "1, on, true or yes: only pledges touching two or more sectors.", enum=["", *INTEGRATION_ON, "0"]
+        "1, on, true or yes: only pledges touching two or more sectors.",
+        enum=[*INTEGRATION_OFF, *INTEGRATION_ON],
     ),
     region: str = _documented("Only pledges from this region.", enum=["", *Region.values]),
     kind: str = _documented("Personal or organisational pledges only.", enum=["", *Kind.values]),

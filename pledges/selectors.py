@@ -214,6 +214,7 @@ def moderation_pledges(*, public_ids: list[str]) -> list[Pledge]:
 WALL_PAGE_SIZE = 24
 MAX_SEARCH = 200
 INTEGRATION_ON = ("1", "on", "true", "yes")
+INTEGRATION_OFF = ("", "0", "off", "false", "no")
 
 
 class BadWallQuery(ValueError):
@@ -246,9 +247,13 @@ class WallFilters:
             raise BadWallQuery(f"Keep searches to {MAX_SEARCH} characters or fewer.")
         if "\x00" in organisation + q:
             raise BadWallQuery("Searches cannot contain null characters.")
+        # Exactly the values the API documents: anything else is a mistake to say, not to guess.
+        integration = query.get("integration", "")
+        if integration not in INTEGRATION_ON + INTEGRATION_OFF:
+            raise BadWallQuery("Use integration=1 for pledges touching two or more sectors, or leave it out.")
         return cls(
             sector=sector,
-            integration=query.get("integration", "") in INTEGRATION_ON,
+            integration=integration in INTEGRATION_ON,
             region=region,
             kind=kind,
             organisation=organisation,

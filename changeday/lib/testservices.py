@@ -139,6 +139,15 @@ class PostgresCluster:
             self._ctl("stop")
 
 
+def database_url() -> str:
+    """The URL of the database this test runs on, for the app processes it starts."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
+    return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
+
+
 def django_env(**overrides: str) -> dict[str, str]:
     """The environment of an app process (web or worker) started by a test."""
     env = dict(os.environ)

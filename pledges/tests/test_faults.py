@@ -27,7 +27,6 @@ import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 
 from campaigns.models import Campaign
@@ -50,16 +49,6 @@ pytestmark = [
 
 
 # --- helpers ------------------------------------------------------------------------
-
-
-def test_database_url() -> str:
-    """The database this test runs on, for the app processes it starts."""
-    params = connection.settings_dict
-    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
-    return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
-
-
-test_database_url.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
 def _use_broker(url: str) -> None:
@@ -100,7 +89,7 @@ def app_on_own_redis(own_redis: RedisServer, settings: Any) -> Iterator[RedisSer
 
 def _worker_env(redis: RedisServer, inbox_port: int, var_dir: Path, **extra: str) -> dict[str, str]:
     return testservices.django_env(
-        DATABASE_URL=test_database_url(),
+        DATABASE_URL=testservices.database_url(),
         REDIS_URL=redis.url(0),
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(inbox_port),

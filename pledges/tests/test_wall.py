@@ -148,3 +148,10 @@ def test_the_atom_feed_lists_published_pledges_per_campaign_and_per_sector(campa
     only_housing = entries(f"/campaigns/{campaign.slug}/feed/housing/")
     assert [href.rsplit("/", 2)[-2] for href in only_housing] == [housing.public_id]
     assert Client().get(f"/campaigns/{campaign.slug}/feed/dentistry/").status_code == 404
+
+
+def test_an_unknown_integration_value_is_a_clear_400_not_silently_ignored(campaign: Any) -> None:
+    response = Client().get(f"/campaigns/{campaign.slug}/wall/?integration=maybe")
+    assert response.status_code == 400
+    assert "Use integration=1" in response.content.decode()
+    assert Client().get(f"/campaigns/{campaign.slug}/wall/?integration=off").status_code == 200
