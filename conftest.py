@@ -4,7 +4,6 @@ on loopback and a real Celery worker on the configured broker."""
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from hypothesis import settings as hypothesis_settings
 
 from campaigns.models import Campaign, ModerationMode
 from campaigns.services import campaign_create
+from changeday.lib.testservices import free_port
 
 # Property tests (hypothesis, schemathesis): modest example counts keep the suite
 # fast; no deadline, since a request to PostgreSQL varies with the machine's load;
@@ -197,12 +197,6 @@ class _Inbox:
         with self._arrived:
             self._arrived.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
         return list(self.messages)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

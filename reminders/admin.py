@@ -26,9 +26,13 @@ class ReminderInline(admin.TabularInline):
             return "-"
         return f"{timezone.localtime(obj.due_at()):%-d %b %Y %H:%M}"
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Reminder]:
+        # Each row shows its run: one join, not one query per reminder.
+        return super().get_queryset(request).select_related("run")
+
     @admin.display(description="Run")
     def run_state(self, obj: Reminder) -> str:
-        run = ReminderRun.objects.filter(reminder_id=obj.pk).first() if obj.pk else None
+        run = getattr(obj, "run", None) if obj.pk else None
         if run is None:
             return "Not started"
         url = reverse("admin:reminders_reminderrun_change", args=[run.pk])

@@ -28,17 +28,18 @@ class Recipient:
     signup_id: int | None = None
 
 
-def pledges_by_address(*, campaign_id: int | OuterRef, email: str | OuterRef) -> QuerySet[Pledge]:
-    """Confirmed pledges from one address (matched without case) in one campaign."""
+def addresses_that_pledged(*, campaign_id: int, emails: list[str]) -> set[str]:
+    """Which of these (lower-case) addresses have a confirmed pledge in the campaign."""
+    if not emails:
+        return set()
     # UPPER, as email__iexact compiles on PostgreSQL: pledge_email_upper_idx serves both.
-    return (
+    found = (
         Pledge.objects.alias(email_upper=Upper("email"))
-        .filter(
-            campaign_id=campaign_id,
-            email_upper=Upper(email) if isinstance(email, OuterRef) else email.upper(),
-        )
+        .filter(campaign_id=campaign_id, email_upper__in=[email.upper() for email in emails])
         .exclude(status=Status.UNCONFIRMED)
+        .values_list("email", flat=True)
     )
+    return {email.strip().lower() for email in found}
 
 
 def _pledger_chunks(*, campaign: Campaign, chunk_size: int) -> Iterator[list[Recipient]]:
@@ -64,7 +65,11 @@ def _pledger_chunks(*, campaign: Campaign, chunk_size: int) -> Iterator[list[Rec
 
 
 def _signup_chunks(*, campaign: Campaign, chunk_size: int) -> Iterator[list[Recipient]]:
-    pledged = pledges_by_address(campaign_id=OuterRef("campaign_id"), email=OuterRef("email"))
+    pledged = (
+        Pledge.objects.alias(email_upper=Upper("email"))
+        .filter(campaign_id=OuterRef("campaign_id"), email_upper=Upper(OuterRef("email")))
+        .exclude(status=Status.UNCONFIRMED)
+    )
     eligible = (
         ReminderSignup.objects.filter(campaign=campaign, status=SignupStatus.CONFIRMED)
         .filter(~Exists(pledged))

@@ -24,7 +24,6 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
 
@@ -45,7 +44,12 @@ from reminders.models import (
     ReminderSignup,
     SignupStatus,
 )
-from reminders.selectors import Recipient, deliveries_open, reminder_recipient_chunks
+from reminders.selectors import (
+    Recipient,
+    addresses_that_pledged,
+    deliveries_open,
+    reminder_recipient_chunks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -347,19 +351,6 @@ def _claim(*, run_id: int, first_id: int, last_id: int, now: datetime) -> tuple[
     return ids, claimed_until
 
 
-def _pledged_addresses(*, campaign_id: int, emails: list[str]) -> set[str]:
-    """Which of these sign-up addresses (lower case) have a confirmed pledge."""
-    if not emails:
-        return set()
-    found = (
-        Pledge.objects.alias(email_upper=Upper("email"))
-        .filter(campaign_id=campaign_id, email_upper__in=[email.upper() for email in emails])
-        .exclude(status=Status.UNCONFIRMED)
-        .values_list("email", flat=True)
-    )
-    return {normalise_email(email) for email in found}
-
-
 def _skip_reason(delivery: ReminderDelivery, *, now: datetime, pledged: set[str]) -> str:
     if now >= delivery.campaign.deadline:
         return "The pledge deadline had passed"
@@ -474,7 +465,7 @@ def reminder_send_batch(
         .order_by("id")
     )
     campaign_id = deliveries[0].campaign_id
-    pledged = _pledged_addresses(
+    pledged = addresses_that_pledged(
         campaign_id=campaign_id, emails=[d.recipient for d in deliveries if d.signup_id is not None]
     )
     with MailSession() as session:

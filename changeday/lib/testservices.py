@@ -222,7 +222,9 @@ def manage(*args: str, env: Mapping[str, str]) -> str:
     return result.stdout
 
 
-def celery_worker(*, env: Mapping[str, str], log: Path, name: str) -> AppProcess:
+def celery_worker(
+    *, env: Mapping[str, str], log: Path, name: str, pool: str = "solo", concurrency: int = 1
+) -> AppProcess:
     """A real `celery worker` process, returned once it consumes."""
     worker = AppProcess(
         [
@@ -232,7 +234,8 @@ def celery_worker(*, env: Mapping[str, str], log: Path, name: str) -> AppProcess
             "-A",
             "changeday",
             "worker",
-            "--pool=solo",
+            f"--pool={pool}",
+            f"--concurrency={concurrency}",
             "--loglevel=INFO",
             f"--hostname={name}@%h",
             "--without-gossip",

@@ -32,7 +32,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
-from django.db import connections
 from django.utils import timezone
 
 from campaigns.models import ModerationMode
@@ -114,8 +113,7 @@ def cluster(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> 
     sink = Sink()
     smtp = Controller(sink, hostname="127.0.0.1", port=testservices.free_port())
     smtp.start()
-    db = connections["default"].settings_dict
-    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    database_url = testservices.database_url()
     logs = tmp_path_factory.mktemp("cluster")
     env = testservices.django_env(
         DATABASE_URL=database_url,

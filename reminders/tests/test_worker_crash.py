@@ -9,10 +9,6 @@ must then be counted exactly once at the SMTP server.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -24,10 +20,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 
-from conftest import free_port
+from changeday.lib import testservices
 from reminders.models import DeliveryStatus, ReminderDelivery, ReminderRun, ReminderSignup, SignupStatus
 from reminders.tasks import reminders_dispatch_task
 from reminders.tests.helpers import reminder
@@ -36,7 +31,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 RECIPIENTS = 10_000
 KILL_AFTER = 2_500
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class CountingSink:
@@ -59,55 +53,12 @@ class CountingSink:
 @pytest.fixture
 def sink() -> Iterator[tuple[CountingSink, int]]:
     handler = CountingSink()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = Controller(handler, hostname="127.0.0.1", port=testservices.free_port())
     controller.start()
     try:
         yield handler, controller.port
     finally:
         controller.stop()
-
-
-def _worker_env(smtp_port: int, log: Path) -> dict[str, str]:
-    db = connection.settings_dict
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="changeday.lib.testenv",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        REDIS_URL=django_settings.REDIS_URL,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=str(smtp_port),
-        REMINDER_SEND_RATE="0",
-        # A short claim, so the rows the killed worker held come back quickly.
-        REMINDER_CLAIM_SECONDS="5",
-    )
-    return env
-
-
-def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "celery", "-A", "changeday", "worker", "--pool=prefork"]
-    command += ["--concurrency=2", "--without-mingle", "--without-gossip", "--loglevel=WARNING"]
-    with log.open("ab") as out:
-        # Its own session, so one signal reaches the parent and both children.
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True)
-
-
-def _kill(worker: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-    try:
-        os.killpg(worker.pid, sig)
-    except ProcessLookupError:
-        return
-    worker.wait(timeout=30)
-
-
-def _wait(condition: Any, *, timeout: float, every: float = 0.2, then: Any = None) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        if then is not None:
-            then()
-        time.sleep(every)
-    return condition()
 
 
 @pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs Redis as the Celery broker")
@@ -136,34 +87,48 @@ def test_a_worker_killed_mid_run_and_replaced_delivers_every_reminder_exactly_on
     settings.REMINDER_BATCH_SIZE = 250
     settings.REMINDER_REQUEUE_SECONDS = 0
     app.control.purge()
-    log = tmp_path / "worker.log"
-    env = _worker_env(port, log)
-    first = _start_worker(env, log)
+    env = testservices.django_env(
+        DATABASE_URL=testservices.database_url(),
+        REDIS_URL=django_settings.REDIS_URL,
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(port),
+        REMINDER_SEND_RATE="0",
+        # A short claim, so the rows the killed worker held come back quickly.
+        REMINDER_CLAIM_SECONDS="5",
+    )
+
+    def start_worker(name: str) -> testservices.AppProcess:
+        return testservices.celery_worker(
+            env=env, log=tmp_path / f"{name}.log", name=name, pool="prefork", concurrency=2
+        )
+
+    first = start_worker("first")
     second = None
     try:
         reminders_dispatch_task()
-        assert _wait(lambda: counter.total() >= KILL_AFTER, timeout=180), log.read_text()[-3000:]
-        _kill(first)
+        testservices.wait_until(lambda: counter.total() >= KILL_AFTER, timeout=180, what="the first messages")
+        first.kill()
         at_kill = counter.total()
         time.sleep(0.5)
         print(f"worker killed after {at_kill} of {RECIPIENTS} messages")
         assert at_kill < RECIPIENTS, "the kill came too late to test anything"
 
-        second = _start_worker(env, log)
+        second = start_worker("second")
+
         # Beat's dispatch, every few seconds: it hands out again what the dead
         # worker held once its claims lapse.
-        done = _wait(
-            lambda: counter.total() >= RECIPIENTS,
-            timeout=300,
-            every=3,
-            then=lambda: reminders_dispatch_task(),
-        )
-        assert done, f"only {counter.total()} of {RECIPIENTS} arrived\n{log.read_text()[-3000:]}"
+        def all_arrived() -> bool:
+            if counter.total() >= RECIPIENTS:
+                return True
+            reminders_dispatch_task()
+            return False
+
+        testservices.wait_until(all_arrived, timeout=300, what=f"all {RECIPIENTS} messages", interval=3)
         time.sleep(2)  # anything still in flight would show up as a duplicate now
     finally:
-        _kill(first)
+        first.kill()
         if second is not None:
-            _kill(second, signal.SIGTERM)
+            second.stop()
 
     duplicates = {address: n for address, n in counter.received.items() if n > 1}
     missing = RECIPIENTS - len(counter.received)
