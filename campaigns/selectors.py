@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import copy
 import re
+import time
 from datetime import datetime
 
+from django.http import Http404
 from django.utils import timezone
 
 from campaigns.models import Campaign
@@ -16,6 +19,44 @@ def campaign_get_by_slug(slug: str) -> Campaign | None:
     answers a null character with an error rather than no match, and a
     5,000-character slug is no campaign's either."""
     return Campaign.objects.filter(slug=slug).first() if SLUG_RE.fullmatch(slug) else None
+
+
+# Each pledge and each wall page on Change Day reads its campaign, a row organisers change a few
+# times a day: each process keeps what it read for this long (bench/README.md, pledge submission).
+CAMPAIGN_MEMO_SECONDS = 2.0
+_memo: dict[str, tuple[float, Campaign]] = {}
+
+
+def campaign_for_visitors(slug: str) -> Campaign | None:
+    """campaign_get_by_slug, remembered by this process for CAMPAIGN_MEMO_SECONDS.
+
+    Saving or deleting a campaign forgets every one at once in the process that did it
+    (campaigns.apps); other processes see the change within CAMPAIGN_MEMO_SECONDS. Opening and
+    closing are worked out from the clock on each call, so they are never late. For public pages
+    only: organisers' pages and anything that writes to a campaign read the row itself.
+    """
+    now = time.monotonic()
+    found = _memo.get(slug)
+    if found is not None and found[0] > now:
+        # A copy: whatever one request does to its campaign stays out of the next.
+        return copy.copy(found[1])
+    campaign = campaign_get_by_slug(slug)
+    if campaign is not None:
+        # Only slugs that exist are kept, so the memo holds at most one entry per campaign.
+        _memo[slug] = (now + CAMPAIGN_MEMO_SECONDS, campaign)
+        return copy.copy(campaign)
+    return None
+
+
+def campaign_for_visitors_or_404(slug: str) -> Campaign:
+    campaign = campaign_for_visitors(slug)
+    if campaign is None:
+        raise Http404("No campaign here.")
+    return campaign
+
+
+def campaign_memo_forget(**_: object) -> None:
+    _memo.clear()
 
 
 def campaign_get_current(*, now: datetime | None = None) -> Campaign | None:

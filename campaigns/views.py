@@ -3,12 +3,12 @@ from __future__ import annotations
 from csp.decorators import csp_replace
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from campaigns.models import Campaign
-from campaigns.selectors import campaign_get_current
+from campaigns.selectors import campaign_for_visitors_or_404, campaign_get_current
 from changeday.lib.pagecache import shared_page
 from pledges.models import SectorSlug
 from pledges.selectors import campaign_totals_cached, campaign_totals_display
@@ -51,7 +51,7 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         scope="campaign",
         seconds=CAMPAIGN_PAGE_CACHE_SECONDS,
-        render=lambda: _render_campaign(request, get_object_or_404(Campaign, slug=slug)),
+        render=lambda: _render_campaign(request, campaign_for_visitors_or_404(slug)),
     )
 
 
@@ -61,7 +61,7 @@ def campaign_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @cache_control(public=True, max_age=10, stale_while_revalidate=60)
 def campaign_widget(request: HttpRequest, slug: str) -> HttpResponse:
     """The live total for partner sites to embed in an iframe: tiny and cacheable."""
-    campaign = get_object_or_404(Campaign, slug=slug)
+    campaign = campaign_for_visitors_or_404(slug)
     sector = request.GET.get("sector", "")
     if sector and sector not in SectorSlug.values:
         return HttpResponse("Unknown sector.", status=400, content_type="text/plain; charset=utf-8")

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -17,6 +17,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
 from campaigns.models import Campaign, Phase
+from campaigns.selectors import campaign_for_visitors_or_404
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.mail import absolute_url
 from changeday.lib.pagecache import is_stateless
@@ -68,7 +69,7 @@ def _fresh_token_data(request: HttpRequest) -> dict[str, object]:
 @require_http_methods(["GET", "POST"])
 @rate_limit("pledge", what="pledges")
 def pledge_create(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = get_object_or_404(Campaign, slug=slug)
+    campaign = campaign_for_visitors_or_404(slug)
     phase = campaign.phase()
     if phase is not Phase.OPEN:
         status = 200 if request.method == "GET" else 403
@@ -103,7 +104,7 @@ def pledge_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def pledge_sent(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = get_object_or_404(Campaign, slug=slug)
+    campaign = campaign_for_visitors_or_404(slug)
     return render(request, "pledges/sent.html", {"campaign": campaign})
 
 
@@ -284,7 +285,7 @@ WALL_PAGE_CACHE_SECONDS = 1
 
 
 def pledge_wall(request: HttpRequest, slug: str) -> HttpResponse:
-    campaign = get_object_or_404(Campaign, slug=slug)
+    campaign = campaign_for_visitors_or_404(slug)
     key = ""
     if is_stateless(request):
         identity = f"{campaign.pk}:{campaign.created_at.timestamp()}:{request.get_full_path()}"

@@ -80,10 +80,14 @@ def rate_limited(*, scope: str, key: str, limit: int, window_seconds: int) -> in
     remaining = max(1, math.ceil((window + 1) * window_seconds - now))
     cache_key = f"ratelimit:{scope}:{key}:{window}"
     try:
+        if hasattr(cache, "count_in_window"):
+            # Redis: one round trip on every pledge, report and login.
+            count = cache.count_in_window(cache_key, timeout=remaining)
         # add() is atomic: only the first hit of a window sets it and its expiry.
-        if cache.add(cache_key, 1, timeout=remaining):
+        elif cache.add(cache_key, 1, timeout=remaining):
             return 0
-        count = cache.incr(cache_key)
+        else:
+            count = cache.incr(cache_key)
     except ValueError:
         # The key expired between add() and incr(): this is a new window's first hit.
         cache.add(cache_key, 1, timeout=remaining)

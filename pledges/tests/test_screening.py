@@ -4,8 +4,10 @@ on the acronyms, clinical words and place names that real health and care pledge
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pledges.screening import FlagReason, parse_blocked_words, screen_pledge
+from pledges.screening import FlagReason, _profanity, parse_blocked_words, screen_pledge
 
 CLEAN_PLEDGE = (
     "ask every patient 'what matters to you?' before their care plan review, and share what I learn "
@@ -126,3 +128,45 @@ def test_several_reasons_come_back_once_each_in_a_stable_order() -> None:
 def test_blocked_words_are_read_one_per_line_or_comma_separated() -> None:
     raw = "ward, Matron   Smith\n\n  sister ,WARD\r\nbed blockers,"
     assert parse_blocked_words(raw) == ["ward", "Matron Smith", "sister", "bed blockers"]
+
+
+# The word set answers `in` through a trie (pledges.screening._SpellingTrie); the library compares
+# with each entry in turn. Both must agree on every spelling, disguised or not.
+_SUBSTITUTES = "@*4l10v u3$57"
+
+
+def _library_says(word: str) -> bool:
+    return any(entry == word for entry in _profanity().CENSOR_WORDSET)
+
+
+@st.composite
+def _spellings(draw: st.DrawFn) -> str:
+    """A list entry with some characters swapped for a substitute, a letter or nothing; or noise."""
+    entries = [str(entry) for entry in _profanity().CENSOR_WORDSET]
+    if draw(st.booleans()):
+        return draw(st.text(alphabet="aeioulvst" + _SUBSTITUTES + "bcknr", min_size=1, max_size=8))
+    entry = draw(st.sampled_from(entries))
+    chars = []
+    for char in entry:
+        choice = draw(st.sampled_from(["keep", "keep", "substitute", "letter", "drop"]))
+        if choice == "keep":
+            chars.append(char)
+        elif choice == "substitute":
+            chars.append(draw(st.sampled_from(_SUBSTITUTES)))
+        elif choice == "letter":
+            chars.append(draw(st.sampled_from("abcdefghijklmnopqrstuvwxyz")))
+    return "".join(chars)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_spellings())
+def test_the_fast_word_set_agrees_with_the_library_on_every_spelling(word: str) -> None:
+    assert (word in _profanity().CENSOR_WORDSET) == _library_says(word)
+
+
+@pytest.mark.parametrize(
+    ("word", "listed"), [("sh1t", True), ("$hit", True), ("5h*7", True), ("shot", False)]
+)
+def test_the_fast_word_set_knows_disguised_spellings(word: str, listed: bool) -> None:
+    assert (word in _profanity().CENSOR_WORDSET) is listed
+    assert _library_says(word) is listed
