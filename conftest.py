@@ -177,12 +177,18 @@ class _Inbox:
         # Address -> SMTP reply, to play a mail server refusing a recipient
         # ("451 4.3.0 Try again later", "550 5.1.1 No such mailbox").
         self.refuse: dict[str, str] = {}
+        # The same, for the address's next RCPT only: a server busy for a moment.
+        self.refuse_once: dict[str, str] = {}
+        # The client's (host, port) of each message: one port per SMTP connection.
+        self.peers: list[Any] = []
 
     async def handle_RCPT(  # noqa: N802
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         if address in self.refuse:
             return self.refuse[address]
+        if address in self.refuse_once:
+            return self.refuse_once.pop(address)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -190,6 +196,7 @@ class _Inbox:
         message = message_from_bytes(envelope.original_content, policy=policy.default)
         with self._arrived:
             self.messages.append(message)  # type: ignore[arg-type]
+            self.peers.append(session.peer)
             self._arrived.notify_all()
         return "250 Message accepted for delivery"
 

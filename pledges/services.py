@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import random
+import smtplib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +15,9 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.core.mail import get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
@@ -58,6 +62,14 @@ CONFIRM_PURPOSE = "pledge-confirm"
 WITHDRAW_PURPOSE = "pledge-withdraw"
 DATA_PURPOSE = "pledger-data"
 OUTBOX_MAX_ATTEMPTS = 12
+# A bulk decision's emails go out this many to a task: one publish per chunk
+# rather than per email, while several workers still share a big decision.
+OUTBOX_TASK_CHUNK = 50
+# Errors a later attempt can get past: the mail server busy, down or slow.
+TEMPORARY_MAIL_ERRORS = (smtplib.SMTPException, OSError, TimeoutError)
+# The server refused one message (a recipient, the sender, the data) and the
+# connection is still good for the next one.
+MAIL_REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 MAX_CONFIRMATION_EMAILS = 5
 
 
@@ -71,6 +83,14 @@ class CampaignNotOpen(PledgeError):
 
 class InvalidTransition(PledgeError):
     pass
+
+
+class OutboxBatchPaused(Exception):
+    """The mail server could not take some of a batch for now; those wait for a retry."""
+
+    def __init__(self, outbox_ids: list[int]) -> None:
+        super().__init__(f"{len(outbox_ids)} emails wait for a retry")
+        self.outbox_ids = outbox_ids
 
 
 @dataclass(frozen=True)
@@ -91,15 +111,27 @@ def pledge_dedupe_key(*, email: str, text: str) -> str:
     return hashlib.sha256(normalised.encode()).hexdigest()
 
 
-def _enqueue_outbox(outbox_id: int) -> None:
-    from pledges.tasks import send_outbox_email_task
+def _enqueue_outbox(outbox_ids: Sequence[int]) -> None:
+    """Hand committed emails to the workers: one alone as its own task (the
+    pledge form), more in chunks of OUTBOX_TASK_CHUNK (a bulk decision)."""
+    from pledges.tasks import send_outbox_email_task, send_outbox_emails_task
 
-    try:
-        send_outbox_email_task.delay(outbox_id)
-    except Exception:
-        # The broker is down. The row is committed; outbox_drain sends it once
-        # the broker and a worker are back. The pledger still sees success.
-        logger.warning("Could not queue outbox email %s; the drain will send it", outbox_id)
+    for start in range(0, len(outbox_ids), OUTBOX_TASK_CHUNK):
+        chunk = list(outbox_ids[start : start + OUTBOX_TASK_CHUNK])
+        try:
+            if len(chunk) == 1:
+                send_outbox_email_task.delay(chunk[0])
+            else:
+                send_outbox_emails_task.delay(chunk)
+        except Exception:
+            # The broker is down. The rows are committed; outbox_drain sends them
+            # once the broker and a worker are back. The person still sees success,
+            # and the remaining chunks are not tried: each would wait out the dead
+            # broker's timeout in turn.
+            logger.warning(
+                "Could not queue %d outbox emails; the drain will send them", len(outbox_ids) - start
+            )
+            return
 
 
 def outbox_queue(
@@ -107,16 +139,16 @@ def outbox_queue(
 ) -> OutboxEmail:
     """Owe an email in the caller's transaction; it is sent once that commits."""
     outbox = OutboxEmail.objects.create(pledge=pledge, signup=signup, kind=kind)
-    transaction.on_commit(lambda: _enqueue_outbox(outbox.pk))
+    transaction.on_commit(lambda: _enqueue_outbox([outbox.pk]))
     return outbox
 
 
 def _outbox_queue_many(rows: list[OutboxEmail]) -> None:
-    """outbox_queue for a bulk decision: one INSERT; each email is still its own task."""
+    """outbox_queue for a bulk decision: one INSERT, and a task per chunk of emails."""
     if not rows:
         return
     ids = [row.pk for row in OutboxEmail.objects.bulk_create(rows)]
-    transaction.on_commit(lambda: [_enqueue_outbox(outbox_id) for outbox_id in ids])
+    transaction.on_commit(lambda: _enqueue_outbox(ids))
 
 
 def pledge_create(
@@ -552,11 +584,14 @@ def _build_email(outbox: OutboxEmail):  # noqa: ANN202 - EmailMultiAlternatives
     return render_email(template=EMAIL_TEMPLATES[outbox.kind], context=context, to=pledge.email)
 
 
-def outbox_send(*, outbox_id: int, now: datetime | None = None) -> bool:
+def outbox_send(
+    *, outbox_id: int, now: datetime | None = None, connection: BaseEmailBackend | None = None
+) -> bool:
     """Send one owed email. Returns True if this call sent it.
 
     Raises the transport's exception on failure so the task can retry; the row
-    stays unsent and the drain picks it up again later.
+    stays unsent and the drain picks it up again later. connection: an open
+    mail connection shared by a batch; without one the email opens its own.
     """
     now = now or timezone.now()
     # Conditional UPDATE as a claim: the task queued at submission and one queued
@@ -570,7 +605,9 @@ def outbox_send(*, outbox_id: int, now: datetime | None = None) -> bool:
         return False
     outbox = OutboxEmail.objects.select_related("pledge__campaign", "signup__campaign").get(pk=outbox_id)
     try:
-        _build_email(outbox).send()
+        message = _build_email(outbox)
+        message.connection = connection
+        message.send()
     except Exception as exc:
         failed = outbox.attempts >= OUTBOX_MAX_ATTEMPTS
         OutboxEmail.objects.filter(pk=outbox_id).update(
@@ -581,6 +618,61 @@ def outbox_send(*, outbox_id: int, now: datetime | None = None) -> bool:
         raise
     OutboxEmail.objects.filter(pk=outbox_id).update(sent_at=timezone.now(), locked_until=None)
     return True
+
+
+def outbox_send_many(*, outbox_ids: Sequence[int]) -> int:
+    """Send owed emails over one mail connection. Returns how many this call sent.
+
+    Each goes through outbox_send, so its claim keeps a drain-queued copy from
+    sending it twice. One that fails for good is recorded there and the rest
+    still go. Raises OutboxBatchPaused (from the mail error) naming the emails
+    a temporary mail error held back, for the task to retry later.
+    """
+    held: list[int] = []
+    error: Exception | None = None
+    connection = get_connection(fail_silently=False)
+    try:
+        connection.open()
+    except TEMPORARY_MAIL_ERRORS as exc:
+        raise OutboxBatchPaused(list(outbox_ids)) from exc
+    sent = 0
+    try:
+        for index, outbox_id in enumerate(outbox_ids):
+            try:
+                sent += outbox_send(outbox_id=outbox_id, connection=connection)
+            except MAIL_REFUSALS as exc:
+                # Only this message was refused (a full mailbox, "try again later"):
+                # the others need not wait for its retry.
+                held.append(outbox_id)
+                error = exc
+                if _mail_connection_closed(connection):
+                    held += outbox_ids[index + 1 :]
+                    break
+            except TEMPORARY_MAIL_ERRORS as exc:
+                # The connection is gone: every later email would fail against it.
+                held += outbox_ids[index:]
+                error = exc
+                break
+            except DatabaseError:
+                # The database is away: the task fails and the drain sends the rest later.
+                raise
+            except Exception:
+                # Not a mail error, so a retry in seconds would not help (outbox_send
+                # recorded it); the drain tries again until OUTBOX_MAX_ATTEMPTS.
+                logger.exception("Outbox email %s could not be sent", outbox_id)
+    finally:
+        # Closing a connection that already broke must not fail the batch.
+        with contextlib.suppress(Exception):
+            connection.close()
+    if held:
+        raise OutboxBatchPaused(held) from error
+    return sent
+
+
+def _mail_connection_closed(connection: BaseEmailBackend) -> bool:
+    # smtplib closes the connection itself when a reply is 421 ("closing channel").
+    smtp = getattr(connection, "connection", None)
+    return smtp is not None and getattr(smtp, "sock", None) is None
 
 
 def outbox_claim_overdue(

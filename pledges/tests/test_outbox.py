@@ -3,20 +3,27 @@ when the broker or the worker is down at the moment of submission."""
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
+import redis
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
+from django.db import transaction
 from django.test import Client
 
 from changeday.celery import app
-from conftest import free_port
-from pledges.models import OutboxEmail, Pledge
-from pledges.tasks import outbox_drain
+from conftest import create_pledge, free_port
+from pledges.models import Action, OutboxEmail, Pledge
+from pledges.services import OUTBOX_MAX_ATTEMPTS, pledge_moderate
+from pledges.tasks import outbox_drain, send_outbox_email_task
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -145,3 +152,161 @@ def test_a_mail_server_outage_is_recorded_and_the_email_goes_when_it_is_back(
     # A late retry of the failed attempt finds it sent and sends nothing more.
     assert outbox_send(outbox_id=outbox.pk) is False
     assert len(smtp_inbox.messages) == 1
+
+
+# --- A bulk decision's emails: a task per chunk, each email still sent once ---
+
+
+def _pending_pledges(campaign: Any, count: int) -> list[Pledge]:
+    return [create_pledge(campaign, n) for n in range(count)]
+
+
+def _publish(pledges: list[Pledge], organiser: Any) -> None:
+    result = pledge_moderate(
+        pledge_ids=[p.pk for p in pledges], action=Action.PUBLISH, actor=organiser, expected_status="pending"
+    )
+    assert len(result.done) == len(pledges)
+
+
+def _queued_tasks() -> list[tuple[str, Any]]:
+    """The task name and arguments of each message waiting on the Redis broker's queue."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queued = []
+    for raw in client.lrange(app.conf.task_default_queue, 0, -1):
+        message = json.loads(raw)
+        args, _, _ = json.loads(base64.b64decode(message["body"]))
+        queued.append((message["headers"]["task"], args))
+    return queued
+
+
+def test_a_bulk_publish_of_120_pledges_queues_three_tasks_and_each_pledger_hears_once(
+    pre_campaign: Any, organiser: Any, smtp_inbox: Any
+) -> None:
+    pledges = _pending_pledges(pre_campaign, 120)
+    app.control.purge()
+
+    _publish(pledges, organiser)
+
+    queued = _queued_tasks()
+    assert [name for name, _ in queued] == ["pledges.tasks.send_outbox_emails_task"] * 3
+    chunks = [args[0] for _, args in queued]
+    assert sorted(len(chunk) for chunk in chunks) == [20, 50, 50]
+    owed = set(OutboxEmail.objects.filter(kind="published").values_list("pk", flat=True))
+    assert sorted(i for chunk in chunks for i in chunk) == sorted(owed) and len(owed) == 120
+
+    with worker_running():
+        messages = _settle(smtp_inbox, 120)
+
+    sent_to = Counter(m["To"] for m in messages)
+    assert sent_to == Counter(p.email for p in pledges), "an email was lost or sent twice"
+    assert all("is live" in m["Subject"] for m in messages)
+    # One SMTP connection per task, not one per email.
+    assert len(set(smtp_inbox.peers)) == 3
+    assert not OutboxEmail.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_a_mail_server_closing_the_connection_mid_batch_still_delivers_every_email_once(
+    pre_campaign: Any, organiser: Any, smtp_inbox: Any
+) -> None:
+    pledges = _pending_pledges(pre_campaign, 50)
+    # The 21st email meets a server shutting down: smtplib drops the connection,
+    # so the 29 after it cannot go until the task retries.
+    smtp_inbox.refuse_once[pledges[20].email] = "421 4.3.2 Service shutting down"
+    app.control.purge()
+
+    with worker_running():
+        _publish(pledges, organiser)
+        messages = _settle(smtp_inbox, 50)
+
+    assert Counter(m["To"] for m in messages) == Counter(p.email for p in pledges)
+    assert smtp_inbox.refuse_once == {}, "the server never refused anything"
+    attempts = dict(OutboxEmail.objects.values_list("pledge__email", "attempts"))
+    # Only the refused email was tried twice; the ones held back were tried once, when they went.
+    assert attempts.pop(pledges[20].email) == 2
+    assert set(attempts.values()) == {1}
+    assert not OutboxEmail.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_an_address_refused_for_now_does_not_hold_back_the_rest_of_its_batch(
+    pre_campaign: Any, organiser: Any, smtp_inbox: Any
+) -> None:
+    pledges = _pending_pledges(pre_campaign, 6)
+    busy = pledges[0].email
+    smtp_inbox.refuse_once[busy] = "451 4.3.0 Try again later"
+    app.control.purge()
+
+    with worker_running():
+        _publish(pledges, organiser)
+        messages = _settle(smtp_inbox, 6)
+
+    arrived = [m["To"] for m in messages]
+    assert sorted(arrived) == sorted(p.email for p in pledges)
+    # The other five went at once; the refused one on the retry, after them.
+    assert arrived[-1] == busy
+    assert OutboxEmail.objects.get(pledge=pledges[0]).attempts == 2
+
+
+def test_an_email_refused_on_its_last_attempt_is_marked_failed_and_the_others_still_go(
+    pre_campaign: Any, organiser: Any, smtp_inbox: Any
+) -> None:
+    pledges = _pending_pledges(pre_campaign, 5)
+    gone = pledges[2].email
+    smtp_inbox.refuse[gone] = "550 5.1.1 No such mailbox"
+    app.control.purge()
+
+    with worker_running():
+        with transaction.atomic():
+            _publish(pledges, organiser)
+            # As if the drain had already tried it every time but once.
+            OutboxEmail.objects.filter(pledge=pledges[2]).update(attempts=OUTBOX_MAX_ATTEMPTS - 1)
+        messages = _settle(smtp_inbox, 4)
+
+    assert sorted(m["To"] for m in messages) == sorted(p.email for p in pledges if p.email != gone)
+    failed = OutboxEmail.objects.get(pledge=pledges[2])
+    assert failed.failed_at is not None and failed.sent_at is None
+    assert "No such mailbox" in failed.last_error
+
+
+def test_a_batch_and_the_drains_copies_of_its_emails_send_each_email_once(
+    pre_campaign: Any, organiser: Any, smtp_inbox: Any
+) -> None:
+    pledges = _pending_pledges(pre_campaign, 60)
+    app.control.purge()
+    _publish(pledges, organiser)  # two batch tasks wait in the queue: no worker yet
+    owed = list(OutboxEmail.objects.order_by("pk").values_list("pk", flat=True))
+    # The drain's copies of the first five ran before their batch did...
+    for outbox_id in owed[:5]:
+        assert send_outbox_email_task(outbox_id) is True
+    # ...and it queues copies of the other 55 behind the batches.
+    assert outbox_drain(older_than_seconds=0) == 55
+
+    with worker_running():
+        messages = _settle(smtp_inbox, 60)
+
+    assert Counter(m["To"] for m in messages) == Counter(p.email for p in pledges)
+    assert set(OutboxEmail.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_a_bulk_publish_while_the_broker_is_down_is_made_at_once_and_the_drain_sends_its_emails(
+    pre_campaign: Any, organiser: Any, smtp_inbox: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    pledges = _pending_pledges(pre_campaign, 120)
+    app.control.purge()
+    with broker_down(), caplog.at_level(logging.WARNING, logger="pledges.services"):
+        started = time.monotonic()
+        _publish(pledges, organiser)
+        elapsed = time.monotonic() - started
+
+    assert elapsed < 5, f"the organiser waited {elapsed:.1f}s for a dead broker"
+    # The first chunk met the dead broker and the other two were not tried after it.
+    assert [r.getMessage() for r in caplog.records if r.name == "pledges.services"] == [
+        "Could not queue 120 outbox emails; the drain will send them"
+    ]
+    assert Pledge.objects.filter(status="published").count() == 120
+    assert _queued_tasks() == []
+
+    with worker_running():
+        outbox_drain.delay(older_than_seconds=0)
+        messages = _settle(smtp_inbox, 120)
+
+    assert Counter(m["To"] for m in messages) == Counter(p.email for p in pledges)
