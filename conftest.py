@@ -53,10 +53,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> Iterator[None]:
     """Rate-limit windows last an hour in a cache that outlives a test: start each test with none.
-    Shared pages too: the next test's campaign has the same address and other pledges."""
+    Shared pages too: the next test's campaign has the same address and other pledges, and so
+    does what this process remembers of campaigns and counters."""
     from django.core.cache import cache
 
+    from campaigns.selectors import campaign_memo_forget
+    from pledges.api import counters_memo_forget
+
     def clear() -> None:
+        campaign_memo_forget()
+        counters_memo_forget()
         if settings.REDIS_URL:
             import redis
 

@@ -107,8 +107,8 @@ def _status_kib(pid: int, field_name: str) -> int:
 class Services:
     """gunicorn and two Celery worker processes, each in its own process group."""
 
-    def __init__(self, env: dict[str, str], port: int) -> None:
-        self.env, self.port = env, port
+    def __init__(self, env: dict[str, str], port: int, *, worker_nice: int = 0) -> None:
+        self.env, self.port, self.worker_nice = env, port, worker_nice
         self.procs: list[subprocess.Popen[bytes]] = []
         self.gunicorn: subprocess.Popen[bytes] | None = None
         self.celery: list[subprocess.Popen[bytes]] = []
@@ -130,7 +130,8 @@ class Services:
             self.celery.append(
                 self._start(
                     f"celery{n}",
-                    [
+                    ["nice", "-n", str(self.worker_nice)]
+                    + [
                         str(bin_dir / "celery"),
                         "-A",
                         "changeday",
@@ -759,6 +760,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4, help="wrk connections (one per wrk thread)")
     parser.add_argument("--only", nargs="*", choices=SCENARIOS, help="run only these scenarios")
     parser.add_argument("--reminder-timeout", type=int, default=600)
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        help="CPU niceness of the Celery workers (README: web and workers on one machine)",
+    )
     args = parser.parse_args()
     # Stopped with SIGTERM (or SIGINT in a background job, which ignores it):
     # unwind, so gunicorn, the workers and the sink are stopped too.
@@ -800,7 +807,7 @@ def main() -> None:
     sink = Sink()
     controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
     controller.start()
-    services = Services(env, http_port)
+    services = Services(env, http_port, worker_nice=args.worker_nice)
     try:
         services.start()
         bench = Bench(args, env, services, sink)
