@@ -51,6 +51,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _outbox_published_before_the_next_test() -> Iterator[None]:
+    """Web processes publish owed emails a moment after the request (pledges.publisher); a test's
+    own must not land in the next test's broker queue."""
+    from pledges.publisher import publisher
+
+    yield
+    publisher.flush()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> Iterator[None]:
     """Rate-limit windows last an hour in a cache that outlives a test: start each test with none.
     Shared pages too: the next test's campaign has the same address and other pledges, and so

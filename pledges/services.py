@@ -138,8 +138,10 @@ def outbox_queue(
     *, kind: str, pledge: Pledge | None = None, signup: ReminderSignup | None = None
 ) -> OutboxEmail:
     """Owe an email in the caller's transaction; it is sent once that commits."""
+    from pledges.publisher import publisher
+
     outbox = OutboxEmail.objects.create(pledge=pledge, signup=signup, kind=kind)
-    transaction.on_commit(lambda: _enqueue_outbox([outbox.pk]))
+    transaction.on_commit(lambda: publisher.hand_over([outbox.pk]))
     return outbox
 
 

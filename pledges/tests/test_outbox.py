@@ -7,6 +7,7 @@ import base64
 import json
 import logging
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ import redis
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.db import transaction
-from django.test import Client
+from django.test import Client, override_settings
 
 from changeday.celery import app
 from conftest import create_pledge, free_port
@@ -43,10 +44,12 @@ def _use_broker(url: str) -> None:
 
 @contextmanager
 def broker_down() -> Iterator[None]:
-    """Producers in this process see the broker as down: a closed loopback port."""
+    """Producers in this process see the broker as down: a closed loopback port. The request
+    publishes its own email, so it meets the dead broker before the broker comes back."""
     _use_broker(f"redis://127.0.0.1:{free_port()}/0")
     try:
-        yield
+        with override_settings(OUTBOX_PUBLISH_WINDOW_MS=0):
+            yield
     finally:
         _use_broker(settings.CELERY_BROKER_URL)
 
@@ -310,3 +313,35 @@ def test_a_bulk_publish_while_the_broker_is_down_is_made_at_once_and_the_drain_s
         messages = _settle(smtp_inbox, 120)
 
     assert Counter(m["To"] for m in messages) == Counter(p.email for p in pledges)
+
+
+def test_pledges_made_in_the_same_moment_go_to_the_workers_as_one_task_and_each_pledger_hears_once(
+    campaign: Any, pledge_data: dict[str, Any], smtp_inbox: Any, settings: Any
+) -> None:
+    settings.OUTBOX_PUBLISH_WINDOW_MS = 1000
+    app.control.purge()
+    emails = [f"person{n}@example.org" for n in range(10)]
+    for n, email in enumerate(emails):
+        fresh = {"email": email, "text": f"{pledge_data['text']} {n}", "submission_token": str(uuid.uuid4())}
+        response = _submit(campaign, {**pledge_data, **fresh})
+        assert response.status_code == 302
+
+    owed = set(OutboxEmail.objects.values_list("pk", flat=True))
+    assert len(owed) == 10
+    deadline = time.monotonic() + 10
+    while sorted(i for _, args in _queued_tasks() for i in _ids(args)) != sorted(owed):
+        assert time.monotonic() < deadline, (
+            f"not all of {len(owed)} emails were handed over: {_queued_tasks()}"
+        )
+        time.sleep(0.05)
+    # Requests that fall in the same window share a task (one or two on a quiet machine).
+    assert len(_queued_tasks()) < len(owed)
+
+    with worker_running():
+        messages = _settle(smtp_inbox, 10)
+    assert Counter(m["To"] for m in messages) == Counter(emails)
+    assert OutboxEmail.objects.filter(sent_at__isnull=True).count() == 0
+
+
+def _ids(args: list[Any]) -> list[int]:
+    return args[0] if isinstance(args[0], list) else [args[0]]

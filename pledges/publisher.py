@@ -1,0 +1,80 @@
+"""Hands committed outbox emails to the Celery workers a few at a time.
+
+On Change Day every pledge owes a confirmation email. One Celery task per email cost the web
+process a broker publish in each request (about a tenth of a submission's time) and the workers a
+task and an SMTP connection per email (bench/README.md). Instead, each web process gathers the ids
+its requests committed for OUTBOX_PUBLISH_WINDOW_MS in a background thread and publishes them as
+one task, which sends them over one mail connection (pledges.tasks.send_outbox_emails_task).
+
+Nothing depends on the publish for safety: the outbox row is committed before its id gets here,
+and if the process dies first, or the broker is down, outbox_drain sends it within minutes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from collections.abc import Sequence
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+class OutboxPublisher:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[int] = []
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def hand_over(self, outbox_ids: Sequence[int]) -> None:
+        """Publish these committed ids soon, with any others that arrive meanwhile."""
+        window = settings.OUTBOX_PUBLISH_WINDOW_MS / 1000
+        if window <= 0:
+            publish(list(outbox_ids))
+            return
+        with self._lock:
+            self._pending.extend(outbox_ids)
+            # Started lazily: a thread made before gunicorn or Celery forks would not exist in the child.
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, args=(window,), name="outbox-publisher", daemon=True
+                )
+                self._thread.start()
+        self._wake.set()
+
+    def flush(self) -> None:
+        """Publish whatever is waiting, now, in the calling thread."""
+        with self._lock:
+            ids, self._pending = self._pending, []
+        if ids:
+            publish(ids)
+
+    def _run(self, window: float) -> None:
+        while True:
+            self._wake.wait()
+            # Let the other requests of this moment join the batch.
+            threading.Event().wait(window)
+            with self._lock:
+                self._wake.clear()
+            try:
+                self.flush()
+            except Exception:
+                # The thread must outlive anything a publish can raise; the drain covers the ids.
+                logger.exception("Publishing outbox emails failed; the drain will send them")
+
+
+def publish(outbox_ids: list[int]) -> None:
+    from pledges.services import _enqueue_outbox
+
+    _enqueue_outbox(outbox_ids)
+
+
+publisher = OutboxPublisher()
+# A web process stopped gracefully (a deploy, gunicorn's max-requests) hands over what it holds.
+atexit.register(publisher.flush)
