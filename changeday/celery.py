@@ -1,14 +1,32 @@
 from __future__ import annotations
 
 import os
+import sys
+from typing import Any
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "changeday.settings")
 
 app = Celery("changeday")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Celery's Django fixup closes the database connection before and after every task unless told to
+# reuse it: on Change Day that was a new PostgreSQL backend for every confirmation email
+# (bench/README.md). Django's own rule for web requests decides instead (below): keep a connection
+# for DB_CONN_MAX_AGE seconds, and drop one that an error left broken.
+app.conf["CELERY_DB_REUSE_MAX"] = sys.maxsize
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _database_connections_as_for_a_request(**_: Any) -> None:
+    from django.db import close_old_connections
+
+    close_old_connections()
+
 
 # The whole beat schedule lives here, one entry per periodic job.
 app.conf.beat_schedule = {

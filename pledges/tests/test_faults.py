@@ -315,6 +315,66 @@ def test_a_postgresql_restart_is_survived_by_the_running_app_without_losing_a_pl
     _report("postgresql restart", pledges=len(expected - stored), failed_requests=0)
 
 
+MAKE_PLEDGE = """
+import uuid
+from campaigns.models import Campaign
+from pledges.services import pledge_create
+pledge_create(campaign=Campaign.objects.get(slug="restart-day"), text="listen first, number NUMBER",
+    display_name="Sam", is_anonymous=False, role="Nurse", organisation="", region="london", kind="personal",
+    sectors=["nhs"], email="worker-NUMBER@example.org", consent_to_publish=True,
+    wants_reminders=False, submission_token=uuid.uuid4())
+"""
+
+
+def test_a_worker_keeps_its_database_connection_and_survives_a_postgresql_restart_without_losing_an_email(
+    own_postgres: PostgresCluster, holding_inbox: HoldingInbox, tmp_path: Path
+) -> None:
+    with psycopg.connect(own_postgres.url("postgres"), autocommit=True) as admin:
+        admin.execute("CREATE DATABASE changeday")
+    env = testservices.django_env(
+        DATABASE_URL=own_postgres.url("changeday"),
+        DB_CONN_MAX_AGE="600",  # as production: the worker keeps its connection between tasks
+        CHANGEDAY_VAR_DIR=str(tmp_path / "var"),
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(holding_inbox.port),  # type: ignore[attr-defined]
+    )
+    env.pop("REDIS_URL", None)  # a broker in files: this test is about the database
+    testservices.manage("migrate", "--noinput", env=env)
+    testservices.manage("shell", "-c", MAKE_CAMPAIGN, env=env)
+    worker = testservices.celery_worker(env=env, log=tmp_path / "celery.log", name="restart")
+
+    def worker_backends() -> set[int]:
+        with psycopg.connect(own_postgres.url("postgres")) as db:
+            rows = db.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = 'changeday' AND backend_type = 'client backend'"
+            )
+            return {row[0] for row in rows}
+
+    try:
+        for n in (1, 2):
+            testservices.manage("shell", "-c", MAKE_PLEDGE.replace("NUMBER", str(n)), env=env)
+            holding_inbox.wait_for(n, timeout=30)
+            if n == 1:
+                kept = worker_backends()
+        assert worker_backends() == kept and len(kept) == 1, "the worker opened a new connection for a task"
+
+        own_postgres.restart()  # kills the connection the worker holds
+
+        testservices.manage("shell", "-c", MAKE_PLEDGE.replace("NUMBER", "3"), env=env)
+        # No beat runs here, so no drain: the task itself must get through.
+        holding_inbox.wait_for(3, timeout=30)
+    finally:
+        worker.stop()
+
+    assert sorted(m["To"] for m in holding_inbox.messages) == [
+        f"worker-{n}@example.org" for n in (1, 2, 3)
+    ], worker.output()[-3000:]
+    with psycopg.connect(own_postgres.url("changeday")) as db:
+        attempts = [row[0] for row in db.execute("SELECT attempts FROM pledges_outboxemail ORDER BY id")]
+    assert attempts == [1, 1, 1]
+
+
 # --- 3. A worker killed mid-send -------------------------------------------------------------
 
 
