@@ -3,6 +3,7 @@ typed is refused, and that nothing they typed is lost."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from html.parser import HTMLParser
 from typing import Any
@@ -10,11 +11,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.http import HttpResponse
-from django.test import Client
+from django.shortcuts import render
+from django.test import Client, RequestFactory
 from django.utils.html import escape
 
 from campaigns.models import Campaign
 from pledges import services
+from pledges.forms import PledgeForm
 from pledges.models import OutboxEmail, Pledge
 
 pytestmark = pytest.mark.django_db
@@ -418,3 +421,53 @@ def test_a_mangled_submission_token_is_still_a_single_pledge_when_sent_twice(
     assert first.status_code == second.status_code == 302
     assert first["Location"] == second["Location"]
     assert Pledge.objects.count() == 1
+
+
+# The blank form is rendered once per process and campaign, then filled in with each visitor's
+# tokens (pledges.views._blank_form_html).
+_CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+_SUBMISSION_INPUT = re.compile(r'name="submission_token" value="([^"]+)"')
+
+
+def _tokens_blanked(page: str) -> str:
+    return _SUBMISSION_INPUT.sub(
+        'name="submission_token" value=""', _CSRF_INPUT.sub('name="csrfmiddlewaretoken" value=""', page)
+    )
+
+
+def test_the_form_page_is_the_full_rendering_with_each_visitors_own_tokens(campaign: Campaign) -> None:
+    url = f"/campaigns/{campaign.slug}/pledge/"
+    first, second = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    pages = [client.get(url) for client in (first, second, first)]
+    assert all(page.status_code == 200 for page in pages)
+
+    # What a fresh rendering of the whole template gives, tokens aside.
+    request = RequestFactory().get(url)
+    form = PledgeForm(action=url, initial={"submission_token": uuid.uuid4()})
+    rendered = render(request, "pledges/create.html", {"campaign": campaign, "form": form}).content.decode()
+    assert _tokens_blanked(pages[0].content.decode()) == _tokens_blanked(rendered)
+
+    submissions = [_SUBMISSION_INPUT.search(page.content.decode()).group(1) for page in pages]
+    assert len(set(submissions)) == 3, "two visits were given the same submission token"
+    for submission in submissions:
+        uuid.UUID(submission)
+    csrf = [_CSRF_INPUT.search(page.content.decode()).group(1) for page in pages]
+    assert "stand-in" not in " ".join(csrf)
+    assert all(page.cookies.get("csrftoken") for page in pages[:2]), "a visitor was given no CSRF cookie"
+
+
+def test_two_visitors_each_pledge_with_the_tokens_of_their_own_form_page(
+    campaign: Campaign, pledge_data: dict[str, Any]
+) -> None:
+    url = f"/campaigns/{campaign.slug}/pledge/"
+    for n in range(2):
+        client = Client(enforce_csrf_checks=True)
+        page = client.get(url).content.decode()
+        data = {
+            **pledge_data,
+            "email": f"visitor{n}@example.org",
+            "csrfmiddlewaretoken": _CSRF_INPUT.search(page).group(1),
+            "submission_token": _SUBMISSION_INPUT.search(page).group(1),
+        }
+        assert client.post(url, data).status_code == 302
+    assert Pledge.objects.count() == 2
