@@ -16,6 +16,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -59,7 +60,7 @@ class OutboxPublisher:
         while True:
             self._wake.wait()
             # Let the other requests of this moment join the batch.
-            threading.Event().wait(window)
+            time.sleep(window)
             with self._lock:
                 self._wake.clear()
             try:
@@ -70,9 +71,9 @@ class OutboxPublisher:
 
 
 def publish(outbox_ids: list[int]) -> None:
-    from pledges.services import _enqueue_outbox
+    from pledges.services import outbox_enqueue  # services imports this module
 
-    _enqueue_outbox(outbox_ids)
+    outbox_enqueue(outbox_ids)
 
 
 publisher = OutboxPublisher()

@@ -111,7 +111,7 @@ def pledge_dedupe_key(*, email: str, text: str) -> str:
     return hashlib.sha256(normalised.encode()).hexdigest()
 
 
-def _enqueue_outbox(outbox_ids: Sequence[int]) -> None:
+def outbox_enqueue(outbox_ids: Sequence[int]) -> None:
     """Hand committed emails to the workers: one alone as its own task (the
     pledge form), more in chunks of OUTBOX_TASK_CHUNK (a bulk decision)."""
     from pledges.tasks import send_outbox_email_task, send_outbox_emails_task
@@ -150,7 +150,7 @@ def _outbox_queue_many(rows: list[OutboxEmail]) -> None:
     if not rows:
         return
     ids = [row.pk for row in OutboxEmail.objects.bulk_create(rows)]
-    transaction.on_commit(lambda: _enqueue_outbox(ids))
+    transaction.on_commit(lambda: outbox_enqueue(ids))
 
 
 def pledge_create(
