@@ -17,13 +17,14 @@ import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 
 from changeday.celery import app
 from conftest import create_pledge, free_port
 from pledges.models import Action, OutboxEmail, Pledge
-from pledges.services import OUTBOX_MAX_ATTEMPTS, pledge_moderate
+from pledges.services import OUTBOX_MAX_ATTEMPTS, outbox_send_many, pledge_moderate
 from pledges.tasks import outbox_drain, send_outbox_email_task
 
 pytestmark = [
@@ -345,3 +346,22 @@ def test_pledges_made_in_the_same_moment_go_to_the_workers_as_one_task_and_each_
 
 def _ids(args: list[Any]) -> list[int]:
     return args[0] if isinstance(args[0], list) else [args[0]]
+
+
+def test_a_batch_reads_its_emails_in_one_query_and_writes_two_statements_for_each(
+    pre_campaign: Any, organiser: Any, smtp_inbox: Any
+) -> None:
+    pledges = _pending_pledges(pre_campaign, 15)
+    app.control.purge()
+    _publish(pledges, organiser)  # owes 15 emails; no worker runs, the test sends them itself
+    owed = list(OutboxEmail.objects.order_by("pk").values_list("pk", flat=True))
+
+    def statements(ids: list[int]) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert outbox_send_many(outbox_ids=ids) == len(ids)
+        return len(captured.captured_queries)
+
+    # Each email: its claim and its "sent"; the batch: one read of every row it sends.
+    assert statements(owed[:5]) == 1 + 2 * 5
+    assert statements(owed[5:]) == 1 + 2 * 10
+    assert sorted(m["To"] for m in smtp_inbox.messages) == sorted(p.email for p in pledges)
