@@ -11,6 +11,7 @@ from django.db.models.functions import Lower, Upper
 from campaigns.models import Campaign
 from pledges.models import Pledge, Status
 from reminders.models import (
+    OPEN_DELIVERY_STATES,
     Audience,
     DeliveryStatus,
     Reminder,
@@ -28,15 +29,19 @@ class Recipient:
     signup_id: int | None = None
 
 
+def _confirmed_pledges() -> QuerySet[Pledge]:
+    # Matched on UPPER(email), as email__iexact compiles on PostgreSQL:
+    # pledge_email_upper_idx serves both.
+    return Pledge.objects.alias(email_upper=Upper("email")).exclude(status=Status.UNCONFIRMED)
+
+
 def addresses_that_pledged(*, campaign_id: int, emails: list[str]) -> set[str]:
     """Which of these (lower-case) addresses have a confirmed pledge in the campaign."""
     if not emails:
         return set()
-    # UPPER, as email__iexact compiles on PostgreSQL: pledge_email_upper_idx serves both.
     found = (
-        Pledge.objects.alias(email_upper=Upper("email"))
+        _confirmed_pledges()
         .filter(campaign_id=campaign_id, email_upper__in=[email.upper() for email in emails])
-        .exclude(status=Status.UNCONFIRMED)
         .values_list("email", flat=True)
     )
     return {email.strip().lower() for email in found}
@@ -65,10 +70,8 @@ def _pledger_chunks(*, campaign: Campaign, chunk_size: int) -> Iterator[list[Rec
 
 
 def _signup_chunks(*, campaign: Campaign, chunk_size: int) -> Iterator[list[Recipient]]:
-    pledged = (
-        Pledge.objects.alias(email_upper=Upper("email"))
-        .filter(campaign_id=OuterRef("campaign_id"), email_upper=Upper(OuterRef("email")))
-        .exclude(status=Status.UNCONFIRMED)
+    pledged = _confirmed_pledges().filter(
+        campaign_id=OuterRef("campaign_id"), email_upper=Upper(OuterRef("email"))
     )
     eligible = (
         ReminderSignup.objects.filter(campaign=campaign, status=SignupStatus.CONFIRMED)
@@ -111,9 +114,7 @@ RUN_COUNT_ANNOTATIONS = {
     "n_sent": Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.SENT)),
     "n_failed": Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.FAILED)),
     "n_skipped": Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.SKIPPED)),
-    "n_waiting": Count(
-        "deliveries", filter=Q(deliveries__status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])
-    ),
+    "n_waiting": Count("deliveries", filter=Q(deliveries__status__in=OPEN_DELIVERY_STATES)),
 }
 
 
@@ -129,6 +130,4 @@ def reminder_run_counts(*, run: ReminderRun) -> RunCounts:
 
 
 def deliveries_open(*, run: ReminderRun) -> QuerySet[ReminderDelivery]:
-    return ReminderDelivery.objects.filter(
-        run=run, status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING]
-    )
+    return ReminderDelivery.objects.filter(run=run, status__in=OPEN_DELIVERY_STATES)
