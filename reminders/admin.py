@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -40,6 +43,16 @@ class ReminderInline(admin.TabularInline):
         return format_html('<a href="{}">{}</a>', url, state)
 
 
+def _count_column(annotation: str, description: str) -> Callable[[Any, ReminderRun], int]:
+    """A list column showing one of RUN_COUNT_ANNOTATIONS, sortable by it."""
+
+    @admin.display(description=description, ordering=annotation)
+    def column(self: Any, obj: ReminderRun) -> int:
+        return getattr(obj, annotation)
+
+    return column
+
+
 @admin.register(ReminderRun)
 class ReminderRunAdmin(ReadOnlyModelAdmin):
     list_display = [
@@ -70,13 +83,10 @@ class ReminderRunAdmin(ReadOnlyModelAdmin):
     def reminder_label(self, obj: ReminderRun) -> str:
         return obj.reminder.label
 
-    @admin.display(description="Recipients", ordering="n_recipients")
-    def recipients(self, obj: ReminderRun) -> int:
-        return obj.n_recipients  # type: ignore[attr-defined]
-
-    @admin.display(description="Sent", ordering="n_sent")
-    def sent(self, obj: ReminderRun) -> int:
-        return obj.n_sent  # type: ignore[attr-defined]
+    recipients = _count_column("n_recipients", "Recipients")
+    sent = _count_column("n_sent", "Sent")
+    skipped = _count_column("n_skipped", "Skipped")
+    waiting = _count_column("n_waiting", "Waiting")
 
     @admin.display(description="Failed", ordering="n_failed")
     def failed_link(self, obj: ReminderRun) -> str:
@@ -87,14 +97,6 @@ class ReminderRunAdmin(ReadOnlyModelAdmin):
             obj.pk,
             obj.n_failed,  # type: ignore[attr-defined]
         )
-
-    @admin.display(description="Skipped", ordering="n_skipped")
-    def skipped(self, obj: ReminderRun) -> int:
-        return obj.n_skipped  # type: ignore[attr-defined]
-
-    @admin.display(description="Waiting", ordering="n_waiting")
-    def waiting(self, obj: ReminderRun) -> int:
-        return obj.n_waiting  # type: ignore[attr-defined]
 
 
 @admin.register(ReminderDelivery)
