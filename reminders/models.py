@@ -73,8 +73,8 @@ class Reminder(models.Model):
             return f"On the day of {target}"
         return f"{self.days_before} day{'s' if self.days_before != 1 else ''} before {target}"
 
-    def due_at(self, campaign: Campaign | None = None) -> datetime:
-        campaign = campaign or self.campaign
+    def due_at(self) -> datetime:
+        campaign = self.campaign
         if self.anchor == Anchor.OPENING:
             return campaign.opens_at
         if self.anchor == Anchor.CHANGE_DAY:

@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 SIGNUP_CONFIRM_PURPOSE = "reminder-signup-confirm"
 UNSUBSCRIBE_PURPOSE = "reminders-unsubscribe"
 MAX_SIGNUP_CONFIRMATION_EMAILS = 5
+PAST_DEADLINE = "The pledge deadline had passed"
 
 
 class ReminderError(Exception):
@@ -162,7 +163,6 @@ class DispatchResult:
     run: ReminderRun
     # (first id, last id) of each batch of deliveries to hand to a worker.
     batches: list[tuple[int, int]] = field(default_factory=list)
-    planned: int = 0
 
 
 def reminders_due(*, now: datetime, campaign: Campaign | None = None) -> list[Reminder]:
@@ -188,26 +188,18 @@ def reminder_run_start(*, reminder: Reminder, now: datetime) -> ReminderRun:
 
 
 def reminder_run_plan(
-    *,
-    run: ReminderRun,
-    now: datetime,
-    chunk_size: int | None = None,
-    hand_out: BatchHandler | None = None,
-    batch_size: int | None = None,
-) -> int:
+    *, run: ReminderRun, now: datetime, batch_size: int, hand_out: BatchHandler | None = None
+) -> None:
     """Write a pending delivery for every recipient not yet planned. Repeatable:
     a plan cut off half way is finished by the next one, with no duplicates.
 
     With hand_out, each chunk's deliveries go to the workers as soon as they
     are written, so sending starts while the rest of a large run is planned."""
-    chunk_size = chunk_size or settings.REMINDER_CHUNK_SIZE
-    batch_size = batch_size or settings.REMINDER_BATCH_SIZE
-    planned = 0
-    for chunk in reminder_recipient_chunks(reminder=run.reminder, chunk_size=chunk_size):
+    chunks = reminder_recipient_chunks(reminder=run.reminder, chunk_size=settings.REMINDER_CHUNK_SIZE)
+    for chunk in chunks:
         rows = [_delivery(run=run, recipient=recipient, now=now) for recipient in chunk]
         # ignore_conflicts: the unique key drops a recipient planned before.
         ReminderDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-        planned += len(rows)
         if hand_out is not None:
             ids = list(
                 ReminderDelivery.objects.filter(
@@ -219,7 +211,6 @@ def reminder_run_plan(
             hand_out(run, [(part[0], part[-1]) for part in _slices(ids, batch_size)])
     ReminderRun.objects.filter(pk=run.pk, planned_at__isnull=True).update(planned_at=now)
     run.planned_at = run.planned_at or now
-    return planned
 
 
 def _slices(ids: list[int], size: int) -> Iterator[list[int]]:
@@ -282,7 +273,7 @@ def _runs_past_deadline_close(*, now: datetime) -> None:
     """Nothing is sent after the deadline: what is still waiting is skipped."""
     for run in ReminderRun.objects.filter(finished_at__isnull=True, campaign__deadline__lte=now):
         deliveries_open(run=run).filter(Q(status=DeliveryStatus.PENDING) | Q(claimed_until__lt=now)).update(
-            status=DeliveryStatus.SKIPPED, skip_reason="The pledge deadline had passed", claimed_until=None
+            status=DeliveryStatus.SKIPPED, skip_reason=PAST_DEADLINE, claimed_until=None
         )
         _run_finish_if_done(run=run, now=now)
 
@@ -309,7 +300,7 @@ def reminders_dispatch(
         result = DispatchResult(run=run)
         handed_out = False
         if run.planned_at is None:
-            result.planned = reminder_run_plan(run=run, now=now, hand_out=hand_out, batch_size=batch_size)
+            reminder_run_plan(run=run, now=now, hand_out=hand_out, batch_size=batch_size)
             handed_out = hand_out is not None
         # Hand the batches out once; again only if they have sat unsent for a
         # while (their worker died with the messages unacknowledged).
@@ -323,14 +314,6 @@ def reminders_dispatch(
                 hand_out(run, result.batches)
         results.append(result)
     return results
-
-
-@dataclass
-class BatchResult:
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0
-    retrying: int = 0
 
 
 def _claim(*, run_id: int, first_id: int, last_id: int, now: datetime) -> tuple[list[int], datetime]:
@@ -353,7 +336,7 @@ def _claim(*, run_id: int, first_id: int, last_id: int, now: datetime) -> tuple[
 
 def _skip_reason(delivery: ReminderDelivery, *, now: datetime, pledged: set[str]) -> str:
     if now >= delivery.campaign.deadline:
-        return "The pledge deadline had passed"
+        return PAST_DEADLINE
     if delivery.signup is not None:
         if delivery.signup.status != SignupStatus.CONFIRMED:
             return "Unsubscribed"
@@ -414,7 +397,7 @@ def _retry_at(attempts: int, now: datetime) -> datetime:
     return now + timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
 
 
-def _record_failure(delivery: ReminderDelivery, *, error: Exception, permanent: bool, now: datetime) -> str:
+def _record_failure(delivery: ReminderDelivery, *, error: Exception, permanent: bool, now: datetime) -> None:
     failed = permanent or delivery.attempts >= settings.REMINDER_MAX_ATTEMPTS
     status = DeliveryStatus.FAILED if failed else DeliveryStatus.PENDING
     # From "sending", or from "sent" when the server refused after the final dot.
@@ -427,7 +410,6 @@ def _record_failure(delivery: ReminderDelivery, *, error: Exception, permanent: 
         next_attempt_at=_retry_at(delivery.attempts, now),
         last_error=f"{type(error).__name__}: {error}"[:2000],
     )
-    return status
 
 
 def _is_permanent(error: Exception) -> bool:
@@ -451,14 +433,15 @@ def reminder_send_batch(
     last_id: int,
     now: datetime | None = None,
     throttle: Throttle | None = None,
-) -> BatchResult:
-    """Send the claimable deliveries of one batch. Idempotent: a repeated or
-    overlapping batch finds its rows sent or claimed and skips them."""
+) -> int:
+    """Send the claimable deliveries of one batch; returns how many went.
+    Idempotent: a repeated or overlapping batch finds its rows sent or claimed
+    and skips them."""
     now = now or timezone.now()
-    result = BatchResult()
+    sent = 0
     ids, claimed_until = _claim(run_id=run_id, first_id=first_id, last_id=last_id, now=now)
     if not ids:
-        return result
+        return 0
     deliveries = list(
         ReminderDelivery.objects.filter(pk__in=ids)
         .select_related("campaign", "reminder", "pledge", "signup")
@@ -475,7 +458,6 @@ def reminder_send_batch(
                 ReminderDelivery.objects.filter(pk=delivery.pk, claimed_until=claimed_until).update(
                     status=DeliveryStatus.SKIPPED, skip_reason=reason, claimed_until=None
                 )
-                result.skipped += 1
                 continue
             if throttle is not None:
                 throttle.wait()
@@ -488,32 +470,25 @@ def reminder_send_batch(
                 continue
             except smtplib.SMTPException as exc:
                 if isinstance(exc, smtplib.SMTPServerDisconnected):
-                    _batch_release(deliveries[index:], error=exc, now=now, result=result)
+                    _batch_release(deliveries[index:], error=exc, now=now)
                     break
-                status = _record_failure(delivery, error=exc, permanent=_is_permanent(exc), now=now)
-                if status == DeliveryStatus.FAILED:
-                    result.failed += 1
-                else:
-                    result.retrying += 1
+                _record_failure(delivery, error=exc, permanent=_is_permanent(exc), now=now)
                 continue
             except OSError as exc:
                 # SMTPException is an OSError too, hence the order of these clauses.
-                _batch_release(deliveries[index:], error=exc, now=now, result=result)
+                _batch_release(deliveries[index:], error=exc, now=now)
                 break
-            result.sent += 1
+            sent += 1
     _run_finish_if_done(run=ReminderRun(pk=run_id), now=now)
-    return result
+    return sent
 
 
-def _batch_release(
-    deliveries: list[ReminderDelivery], *, error: Exception, now: datetime, result: BatchResult
-) -> None:
+def _batch_release(deliveries: list[ReminderDelivery], *, error: Exception, now: datetime) -> None:
     """The mail server is unreachable: this delivery and the rest of the batch
     wait for a retry rather than each failing against a dead connection."""
     logger.warning("Mail server unreachable during a reminder batch: %s", error)
     for delivery in deliveries:
         _record_failure(delivery, error=error, permanent=False, now=now)
-        result.retrying += 1
 
 
 def _mark_sent(delivery: ReminderDelivery, claimed_until: datetime, send_dot: Callable[[], None]) -> None:
@@ -564,7 +539,7 @@ def reminder_schedule_default(*, campaign: Campaign, now: datetime | None = None
         reminder = Reminder(
             campaign=campaign, anchor=anchor, days_before=days_before, send_time=send_time, audience=audience
         )
-        due = reminder.due_at(campaign)
+        due = reminder.due_at()
         if due <= now or due >= campaign.deadline:
             continue
         reminder.save()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import functools
+
 from celery import shared_task
 from django.conf import settings
 
@@ -7,15 +9,11 @@ from changeday.lib.mailsession import Throttle
 from reminders import services
 from reminders.models import ReminderRun
 
-_throttle: Throttle | None = None
 
-
+@functools.cache
 def _worker_throttle() -> Throttle:
     # One per worker process, shared by every batch it runs: the limit is per process.
-    global _throttle
-    if _throttle is None:
-        _throttle = Throttle(settings.REMINDER_SEND_RATE)
-    return _throttle
+    return Throttle(settings.REMINDER_SEND_RATE)
 
 
 @shared_task(acks_late=True)
@@ -39,7 +37,6 @@ def reminders_dispatch_task() -> int:
 def reminder_send_batch_task(run_id: int, first_id: int, last_id: int) -> int:
     # No autoretry: a delivery that failed for now waits in the database with
     # its own backoff, and the next dispatch hands it out again.
-    result = services.reminder_send_batch(
+    return services.reminder_send_batch(
         run_id=run_id, first_id=first_id, last_id=last_id, throttle=_worker_throttle()
     )
-    return result.sent
