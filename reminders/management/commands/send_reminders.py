@@ -16,6 +16,7 @@ from campaigns.models import Campaign
 from changeday.lib.mailsession import Throttle
 from reminders import services
 from reminders.selectors import reminder_run_counts
+from reminders.tasks import reminder_send_batch_task
 
 
 class Command(BaseCommand):
@@ -46,8 +47,6 @@ class Command(BaseCommand):
         for result in results:
             for first_id, last_id in result.batches:
                 if options["queue"]:
-                    from reminders.tasks import reminder_send_batch_task
-
                     reminder_send_batch_task.delay(result.run.pk, first_id, last_id)
                 else:
                     services.reminder_send_batch(
