@@ -94,7 +94,7 @@ class MailSession:
         self.backend.connection = None
         self._open = False
 
-    def _send_smtp(self, message: EmailMessage, on_accepting: Callable[[], None]) -> None:
+    def _send_smtp(self, message: EmailMessage, on_accepting: Callable[[Callable[[], None]], None]) -> None:
         connection: smtplib.SMTP = self.backend.connection
         encoding = message.encoding or settings.DEFAULT_CHARSET
         sender = sanitize_address(message.from_email, encoding)

@@ -19,15 +19,18 @@ class ExpiredToken(Exception):
     """The token was genuine but is older than its allowed age."""
 
 
+def _signer(purpose: str) -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=f"changeday.{purpose}")
+
+
 def make_token(*, purpose: str, value: str) -> str:
-    return signing.TimestampSigner(salt=f"changeday.{purpose}").sign(value)
+    return _signer(purpose).sign(value)
 
 
 def read_token(*, purpose: str, token: str, max_age: timedelta | None) -> str:
     """The signed value; max_age=None accepts a genuine token of any age."""
-    signer = signing.TimestampSigner(salt=f"changeday.{purpose}")
     try:
-        return signer.unsign(token, max_age=max_age)
+        return _signer(purpose).unsign(token, max_age=max_age)
     except signing.SignatureExpired as exc:
         raise ExpiredToken(str(exc)) from exc
     except (signing.BadSignature, ValueError, TypeError) as exc:
