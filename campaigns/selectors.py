@@ -9,6 +9,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from changeday.lib.cache import ProcessMemo
 
 # What a campaign slug can be (Django's slug, at most the column's length).
 SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,80}")
@@ -24,7 +25,7 @@ def campaign_get_by_slug(slug: str) -> Campaign | None:
 # Each pledge and each wall page on Change Day reads its campaign, a row organisers change a few
 # times a day: each process keeps what it read for this long (bench/README.md, pledge submission).
 CAMPAIGN_MEMO_SECONDS = 2.0
-_memo: dict[str, tuple[float, Campaign]] = {}
+_memo: ProcessMemo[str, Campaign] = ProcessMemo()
 
 
 def campaign_for_visitors(slug: str) -> Campaign | None:
@@ -36,16 +37,14 @@ def campaign_for_visitors(slug: str) -> Campaign | None:
     only: organisers' pages and anything that writes to a campaign read the row itself.
     """
     now = time.monotonic()
-    found = _memo.get(slug)
-    if found is not None and found[0] > now:
-        # A copy: whatever one request does to its campaign stays out of the next.
-        return copy.copy(found[1])
-    campaign = campaign_get_by_slug(slug)
-    if campaign is not None:
-        # Only slugs that exist are kept, so the memo holds at most one entry per campaign.
-        _memo[slug] = (now + CAMPAIGN_MEMO_SECONDS, campaign)
-        return copy.copy(campaign)
-    return None
+    campaign = _memo.get(slug, now=now)
+    if campaign is None:
+        campaign = campaign_get_by_slug(slug)
+        if campaign is None:
+            return None  # never remembered: a memo entry per guessed slug would grow without end
+        _memo.put(slug, campaign, until=now + CAMPAIGN_MEMO_SECONDS)
+    # A copy: whatever one request does to its campaign stays out of the next.
+    return copy.copy(campaign)
 
 
 def campaign_for_visitors_or_404(slug: str) -> Campaign:

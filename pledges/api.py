@@ -28,6 +28,7 @@ from ninja.errors import HttpError
 
 from campaigns.models import Campaign
 from campaigns.selectors import SLUG_RE, campaign_get_by_slug
+from changeday.lib.cache import ProcessMemo
 from changeday.lib.dbrouter import replica_or_primary
 from pledges.models import SECTOR_BITS, Kind, Pledge, Region
 from pledges.selectors import (
@@ -138,7 +139,7 @@ def counters_cache_key(slug: str) -> str:
 # copy's second is up: a poll then costs no Redis round trip (most of the
 # endpoint's time, bench/README.md), and the totals still lag a change by no
 # more than the shared copy's second.
-_recent_counters: dict[str, tuple[float, str, str]] = {}
+_recent_counters: ProcessMemo[str, tuple[str, str]] = ProcessMemo()
 
 
 def counters_memo_forget() -> None:
@@ -149,8 +150,7 @@ def counters_memo_forget() -> None:
 def counters_cache_forget(*slugs: str) -> None:
     """Drop the cached counters of these campaigns, shared and in this process."""
     cache.delete_many([counters_cache_key(slug) for slug in slugs])
-    for slug in slugs:
-        _recent_counters.pop(slug, None)
+    _recent_counters.forget(*slugs)
 
 
 def _counters_body(slug: str) -> tuple[str, str]:
@@ -159,9 +159,9 @@ def _counters_body(slug: str) -> tuple[str, str]:
         # Before the cache: a hostile slug must not become a cache key.
         raise _no_such_campaign()
     now = time.time()
-    recent = _recent_counters.get(slug)
-    if recent is not None and now < recent[0]:
-        return recent[1], recent[2]
+    recent = _recent_counters.get(slug, now=now)
+    if recent is not None:
+        return recent
     key = counters_cache_key(slug)
     # Redis down reads as a miss (changeday.lib.cache): the shards answer instead.
     cached = cache.get(key)
@@ -173,7 +173,7 @@ def _counters_body(slug: str) -> tuple[str, str]:
         fresh_until = now + COUNTERS_TTL_SECONDS
         cache.set(key, (body, etag, fresh_until), timeout=COUNTERS_TTL_SECONDS)
     # Only campaigns that exist get here, so this holds one entry per campaign.
-    _recent_counters[slug] = (fresh_until, body, etag)
+    _recent_counters.put(slug, (body, etag), until=fresh_until)
     return body, etag
 
 

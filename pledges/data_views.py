@@ -3,6 +3,9 @@ or deletes every pledge made from their address."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -78,23 +81,33 @@ def _email_from_token(request: HttpRequest, token: str) -> str | HttpResponse:
     return anchor.email
 
 
+def _for_link_holder(view: Callable[[HttpRequest, str, str], HttpResponse]) -> Callable[..., HttpResponse]:
+    """The view, given the address a genuine 'your data' link stands for; a bad
+    link gets its own page."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, token: str) -> HttpResponse:
+        email = _email_from_token(request, token)
+        if isinstance(email, HttpResponse):
+            return email
+        return view(request, token, email)
+
+    return wrapper
+
+
 @never_cache
 @require_http_methods(["GET"])
-def data_detail(request: HttpRequest, token: str) -> HttpResponse:
+@_for_link_holder
+def data_detail(request: HttpRequest, token: str, email: str) -> HttpResponse:
     # A GET only shows: a mail scanner opening the link changes nothing.
-    email = _email_from_token(request, token)
-    if isinstance(email, HttpResponse):
-        return email
     context = {"pledges": pledger_pledges(email=email), "token": token}
     return render(request, "pledges/data_detail.html", context)
 
 
 @never_cache
 @require_http_methods(["GET"])
-def data_download(request: HttpRequest, token: str) -> HttpResponse:
-    email = _email_from_token(request, token)
-    if isinstance(email, HttpResponse):
-        return email
+@_for_link_holder
+def data_download(request: HttpRequest, token: str, email: str) -> HttpResponse:
     response = JsonResponse(
         pledger_data_export(pledges=pledger_pledges(email=email)), json_dumps_params={"indent": 2}
     )
@@ -104,9 +117,7 @@ def data_download(request: HttpRequest, token: str) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["POST"])
-def data_erase(request: HttpRequest, token: str) -> HttpResponse:
-    email = _email_from_token(request, token)
-    if isinstance(email, HttpResponse):
-        return email
+@_for_link_holder
+def data_erase(request: HttpRequest, token: str, email: str) -> HttpResponse:
     erased = services.pledger_data_erase(email=email)
     return render(request, "pledges/data_erased.html", {"erased": erased})

@@ -5,7 +5,6 @@ The wall's pledges read from the read replica when one is configured
 
 from __future__ import annotations
 
-import time
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from django.db.models import Case, Count, Max, Prefetch, Q, QuerySet, Sum, Value
 
 from campaigns.models import Campaign
 from changeday.lib.dbrouter import replica_or_primary
+from changeday.lib.pagecache import generation_bump
 from pledges.models import (
     PUBLIC_STATES,
     SECTOR_BITS,
@@ -65,7 +65,7 @@ def wall_generation_key(campaign_id: int) -> str:
 
 def wall_changed(*, campaign_id: int) -> None:
     """A pledge joined or left the public pages: shared wall pages made before are stale."""
-    cache.set(wall_generation_key(campaign_id), time.time_ns(), timeout=None)
+    generation_bump(wall_generation_key(campaign_id))
 
 
 def totals_cache_key(campaign: Campaign) -> str:

@@ -8,14 +8,12 @@ from urllib.parse import urlencode
 from crispy_forms.utils import render_crispy_form
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
@@ -23,7 +21,7 @@ from campaigns.models import Campaign, Phase
 from campaigns.selectors import campaign_for_visitors_or_404
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.mail import absolute_url
-from changeday.lib.pagecache import is_stateless
+from changeday.lib.pagecache import current_get, current_set, generation_read, shared_page
 from changeday.lib.ratelimit import rate_limit
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
@@ -33,7 +31,6 @@ from pledges.selectors import (
     BadWallQuery,
     WallFilters,
     campaign_totals_display,
-    wall_changed,
     wall_generation_key,
     wall_pledges,
 )
@@ -265,66 +262,37 @@ def _wall_cards(*, campaign: Campaign, filters: WallFilters, cursor: str) -> str
     # created_at in the key, as for the totals: a test database may reuse an id.
     identity = f"{campaign.pk}:{campaign.created_at.timestamp()}:{sorted(filters.as_query().items())}"
     key = "wall-cards:v1:" + hashlib.sha256(f"{identity}:{cursor}".encode()).hexdigest()
-    cards = _shared_get(key, campaign)
+    # Stale as soon as a pledge joins or leaves the wall (wall_changed).
+    generation_key = wall_generation_key(campaign.pk)
+    cards = current_get(key, generation_key)
     if cards is None:
-        generation = _generation(campaign)
+        generation = generation_read(generation_key)
         page = wall_pledges(campaign=campaign, filters=filters, cursor=cursor)
         next_url = ""
         if page.next_cursor:
             next_url = "?" + urlencode({**filters.as_query(), "cursor": page.next_cursor})
         context = {"pledges": page.pledges, "next_url": next_url, "filters": filters}
         cards = render_to_string("pledges/_wall_cards.html", context)
-        _shared_set(key, generation, cards, WALL_CARDS_CACHE_SECONDS)
+        current_set(key, generation, cards, WALL_CARDS_CACHE_SECONDS)
     return mark_safe(cards)  # noqa: S308 - our own template's output, escaped when rendered
-
-
-def _generation(campaign: Campaign) -> int | None:
-    return cache.get(wall_generation_key(campaign.pk))
-
-
-def _shared_get(key: str, campaign: Campaign) -> object | None:
-    """A shared wall page or cards, if no pledge joined or left the wall since
-    they were made (wall_changed bumps the generation; both come in one read)."""
-    generation_key = wall_generation_key(campaign.pk)
-    found = cache.get_many([generation_key, key])
-    generation, entry = found.get(generation_key), found.get(key)
-    if generation is None:
-        wall_changed(campaign_id=campaign.pk)  # a first visit, or Redis lost it
-        return None
-    if entry is None or entry[0] != generation:
-        return None
-    return entry[1]
-
-
-def _shared_set(key: str, generation: int | None, value: object, timeout: int) -> None:
-    # The generation read before the pledges were: a change committed while
-    # this page was being made leaves it stale on arrival, never served.
-    if generation is not None:
-        cache.set(key, (generation, value), timeout=timeout)
 
 
 # A visitor with no session and no pending message gets a page that depends on
 # its address alone: the whole page is shared for a second (the totals on it
-# stay within the 2 s the counters promise). Organisers get the shared cards.
+# stay within the 2 s the counters promise), and a hidden pledge leaves it at
+# once. Organisers get the shared cards.
 WALL_PAGE_CACHE_SECONDS = 1
 
 
 def pledge_wall(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_visitors_or_404(slug)
-    key = ""
-    if is_stateless(request):
-        identity = f"{campaign.pk}:{campaign.created_at.timestamp()}:{request.get_full_path()}"
-        key = "wall-page:v1:" + hashlib.sha256(identity.encode()).hexdigest()
-        page = _shared_get(key, campaign)
-        if page is not None:
-            response = HttpResponse(page)
-            patch_vary_headers(response, ("Cookie",))
-            return response
-    generation = _generation(campaign)
-    response = _pledge_wall(request, campaign)
-    if key and response.status_code == 200:
-        _shared_set(key, generation, response.content, WALL_PAGE_CACHE_SECONDS)
-    return response
+    return shared_page(
+        request,
+        scope="wall",
+        seconds=WALL_PAGE_CACHE_SECONDS,
+        render=lambda: _pledge_wall(request, campaign),
+        generation_key=wall_generation_key(campaign.pk),
+    )
 
 
 def _pledge_wall(request: HttpRequest, campaign: Campaign) -> HttpResponse:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
 
 import redis
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
@@ -29,6 +29,7 @@ RETRY_AFTER_SECONDS = 5.0
 REDIS_ERRORS = (redis.RedisError, OSError)
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 _down_until: dict[tuple[str, ...], float] = {}
 _lock = threading.Lock()
@@ -145,3 +146,32 @@ class ResilientRedisCache(RedisCache):
             return int(pipe.execute()[1])
 
         return self._or_raise(call)
+
+
+class ProcessMemo(Generic[K, T]):
+    """Values one process keeps until a deadline, for reads allowed to lag by that long.
+
+    The caller gives the clock's reading, so each memo keeps its own clock (monotonic for a
+    process's own deadlines, the wall clock for one shared between processes). Callers store
+    only keys that exist, so a memo holds one entry per campaign, not one per guess. A dict's get
+    and set are atomic: threads that miss at once each read and store the same thing."""
+
+    def __init__(self) -> None:
+        self._entries: dict[K, tuple[float, T]] = {}
+
+    def get(self, key: K, *, now: float) -> T | None:
+        found = self._entries.get(key)
+        return found[1] if found is not None and now < found[0] else None
+
+    def put(self, key: K, value: T, *, until: float) -> None:
+        self._entries[key] = (until, value)
+
+    def forget(self, *keys: K) -> None:
+        for key in keys:
+            self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._entries)
