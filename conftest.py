@@ -238,6 +238,16 @@ def smtp_inbox(settings: Any) -> Iterator[_Inbox]:
         controller.stop()
 
 
+def use_broker(url: str) -> None:
+    """Point this process's Celery producers at another broker (a dead port, a test's own Redis)."""
+    from changeday.celery import app
+
+    app.conf.broker_url = url
+    # Both pools cache connections to the old URL; drop them as Celery does after a fork.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def celery_worker(transactional_db: None) -> Iterator[Any]:
     """A real Celery worker, in a thread, consuming from the configured broker."""

@@ -30,10 +30,9 @@ from django.conf import settings
 from django.test import Client
 
 from campaigns.models import Campaign
-from changeday.celery import app
 from changeday.lib import testservices
 from changeday.lib.testservices import PostgresCluster, RedisServer
-from conftest import create_pledge
+from conftest import create_pledge, use_broker
 from pledges import services
 from pledges.models import OutboxEmail, Pledge, Status
 from pledges.tasks import outbox_drain
@@ -49,13 +48,6 @@ pytestmark = [
 
 
 # --- helpers ------------------------------------------------------------------------
-
-
-def _use_broker(url: str) -> None:
-    app.conf.broker_url = url
-    # Both pools cache connections to the old URL; drop them as Celery does after a fork.
-    app._pool = None
-    app.amqp._producer_pool = None
 
 
 @pytest.fixture
@@ -80,11 +72,11 @@ def app_on_own_redis(own_redis: RedisServer, settings: Any) -> Iterator[RedisSer
             "LOCATION": own_redis.url(0),
         }
     }
-    _use_broker(own_redis.url(0))
+    use_broker(own_redis.url(0))
     try:
         yield own_redis
     finally:
-        _use_broker(settings.CELERY_BROKER_URL)
+        use_broker(settings.CELERY_BROKER_URL)
 
 
 def _worker_env(redis: RedisServer, inbox_port: int, var_dir: Path, **extra: str) -> dict[str, str]:
@@ -165,7 +157,7 @@ def test_with_redis_down_pledges_are_stored_pages_show_database_counts_and_the_e
     assert smtp_inbox.messages == []
 
     redis.start()
-    _use_broker(redis.url(0))  # drop the producer connections that died with it
+    use_broker(redis.url(0))  # drop the producer connections that died with it
     worker = testservices.celery_worker(
         env=_worker_env(redis, settings.EMAIL_PORT, tmp_path / "var"), log=tmp_path / "worker.log", name="w1"
     )
