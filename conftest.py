@@ -326,6 +326,17 @@ def live_site(live_server: Any, settings: Any) -> str:
     return live_server.url
 
 
+def browser_log_in(context: Any, user: Any, base_url: str) -> None:
+    """Sign `user` in to a Playwright browser context without the login form,
+    with the session cookie of a test client that force_login signed in."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base_url}])
+
+
 def screenshot(page: Any, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
