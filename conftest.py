@@ -238,6 +238,16 @@ def smtp_inbox(settings: Any) -> Iterator[_Inbox]:
         controller.stop()
 
 
+def use_broker(url: str) -> None:
+    """Point this process's Celery producers at another broker (a dead port, a test's own Redis)."""
+    from changeday.celery import app
+
+    app.conf.broker_url = url
+    # Both pools cache connections to the old URL; drop them as Celery does after a fork.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def celery_worker(transactional_db: None) -> Iterator[Any]:
     """A real Celery worker, in a thread, consuming from the configured broker."""
@@ -314,6 +324,17 @@ def live_site(live_server: Any, settings: Any) -> str:
     settings.CSRF_COOKIE_SECURE = False
     settings.SITE_URL = live_server.url
     return live_server.url
+
+
+def browser_log_in(context: Any, user: Any, base_url: str) -> None:
+    """Sign `user` in to a Playwright browser context without the login form,
+    with the session cookie of a test client that force_login signed in."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base_url}])
 
 
 def screenshot(page: Any, name: str) -> Path:

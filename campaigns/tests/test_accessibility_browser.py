@@ -8,10 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
-from conftest import axe_violations, create_pledge, screenshot
+from conftest import axe_violations, browser_log_in, create_pledge, screenshot
 from pledges.services import pledge_confirmation_url, pledge_withdraw_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -139,7 +138,7 @@ def test_a_phone_sees_the_pledge_pages_without_serious_accessibility_problems(
 
 
 def test_the_organiser_pages_have_no_serious_accessibility_problem(
-    live_site: str, pre_campaign: Any, organiser: Any, chromium: Any, settings: Any
+    live_site: str, pre_campaign: Any, organiser: Any, chromium: Any
 ) -> None:
     for n in range(3):
         create_pledge(pre_campaign, n)
@@ -154,10 +153,7 @@ def test_the_organiser_pages_have_no_serious_accessibility_problem(
     page.get_by_role("alert").wait_for()
     audit.check("login-errors")
 
-    client = Client()
-    client.force_login(organiser)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_site}])
+    browser_log_in(page.context, organiser, live_site)
     audit.visit("moderation", f"/moderation/?campaign={pre_campaign.slug}")
     page.wait_for_function("() => window.htmx !== undefined")
     audit.check("moderation-ready")

@@ -9,16 +9,21 @@ Nothing here knows about campaigns or pledges.
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -279,3 +284,51 @@ def gunicorn(*, env: Mapping[str, str], log: Path, port: int) -> AppProcess:
 
     wait_until(answers, timeout=60, what="gunicorn to answer", interval=0.3)
     return server
+
+
+CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def csrf_token(page: str, *, where: str) -> str:
+    """The CSRF token of the form on `page` (fetched from `where`)."""
+    match = CSRF_FIELD.search(page)
+    assert match, f"{where} has no CSRF token"
+    return match[1]
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class Browser:
+    """A person's browser against a real server: cookies, the CSRF token taken
+    from the page, redirects answered and not followed. URLs are joined to
+    `base`; a test of several nodes leaves it empty and names the node each time."""
+
+    def __init__(self, base: str = "", *, timeout: float = 60) -> None:
+        self.base = base
+        self.timeout = timeout
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirects()
+        )
+
+    def get(self, url: str) -> tuple[int, str]:
+        return self._open(url, None)
+
+    def post(self, url: str, data: dict[str, Any]) -> tuple[int, str]:
+        return self._open(url, urllib.parse.urlencode(data, doseq=True).encode())
+
+    def form_post(self, form_url: str, post_url: str, data: dict[str, Any]) -> tuple[int, str]:
+        """Fetch a page with the form, then post it (with its CSRF token), maybe to another node."""
+        status, page = self.get(form_url)
+        assert status == 200, f"{form_url} answered {status}"
+        return self.post(post_url, {**data, "csrfmiddlewaretoken": csrf_token(page, where=form_url)})
+
+    def _open(self, url: str, body: bytes | None) -> tuple[int, str]:
+        try:
+            with self.opener.open(self.base + url, data=body, timeout=self.timeout) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(errors="replace")

@@ -1,6 +1,8 @@
 """The client address behind a proxy: read from X-Forwarded-For only when a
 proxy is configured, counting trusted hops from the right, so a value the
-client wrote itself never decides whose limit a request counts against."""
+client wrote itself never decides whose limit a request counts against.
+Behind load balancers every request comes from a balancer's address: rate
+limits count the visitor the balancer saw, each visitor their own."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, RequestFactory
 
@@ -16,7 +19,10 @@ from changeday.lib.env import env_rate
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.ratelimit import client_ip, client_key
 from changeday.tests.test_settings import manage, production_env
+from conftest import create_pledge
 from pledges.models import Pledge
+
+REPORTS_PER_HOUR = django_settings.RATE_LIMITS["report"][0]
 
 
 def _ip(forwarded: str | None, remote: str = "10.0.0.5") -> str:
@@ -71,6 +77,52 @@ def test_a_spoofer_changing_the_left_most_value_is_still_one_client_to_the_limit
         statuses.append(response.status_code)
     assert statuses == [302, 302, 429, 429]
     assert Pledge.objects.count() == 2
+
+
+BALANCER = "10.0.0.2"
+
+
+def _reports(client: Client, public_id: str, times: int, forwarded: list[str]) -> list[int]:
+    statuses = []
+    for n in range(times):
+        response = client.post(
+            f"/pledges/{public_id}/report/",
+            {"reason": "spam"},
+            REMOTE_ADDR=BALANCER,
+            HTTP_X_FORWARDED_FOR=forwarded[n % len(forwarded)],
+        )
+        statuses.append(response.status_code)
+    return statuses
+
+
+def test_two_visitors_behind_one_balancer_each_have_their_own_report_limit(
+    campaign: Any, settings: Any
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    pledge = create_pledge(campaign, 1)
+    first = _reports(Client(), pledge.public_id, REPORTS_PER_HOUR + 1, ["198.51.100.7"])
+    assert first == [302] * REPORTS_PER_HOUR + [429]
+    assert _reports(Client(), pledge.public_id, 1, ["198.51.100.8"]) == [302]
+
+
+def test_addresses_a_visitor_forges_in_x_forwarded_for_do_not_lift_the_limit(
+    campaign: Any, settings: Any
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    pledge = create_pledge(campaign, 1)
+    # The visitor sends a different made-up address each time; the balancer
+    # appends the one it really saw.
+    forged = [f"203.0.113.{n}, 198.51.100.7" for n in range(REPORTS_PER_HOUR + 1)]
+    statuses = _reports(Client(), pledge.public_id, REPORTS_PER_HOUR + 1, forged)
+    assert statuses[-1] == 429
+
+
+def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(campaign: Any, settings: Any) -> None:
+    settings.TRUSTED_PROXY_COUNT = 0
+    pledge = create_pledge(campaign, 1)
+    addresses = [f"198.51.100.{n}" for n in range(REPORTS_PER_HOUR + 1)]
+    statuses = _reports(Client(), pledge.public_id, REPORTS_PER_HOUR + 1, addresses)
+    assert statuses[-1] == 429
 
 
 @pytest.mark.services

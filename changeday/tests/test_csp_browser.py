@@ -10,9 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from django.test import Client
 
-from conftest import create_pledge, free_port
+from conftest import browser_log_in, create_pledge, free_port
 from pledges.models import Pledge, Status
 
 # Runs in every document and frame before its own scripts.
@@ -124,24 +123,12 @@ def test_pledging_in_the_browser_raises_no_csp_violations_and_the_honeypot_stays
 
 @pytest.mark.django_db(transaction=True)
 def test_the_moderation_queue_raises_no_csp_violations_as_htmx_swaps_cards(
-    live_server: Any, pre_campaign: Any, organiser: Any, settings: Any, watch: _Watch
+    live_site: str, pre_campaign: Any, organiser: Any, watch: _Watch
 ) -> None:
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
     for n in range(3):
         create_pledge(pre_campaign, n)
-    client = Client()
-    client.force_login(organiser)
-    watch.page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    assert watch.visit(f"{live_server.url}/moderation/?campaign={pre_campaign.slug}") == []
+    browser_log_in(watch.page.context, organiser, live_site)
+    assert watch.visit(f"{live_site}/moderation/?campaign={pre_campaign.slug}") == []
     page = watch.page
     page.wait_for_function("() => window.htmx && document.activeElement.classList.contains('mod-card')")
     assert page.evaluate("htmx.config.includeIndicatorStyles") is False

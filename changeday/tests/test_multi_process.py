@@ -11,14 +11,10 @@ come out exactly as on one machine.
 
 from __future__ import annotations
 
-import http.cookiejar
 import json
 import re
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +32,7 @@ from django.utils import timezone
 
 from campaigns.models import ModerationMode
 from changeday.lib import testservices
+from changeday.lib.testservices import Browser
 from conftest import create_pledge
 from pledges.models import Action, ModerationEvent, Pledge, Status
 from pledges.selectors import campaign_totals
@@ -57,7 +54,6 @@ pytestmark = [
 
 PLEDGES = 40
 SIGNUPS = 300
-CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 SUBMISSION = re.compile(r'name="submission_token" value="([^"]+)"')
 CONFIRM_LINK = re.compile(r"/pledges/confirm/[^/\s\"<>]+/")
 
@@ -154,42 +150,6 @@ def cluster(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> 
         smtp.stop()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class Browser:
-    """One person's browser; each request names the node the balancer picked."""
-
-    def __init__(self) -> None:
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirects()
-        )
-
-    def get(self, url: str) -> tuple[int, str]:
-        return self._open(url, None)
-
-    def post(self, url: str, data: dict[str, Any]) -> tuple[int, str]:
-        return self._open(url, urllib.parse.urlencode(data, doseq=True).encode())
-
-    def form_post(self, form_url: str, post_url: str, data: dict[str, Any]) -> tuple[int, str]:
-        """Fetch a page with the form, then post it (with its CSRF token), maybe to another node."""
-        status, page = self.get(form_url)
-        assert status == 200, f"{form_url} answered {status}"
-        token = CSRF.search(page)
-        assert token, f"{form_url} has no CSRF token"
-        return self.post(post_url, {**data, "csrfmiddlewaretoken": token[1]})
-
-    def _open(self, url: str, body: bytes | None) -> tuple[int, str]:
-        try:
-            with self.opener.open(url, data=body, timeout=60) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode(errors="replace")
-
-
 def _log_in(browser: Browser, node: str) -> None:
     status, _ = browser.form_post(
         f"{node}/accounts/login/",
@@ -254,7 +214,7 @@ def _submit(cluster: Cluster, campaign_slug: str, n: int) -> str:
         "email": email,
         "consent_to_publish": "on",
         "submission_token": SUBMISSION.search(page)[1],  # type: ignore[index]
-        "csrfmiddlewaretoken": CSRF.search(page)[1],  # type: ignore[index]
+        "csrfmiddlewaretoken": testservices.csrf_token(page, where=form_url),
     }
     if n % 2 == 0:
         data["wants_reminders"] = "on"

@@ -8,15 +8,11 @@ lost: nothing. The shared services on 5432 and 6379 are never touched.
 from __future__ import annotations
 
 import asyncio
-import http.cookiejar
-import re
 import shutil
 import signal
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -30,10 +26,9 @@ from django.conf import settings
 from django.test import Client
 
 from campaigns.models import Campaign
-from changeday.celery import app
 from changeday.lib import testservices
-from changeday.lib.testservices import PostgresCluster, RedisServer
-from conftest import create_pledge
+from changeday.lib.testservices import Browser, PostgresCluster, RedisServer
+from conftest import create_pledge, use_broker
 from pledges import services
 from pledges.models import OutboxEmail, Pledge, Status
 from pledges.tasks import outbox_drain
@@ -49,13 +44,6 @@ pytestmark = [
 
 
 # --- helpers ------------------------------------------------------------------------
-
-
-def _use_broker(url: str) -> None:
-    app.conf.broker_url = url
-    # Both pools cache connections to the old URL; drop them as Celery does after a fork.
-    app._pool = None
-    app.amqp._producer_pool = None
 
 
 @pytest.fixture
@@ -80,11 +68,11 @@ def app_on_own_redis(own_redis: RedisServer, settings: Any) -> Iterator[RedisSer
             "LOCATION": own_redis.url(0),
         }
     }
-    _use_broker(own_redis.url(0))
+    use_broker(own_redis.url(0))
     try:
         yield own_redis
     finally:
-        _use_broker(settings.CELERY_BROKER_URL)
+        use_broker(settings.CELERY_BROKER_URL)
 
 
 def _worker_env(redis: RedisServer, inbox_port: int, var_dir: Path, **extra: str) -> dict[str, str]:
@@ -165,7 +153,7 @@ def test_with_redis_down_pledges_are_stored_pages_show_database_counts_and_the_e
     assert smtp_inbox.messages == []
 
     redis.start()
-    _use_broker(redis.url(0))  # drop the producer connections that died with it
+    use_broker(redis.url(0))  # drop the producer connections that died with it
     worker = testservices.celery_worker(
         env=_worker_env(redis, settings.EMAIL_PORT, tmp_path / "var"), log=tmp_path / "worker.log", name="w1"
     )
@@ -213,37 +201,13 @@ def test_a_redis_that_hangs_costs_the_pages_one_timeout_not_one_per_request(
 # --- 2. PostgreSQL restarted ---------------------------------------------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class Browser:
-    """A person's browser against a real server: cookies, CSRF token, no magic."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirects()
-        )
-
-    def request(self, path: str, data: dict[str, Any] | None = None) -> tuple[int, str]:
-        body = urllib.parse.urlencode(data, doseq=True).encode() if data is not None else None
-        try:
-            with self.opener.open(self.base + path, data=body, timeout=30) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode(errors="replace")
-
-    def pledge(self, slug: str, form: dict[str, Any]) -> int:
-        status, page = self.request(f"/campaigns/{slug}/pledge/")
-        if status != 200:
-            return status
-        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-        assert match, "the form has no CSRF token"
-        status, _ = self.request(f"/campaigns/{slug}/pledge/", {**form, "csrfmiddlewaretoken": match[1]})
+def _pledge(browser: Browser, slug: str, form: dict[str, Any]) -> int:
+    """The answer to a pledge through the form; a form page that fails is that answer."""
+    url = f"/campaigns/{slug}/pledge/"
+    status, page = browser.get(url)
+    if status != 200:
         return status
+    return browser.post(url, {**form, "csrfmiddlewaretoken": testservices.csrf_token(page, where=url)})[0]
 
 
 @pytest.fixture
@@ -288,19 +252,19 @@ def test_a_postgresql_restart_is_survived_by_the_running_app_without_losing_a_pl
     testservices.manage("shell", "-c", MAKE_CAMPAIGN, env=env)
     port = testservices.free_port()
     web = testservices.gunicorn(env=env, log=tmp_path / "gunicorn.log", port=port)
-    browser = Browser(f"http://127.0.0.1:{port}")
+    browser = Browser(f"http://127.0.0.1:{port}", timeout=30)
     answers: list[tuple[str, int]] = []
     try:
         for n in range(3):
-            answers.append((f"pledge {n}", browser.pledge("restart-day", _form(pledge_data, n))))
-        answers.append(("counters", browser.request("/api/v1/campaigns/restart-day/counters")[0]))
+            answers.append((f"pledge {n}", _pledge(browser, "restart-day", _form(pledge_data, n))))
+        answers.append(("counters", browser.get("/api/v1/campaigns/restart-day/counters")[0]))
 
         own_postgres.restart()
 
-        answers.append(("campaign page", browser.request("/campaigns/restart-day/")[0]))
+        answers.append(("campaign page", browser.get("/campaigns/restart-day/")[0]))
         for n in range(3, 6):
-            answers.append((f"pledge {n}", browser.pledge("restart-day", _form(pledge_data, n))))
-        answers.append(("counters", browser.request("/api/v1/campaigns/restart-day/counters")[0]))
+            answers.append((f"pledge {n}", _pledge(browser, "restart-day", _form(pledge_data, n))))
+        answers.append(("counters", browser.get("/api/v1/campaigns/restart-day/counters")[0]))
     finally:
         web.stop()
 

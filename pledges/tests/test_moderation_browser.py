@@ -7,9 +7,8 @@ import uuid
 from typing import Any
 
 import pytest
-from django.test import Client
 
-from conftest import screenshot
+from conftest import browser_log_in, screenshot
 from pledges.models import ModerationEvent, Pledge, Status
 from pledges.selectors import campaign_totals
 from pledges.services import (
@@ -82,26 +81,18 @@ def _keys_for(status: str, turn: int) -> list[str]:
 
 @pytest.mark.django_db(transaction=True)
 def test_an_organiser_clears_the_queue_with_the_keyboard_alone(
-    live_server: Any, pre_campaign: Any, organiser: Any, settings: Any, chromium: Any
+    live_site: str, pre_campaign: Any, organiser: Any, chromium: Any
 ) -> None:
-    # The live server speaks plain HTTP.
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
     pledges = _queue(pre_campaign, organiser)
     events_before = ModerationEvent.objects.count()
-    client = Client()
-    client.force_login(organiser)
-    session_cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     decisions = 0
 
     context = chromium.new_context(viewport={"width": 1366, "height": 860})
-    context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie, "url": live_server.url}]
-    )
+    browser_log_in(context, organiser, live_site)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/moderation/?campaign={pre_campaign.slug}")
+    page.goto(f"{live_site}/moderation/?campaign={pre_campaign.slug}")
     page.wait_for_function("() => window.htmx && document.activeElement.classList.contains('mod-card')")
     assert page.locator(".mod-card").count() == min(QUEUE_SIZE, 50)
     assert page.locator("#mod-counts").inner_text().split() == [

@@ -22,7 +22,7 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from changeday.celery import app
-from conftest import create_pledge, free_port
+from conftest import create_pledge, free_port, use_broker
 from pledges.models import Action, OutboxEmail, Pledge
 from pledges.services import OUTBOX_MAX_ATTEMPTS, outbox_send_many, pledge_moderate
 from pledges.tasks import outbox_drain, send_outbox_email_task
@@ -36,23 +36,16 @@ pytestmark = [
 ]
 
 
-def _use_broker(url: str) -> None:
-    app.conf.broker_url = url
-    # Both pools cache connections to the old URL; drop them as Celery does after a fork.
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
 @contextmanager
 def broker_down() -> Iterator[None]:
     """Producers in this process see the broker as down: a closed loopback port. The request
     publishes its own email, so it meets the dead broker before the broker comes back."""
-    _use_broker(f"redis://127.0.0.1:{free_port()}/0")
+    use_broker(f"redis://127.0.0.1:{free_port()}/0")
     try:
         with override_settings(OUTBOX_PUBLISH_WINDOW_MS=0):
             yield
     finally:
-        _use_broker(settings.CELERY_BROKER_URL)
+        use_broker(settings.CELERY_BROKER_URL)
 
 
 @contextmanager
