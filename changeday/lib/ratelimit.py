@@ -70,6 +70,22 @@ def client_key(request: HttpRequest) -> str:
     return keyed_hash(client_ip(request), purpose="client")
 
 
+def _count_hit(cache_key: str, *, timeout: int) -> int:
+    """The window's count, this hit included."""
+    if hasattr(cache, "count_in_window"):
+        # Redis: one round trip on every pledge, report and login.
+        return cache.count_in_window(cache_key, timeout=timeout)
+    # Other caches (local development): add() is atomic, so only a window's first hit sets it.
+    if cache.add(cache_key, 1, timeout=timeout):
+        return 1
+    try:
+        return cache.incr(cache_key)
+    except ValueError:
+        # The key expired between add() and incr(): this is a new window's first hit.
+        cache.add(cache_key, 1, timeout=timeout)
+        return 1
+
+
 def rate_limited(*, scope: str, key: str, limit: int, window_seconds: int) -> int:
     """Count one hit. Returns 0 when it is within the limit, otherwise the
     whole seconds until the window ends (what Retry-After says)."""
@@ -80,18 +96,7 @@ def rate_limited(*, scope: str, key: str, limit: int, window_seconds: int) -> in
     remaining = max(1, math.ceil((window + 1) * window_seconds - now))
     cache_key = f"ratelimit:{scope}:{key}:{window}"
     try:
-        if hasattr(cache, "count_in_window"):
-            # Redis: one round trip on every pledge, report and login.
-            count = cache.count_in_window(cache_key, timeout=remaining)
-        # add() is atomic: only the first hit of a window sets it and its expiry.
-        elif cache.add(cache_key, 1, timeout=remaining):
-            return 0
-        else:
-            count = cache.incr(cache_key)
-    except ValueError:
-        # The key expired between add() and incr(): this is a new window's first hit.
-        cache.add(cache_key, 1, timeout=remaining)
-        return 0
+        count = _count_hit(cache_key, timeout=remaining)
     except Exception:
         # The cache (Redis) is down: let the person through rather than fail them.
         return 0
