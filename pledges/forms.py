@@ -5,6 +5,7 @@ from typing import Any
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Fieldset, Layout, Submit
 from django import forms
+from django.utils.functional import cached_property
 
 from changeday.lib.honeypot import HoneypotFormMixin
 from pledges.models import Kind, Region, ReportReason, SectorSlug
@@ -113,11 +114,16 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
 
     def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.form_action = action
-        self.helper.form_method = "post"
-        self.helper.attrs = {"novalidate": ""}
-        self.helper.layout = Layout(
+        self.action = action
+
+    @cached_property
+    def helper(self) -> FormHelper:
+        # Built when the form is drawn, not for every submission that only validates.
+        helper = FormHelper()
+        helper.form_action = self.action
+        helper.form_method = "post"
+        helper.attrs = {"novalidate": ""}
+        helper.layout = Layout(
             Fieldset("Your pledge", "text", "sectors", "kind"),
             Fieldset("About you", "display_name", "is_anonymous", "role", "organisation", "region"),
             self.honeypot_layout(),
@@ -126,6 +132,7 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
             Submit("submit", "Make my pledge", css_class="btn-lg"),
             HTML('<p class="form-text mt-3">We will email you a link to confirm your pledge.</p>'),
         )
+        return helper
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

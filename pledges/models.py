@@ -117,8 +117,10 @@ class TaggedSector(TaggedItemBase):
 
 
 class Pledge(models.Model):
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="pledges")
-    public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
+    # No index of its own: every index below that a campaign's pledges are looked up by leads with it.
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="pledges", db_index=False)
+    # Unique through Meta.constraints, which, unlike unique=True, adds no second index for LIKE.
+    public_id = models.CharField(max_length=16, default=new_public_id, editable=False)
     text = models.CharField(max_length=500)
     display_name = models.CharField(max_length=100, blank=True)
     is_anonymous = models.BooleanField(default=False)
@@ -137,7 +139,7 @@ class Pledge(models.Model):
     flags = models.JSONField(default=list, blank=True)
     report_count = models.PositiveIntegerField(default=0)
     # sha256 of the normalised text alone: screening counts identical pledges by it.
-    text_hash = models.CharField(max_length=64, db_index=True, default="", editable=False)
+    text_hash = models.CharField(max_length=64, default="", editable=False)
 
     # The form carries a token made when it was shown, so a double click or a
     # resubmission from the back button lands on the pledge already made.
@@ -157,6 +159,7 @@ class Pledge(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            models.UniqueConstraint(fields=["public_id"], name="pledge_public_id_unique"),
             models.UniqueConstraint(fields=["campaign", "submission_token"], name="pledge_unique_submission"),
             models.UniqueConstraint(fields=["campaign", "dedupe_key"], name="pledge_unique_promise"),
             models.CheckConstraint(condition=models.Q(consent_to_publish=True), name="pledge_consent_given"),
@@ -173,6 +176,8 @@ class Pledge(models.Model):
             models.Index(
                 fields=["campaign", "status", "-published_at", "-public_id"], name="pledge_wall_idx"
             ),
+            # Screening counts a campaign's pledges with the same text.
+            models.Index(fields=["campaign", "text_hash"], name="pledge_identical_idx"),
             models.Index(
                 fields=["campaign", "status", "created_at"],
                 name="pledge_queue_idx",

@@ -28,12 +28,16 @@ class FlagReason(models.TextChoices):
     BLOCKED_WORD = "blocked-word", "A word this campaign blocks"
 
 
+# How many earlier pledges with the same text make a new one a DUPLICATE.
+DUPLICATE_THRESHOLD = 3
+
+
 def screen_pledge(
     *,
     text: str,
     blocked_words: Iterable[str] = (),
     identical_count: int = 0,
-    duplicate_threshold: int = 3,
+    duplicate_threshold: int = DUPLICATE_THRESHOLD,
 ) -> list[str]:
     """The FlagReason values that apply to `text` (what follows "I pledge to"), in declaration order.
 
@@ -56,6 +60,12 @@ def screen_pledge(
         FlagReason.BLOCKED_WORD: _has_blocked_word(text, blocked_words),
     }
     return [reason.value for reason in FlagReason if found[reason]]
+
+
+def flags_with(flags: list[str], reason: FlagReason) -> list[str]:
+    """`flags` with `reason` added, in declaration order as screen_pledge gives them."""
+    wanted = {*flags, reason}
+    return [flag.value for flag in FlagReason if flag in wanted]
 
 
 def parse_blocked_words(raw: str) -> list[str]:

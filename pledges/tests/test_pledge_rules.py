@@ -13,15 +13,18 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.http import HttpResponse
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.html import escape
 
 from campaigns.models import Campaign
 from changeday.lib.tokens import make_token
+from conftest import create_pledge
 from pledges import services
-from pledges.models import OutboxEmail, Pledge, Status
+from pledges.models import OutboxEmail, Pledge, Sector, Status
 
 pytestmark = pytest.mark.django_db
 
@@ -134,6 +137,57 @@ def test_a_different_promise_from_the_same_address_is_a_second_pledge(
     response = submit(Client(), campaign, other)
 
     assert response.status_code == 302
+    assert Pledge.objects.count() == 2
+
+
+def test_the_fourth_pledge_with_the_same_words_is_flagged_as_a_duplicate_in_the_flags_order(
+    campaign: Campaign,
+) -> None:
+    words = "see www.example.org and learn the name of every patient on my ward"
+    pledges = [create_pledge(campaign, n, confirm=False, text=words) for n in range(1, 5)]
+
+    assert [pledge.flags for pledge in pledges] == [["link"]] * 3 + [["link", "duplicate"]]
+    stored = Pledge.objects.get(pk=pledges[3].pk)
+    assert stored.flags == ["link", "duplicate"]
+    assert stored.public_id == pledges[3].public_id
+
+
+def test_a_new_pledge_is_stored_with_its_sectors_and_its_email_in_one_statement(
+    campaign: Campaign, pledge_data: dict[str, Any]
+) -> None:
+    values = {**pledge_data, "sectors": ["nhs", "housing"], "consent_to_publish": True}
+    values.update(is_anonymous=False, wants_reminders=False, submission_token=uuid.uuid4())
+    with CaptureQueriesContext(connection) as captured:
+        result = services.pledge_create(campaign=campaign, **values)
+
+    assert result.created
+    assert len(captured.captured_queries) == 1
+    stored = Pledge.objects.get(pk=result.pledge.pk)
+    assert sorted(stored.sectors.slugs()) == ["housing", "nhs"]
+    assert stored.outbox_emails.get().kind == "confirmation"
+    assert stored.created_at == result.pledge.created_at
+
+
+def test_a_pledge_is_tagged_even_when_the_sector_rows_are_gone_as_after_a_flush(
+    campaign: Campaign,
+) -> None:
+    Sector.objects.all().delete()
+
+    pledge = create_pledge(campaign, confirm=False, sectors=["social-care", "patient-carer"])
+
+    assert sorted(Pledge.objects.get(pk=pledge.pk).sectors.slugs()) == ["patient-carer", "social-care"]
+
+
+def test_a_pledge_whose_drawn_public_id_is_taken_is_stored_under_another(
+    campaign: Campaign, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = create_pledge(campaign, 1, confirm=False)
+    monkeypatch.setattr(Pledge._meta.get_field("public_id"), "default", lambda: taken.public_id)
+
+    second = create_pledge(campaign, 2, confirm=False)
+
+    assert second.public_id != taken.public_id
+    assert Pledge.objects.get(pk=second.pk).email == "person2@example.org"
     assert Pledge.objects.count() == 2
 
 
