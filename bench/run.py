@@ -104,6 +104,18 @@ def _status_kib(pid: int, field_name: str) -> int:
     return 0
 
 
+def _deprioritise_session(pid: int, nice: int) -> None:
+    """Give the session `pid` leads, which the worker's pool processes join, the CPU weight of
+    `nice`. Each process here starts its own session, and with autogroup scheduling (Linux's
+    default on a desktop or a VM) the kernel shares the CPU between sessions first, so a
+    process's own nice value only ranks it within its session. systemd's CPUWeight= does the
+    same for a service on a production machine (docs/scaling.md)."""
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+    except OSError as exc:
+        print(f"could not set the CPU weight of the worker session {pid}: {exc}", file=sys.stderr)
+
+
 class Services:
     """gunicorn and two Celery worker processes, each in its own process group."""
 
@@ -128,7 +140,7 @@ class Services:
         )
         for n in (1, 2):
             self.celery.append(
-                self._start(
+                worker := self._start(
                     f"celery{n}",
                     ["nice", "-n", str(self.worker_nice)]
                     + [
@@ -147,6 +159,8 @@ class Services:
                     ],
                 )
             )
+            if self.worker_nice:
+                _deprioritise_session(worker.pid, self.worker_nice)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -764,7 +778,7 @@ def main() -> None:
         "--worker-nice",
         type=int,
         default=0,
-        help="CPU niceness of the Celery workers (README: web and workers on one machine)",
+        help="CPU niceness of the Celery workers and their session (README: one machine for both)",
     )
     args = parser.parse_args()
     # Stopped with SIGTERM (or SIGINT in a background job, which ignores it):
