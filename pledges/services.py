@@ -16,11 +16,10 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Case, Count, F, Q, Value, When
-from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign, ModerationMode, Phase
-from changeday.lib.mail import absolute_url, render_email
+from changeday.lib.mail import Links, render_email
 from changeday.lib.mailsession import ClaimLost, MailSession, record_sent
 from changeday.lib.tokens import make_token
 from pledges.models import (
@@ -545,14 +544,14 @@ def pledge_report(
     return True
 
 
-def pledge_confirmation_url(*, pledge: Pledge) -> str:
+def pledge_confirmation_url(*, pledge: Pledge, links: Links | None = None) -> str:
     token = make_token(purpose=CONFIRM_PURPOSE, value=pledge.public_id)
-    return absolute_url(reverse("pledges:confirm", kwargs={"token": token}))
+    return (links or Links()).url("pledges:confirm", token=token)
 
 
-def pledge_withdraw_url(*, pledge: Pledge) -> str:
+def pledge_withdraw_url(*, pledge: Pledge, links: Links | None = None) -> str:
     token = make_token(purpose=WITHDRAW_PURPOSE, value=pledge.public_id)
-    return absolute_url(reverse("pledges:withdraw", kwargs={"token": token}))
+    return (links or Links()).url("pledges:withdraw", token=token)
 
 
 EMAIL_TEMPLATES = {
@@ -563,7 +562,7 @@ EMAIL_TEMPLATES = {
 }
 
 
-def _build_email(outbox: OutboxEmail):  # noqa: ANN202 - EmailMultiAlternatives
+def _build_email(outbox: OutboxEmail, *, links: Links):  # noqa: ANN202 - EmailMultiAlternatives
     if outbox.signup_id is not None:
         from reminders.services import signup_confirmation_email
 
@@ -574,11 +573,11 @@ def _build_email(outbox: OutboxEmail):  # noqa: ANN202 - EmailMultiAlternatives
     context = {
         "pledge": pledge,
         "campaign": pledge.campaign,
-        "confirm_url": pledge_confirmation_url(pledge=pledge),
-        "withdraw_url": pledge_withdraw_url(pledge=pledge),
-        "permalink": absolute_url(reverse("pledges:detail", kwargs={"public_id": pledge.public_id})),
+        "confirm_url": pledge_confirmation_url(pledge=pledge, links=links),
+        "withdraw_url": pledge_withdraw_url(pledge=pledge, links=links),
+        "permalink": links.url("pledges:detail", public_id=pledge.public_id),
         "valid_days": settings.PLEDGE_CONFIRMATION_MAX_AGE.days,
-        "data_url": pledger_data_url(pledge=pledge),
+        "data_url": pledger_data_url(pledge=pledge, links=links),
         "data_valid_hours": int(settings.PLEDGER_DATA_LINK_MAX_AGE.total_seconds() // 3600),
     }
     return render_email(template=EMAIL_TEMPLATES[outbox.kind], context=context, to=pledge.email)
@@ -611,6 +610,7 @@ def outbox_send_many(*, outbox_ids: Sequence[int], now: datetime | None = None) 
     the emails a temporary mail error held back, for the task to retry later.
     """
     claimed, locked_until = _outbox_claim(outbox_ids, now=now or timezone.now())
+    links = Links()
     sent = 0
     held: list[int] = []
     error: Exception | None = None
@@ -619,7 +619,7 @@ def outbox_send_many(*, outbox_ids: Sequence[int], now: datetime | None = None) 
         for index, outbox in enumerate(claimed):
             try:
                 session.send(
-                    _build_email(outbox),
+                    _build_email(outbox, links=links),
                     on_accepting=lambda send_dot, o=outbox: _outbox_mark_sent(o, locked_until, send_dot),
                 )
             except ClaimLost:
@@ -744,12 +744,12 @@ def outbox_claim_overdue(
 # --- A pledger's own data: access, erasure, and the purge of unconfirmed pledges ---
 
 
-def pledger_data_url(*, pledge: Pledge) -> str:
+def pledger_data_url(*, pledge: Pledge, links: Links | None = None) -> str:
     """The link to every pledge made from this pledge's address. The token
     carries a public id, never the address, so the address stays out of URLs
     and the logs that keep them."""
     token = make_token(purpose=DATA_PURPOSE, value=pledge.public_id)
-    return absolute_url(reverse("pledges:data", kwargs={"token": token}))
+    return (links or Links()).url("pledges:data", token=token)
 
 
 def pledger_data_request(*, email: str) -> None:
