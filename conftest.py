@@ -238,6 +238,11 @@ def smtp_inbox(settings: Any) -> Iterator[_Inbox]:
         controller.stop()
 
 
+class WorkerKilled(BaseException):
+    """Raised where a test kills a worker mid-send: a BaseException, so no
+    handler of the code under test records anything, as after a real kill."""
+
+
 def use_broker(url: str) -> None:
     """Point this process's Celery producers at another broker (a dead port, a test's own Redis)."""
     from changeday.celery import app

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import logging
 import random
 import smtplib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.mail import get_connection
-from django.core.mail.backends.base import BaseEmailBackend
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Case, Count, F, Q, Value, When
-from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign, ModerationMode, Phase
-from changeday.lib.mail import absolute_url, render_email
+from changeday.lib.mail import Links, render_email
+from changeday.lib.mailsession import ClaimLost, MailSession, record_sent
 from changeday.lib.tokens import make_token
 from pledges.models import (
     ORGANISER_ACTIONS,
@@ -641,14 +638,14 @@ def pledge_report(
     return True
 
 
-def pledge_confirmation_url(*, pledge: Pledge) -> str:
+def pledge_confirmation_url(*, pledge: Pledge, links: Links | None = None) -> str:
     token = make_token(purpose=CONFIRM_PURPOSE, value=pledge.public_id)
-    return absolute_url(reverse("pledges:confirm", kwargs={"token": token}))
+    return (links or Links()).url("pledges:confirm", token=token)
 
 
-def pledge_withdraw_url(*, pledge: Pledge) -> str:
+def pledge_withdraw_url(*, pledge: Pledge, links: Links | None = None) -> str:
     token = make_token(purpose=WITHDRAW_PURPOSE, value=pledge.public_id)
-    return absolute_url(reverse("pledges:withdraw", kwargs={"token": token}))
+    return (links or Links()).url("pledges:withdraw", token=token)
 
 
 EMAIL_TEMPLATES = {
@@ -659,7 +656,7 @@ EMAIL_TEMPLATES = {
 }
 
 
-def _build_email(outbox: OutboxEmail):  # noqa: ANN202 - EmailMultiAlternatives
+def _build_email(outbox: OutboxEmail, *, links: Links):  # noqa: ANN202 - EmailMultiAlternatives
     if outbox.signup_id is not None:
         from reminders.services import signup_confirmation_email
 
@@ -670,11 +667,11 @@ def _build_email(outbox: OutboxEmail):  # noqa: ANN202 - EmailMultiAlternatives
     context = {
         "pledge": pledge,
         "campaign": pledge.campaign,
-        "confirm_url": pledge_confirmation_url(pledge=pledge),
-        "withdraw_url": pledge_withdraw_url(pledge=pledge),
-        "permalink": absolute_url(reverse("pledges:detail", kwargs={"public_id": pledge.public_id})),
+        "confirm_url": pledge_confirmation_url(pledge=pledge, links=links),
+        "withdraw_url": pledge_withdraw_url(pledge=pledge, links=links),
+        "permalink": links.url("pledges:detail", public_id=pledge.public_id),
         "valid_days": settings.PLEDGE_CONFIRMATION_MAX_AGE.days,
-        "data_url": pledger_data_url(pledge=pledge),
+        "data_url": pledger_data_url(pledge=pledge, links=links),
         "data_valid_hours": int(settings.PLEDGER_DATA_LINK_MAX_AGE.total_seconds() // 3600),
     }
     return render_email(template=EMAIL_TEMPLATES[outbox.kind], context=context, to=pledge.email)
@@ -684,105 +681,139 @@ def _build_email(outbox: OutboxEmail):  # noqa: ANN202 - EmailMultiAlternatives
 OUTBOX_RELATED = ("pledge__campaign", "signup__campaign")
 
 
-def outbox_send(
-    *,
-    outbox_id: int,
-    now: datetime | None = None,
-    connection: BaseEmailBackend | None = None,
-    prefetched: OutboxEmail | None = None,
-) -> bool:
-    """Send one owed email. Returns True if this call sent it.
+def outbox_send(*, outbox_id: int, now: datetime | None = None) -> bool:
+    """Send one owed email, as a batch of one. Returns True if this call sent it.
 
-    Raises the transport's exception on failure so the task can retry; the row
-    stays unsent and the drain picks it up again later. connection: an open
-    mail connection shared by a batch; without one the email opens its own.
-    prefetched: the row with its pledge or sign-up and campaign, as a batch
-    reads them all in one query; without it the row is read after the claim.
+    Raises the transport's exception on a temporary mail error so the task can
+    retry; the row stays unsent and the drain picks it up again later.
     """
-    now = now or timezone.now()
-    # Conditional UPDATE as a claim: the task queued at submission and one queued
-    # by the drain may run at once, and only one of them may send.
-    claimed = (
-        OutboxEmail.objects.filter(pk=outbox_id, sent_at__isnull=True, failed_at__isnull=True)
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .update(locked_until=now + settings.OUTBOX_LOCK, attempts=F("attempts") + 1)
-    )
-    if not claimed:
-        return False
-    outbox = prefetched or OutboxEmail.objects.select_related(*OUTBOX_RELATED).get(pk=outbox_id)
     try:
-        message = _build_email(outbox)
-        message.connection = connection
-        message.send()
-    except Exception as exc:
-        OutboxEmail.objects.filter(pk=outbox_id).update(
-            locked_until=None,
-            last_error=f"{type(exc).__name__}: {exc}"[:2000],
-            # Counted in the row, which the claim above has moved on: a prefetched copy is a step behind.
-            failed_at=Case(When(attempts__gte=OUTBOX_MAX_ATTEMPTS, then=Value(timezone.now())), default=None),
-        )
-        raise
-    OutboxEmail.objects.filter(pk=outbox_id).update(sent_at=timezone.now(), locked_until=None)
-    return True
+        return outbox_send_many(outbox_ids=[outbox_id], now=now) == 1
+    except OutboxBatchPaused as paused:
+        assert paused.__cause__ is not None  # always raised from the mail error
+        raise paused.__cause__ from None
 
 
-def outbox_send_many(*, outbox_ids: Sequence[int]) -> int:
+def outbox_send_many(*, outbox_ids: Sequence[int], now: datetime | None = None) -> int:
     """Send owed emails over one mail connection. Returns how many this call sent.
 
-    Each goes through outbox_send, so its claim keeps a drain-queued copy from
-    sending it twice. One that fails for good is recorded there and the rest
-    still go. Raises OutboxBatchPaused (from the mail error) naming the emails
-    a temporary mail error held back, for the task to retry later.
+    One claim for the batch keeps a drain-queued copy of an email, or another
+    batch holding it, from sending it twice; each is marked sent as the mail
+    server takes it (_outbox_mark_sent). One that fails for good is recorded
+    and the rest still go. Raises OutboxBatchPaused (from the mail error) naming
+    the emails a temporary mail error held back, for the task to retry later.
     """
+    claimed, locked_until = _outbox_claim(outbox_ids, now=now or timezone.now())
+    links = Links()
+    sent = 0
     held: list[int] = []
     error: Exception | None = None
-    connection = get_connection(fail_silently=False)
-    try:
-        connection.open()
-    except TEMPORARY_MAIL_ERRORS as exc:
-        raise OutboxBatchPaused(list(outbox_ids)) from exc
-    # One query for the whole batch instead of one after each claim.
-    rows = OutboxEmail.objects.select_related(*OUTBOX_RELATED).in_bulk(list(outbox_ids))
-    sent = 0
-    try:
-        for index, outbox_id in enumerate(outbox_ids):
+    untried: list[OutboxEmail] = []
+    with MailSession() as session:
+        for index, outbox in enumerate(claimed):
             try:
-                sent += outbox_send(
-                    outbox_id=outbox_id, connection=connection, prefetched=rows.get(outbox_id)
+                session.send(
+                    _build_email(outbox, links=links),
+                    on_accepting=lambda send_dot, o=outbox: _outbox_mark_sent(o, locked_until, send_dot),
                 )
-            except MAIL_REFUSALS as exc:
-                # Only this message was refused (a full mailbox, "try again later"):
-                # the others need not wait for its retry.
-                held.append(outbox_id)
-                error = exc
-                if _mail_connection_closed(connection):
-                    held += outbox_ids[index + 1 :]
-                    break
-            except TEMPORARY_MAIL_ERRORS as exc:
-                # The connection is gone: every later email would fail against it.
-                held += outbox_ids[index:]
-                error = exc
-                break
+            except ClaimLost:
+                continue
             except DatabaseError:
                 # The database is away: the task fails and the drain sends the rest later.
                 raise
-            except Exception:
-                # Not a mail error, so a retry in seconds would not help (outbox_send
-                # recorded it); the drain tries again until OUTBOX_MAX_ATTEMPTS.
-                logger.exception("Outbox email %s could not be sent", outbox_id)
-    finally:
-        # Closing a connection that already broke must not fail the batch.
-        with contextlib.suppress(Exception):
-            connection.close()
+            except Exception as exc:
+                _outbox_record_failure(outbox, locked_until=locked_until, error=exc)
+                if not isinstance(exc, TEMPORARY_MAIL_ERRORS):
+                    # Not a mail error, so a retry in seconds would not help; the
+                    # drain tries again until OUTBOX_MAX_ATTEMPTS.
+                    logger.exception("Outbox email %s could not be sent", outbox.pk)
+                    continue
+                held.append(outbox.pk)
+                error = exc
+                if isinstance(exc, MAIL_REFUSALS) and session.connected:
+                    # Only this message was refused (a full mailbox, "try again
+                    # later"): the others need not wait for its retry.
+                    continue
+                # The connection is gone: every later email would fail against it.
+                untried = claimed[index + 1 :]
+                break
+            sent += 1
+    if untried:
+        _outbox_release(untried, locked_until=locked_until)
+        held += [outbox.pk for outbox in untried]
     if held:
         raise OutboxBatchPaused(held) from error
     return sent
 
 
-def _mail_connection_closed(connection: BaseEmailBackend) -> bool:
-    # smtplib closes the connection itself when a reply is 421 ("closing channel").
-    smtp = getattr(connection, "connection", None)
-    return smtp is not None and getattr(smtp, "sock", None) is None
+def _outbox_claim(outbox_ids: Sequence[int], *, now: datetime) -> tuple[list[OutboxEmail], datetime]:
+    """Claim the emails of a batch still owed and free, and read them with what
+    they are made from. Returns them in the batch's order, and the claim's lock.
+
+    A conditional UPDATE as the claim: the task queued at submission, a copy
+    queued by the drain and a retried batch may run at once, and only one of them
+    may send each email. Raw SQL for RETURNING, which the ORM's update() lacks.
+    """
+    locked_until = now + settings.OUTBOX_LOCK
+    ids = list(dict.fromkeys(outbox_ids))
+    if not ids:
+        return [], locked_until
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {OutboxEmail._meta.db_table} SET locked_until = %s, attempts = attempts + 1"
+            f" WHERE id IN ({', '.join(['%s'] * len(ids))})"
+            " AND sent_at IS NULL AND failed_at IS NULL AND (locked_until IS NULL OR locked_until < %s)"
+            " RETURNING id",
+            [adapt(locked_until), *ids, adapt(now)],
+        )
+        claimed = [row[0] for row in cursor.fetchall()]
+    if not claimed:
+        return [], locked_until
+    rows = OutboxEmail.objects.select_related(*OUTBOX_RELATED).in_bulk(claimed)
+    return [rows[pk] for pk in ids if pk in rows], locked_until
+
+
+def _outbox_mark_sent(outbox: OutboxEmail, locked_until: datetime, send_dot: Callable[[], None]) -> None:
+    """Record the email as sent, while the claim is still ours, and release
+    SMTP's final dot in the same breath (lib/mailsession.py): a worker killed
+    between the server's acceptance and this record cannot send it twice."""
+    # Kept on the row: a refusal after the final dot takes this record back.
+    outbox.sent_at = sent_at = timezone.now()
+    record_sent(
+        sql=f"UPDATE {OutboxEmail._meta.db_table} SET sent_at = $1::timestamptz, locked_until = NULL"
+        " WHERE id = $2::bigint AND sent_at IS NULL AND locked_until = $3::timestamptz",
+        params=[sent_at.isoformat(), str(outbox.pk), locked_until.isoformat()],
+        update=lambda: OutboxEmail.objects.filter(
+            pk=outbox.pk, sent_at__isnull=True, locked_until=locked_until
+        ).update(sent_at=sent_at, locked_until=None),
+        send_dot=send_dot,
+        what=f"Outbox email {outbox.pk}",
+    )
+
+
+def _outbox_record_failure(outbox: OutboxEmail, *, locked_until: datetime, error: Exception) -> None:
+    """An attempt that did not deliver: free the email for its retry and keep
+    the error for the admin; after OUTBOX_MAX_ATTEMPTS it is given up."""
+    ours = Q(locked_until=locked_until)
+    if outbox.sent_at is not None:
+        # Refused after the final dot, or the dot never left: our "sent" is undone.
+        ours |= Q(sent_at=outbox.sent_at)
+    OutboxEmail.objects.filter(ours, pk=outbox.pk).update(
+        sent_at=None,
+        locked_until=None,
+        last_error=f"{type(error).__name__}: {error}"[:2000],
+        # Read after the claim, so this attempt is counted.
+        failed_at=timezone.now() if outbox.attempts >= OUTBOX_MAX_ATTEMPTS else None,
+    )
+
+
+def _outbox_release(rows: list[OutboxEmail], *, locked_until: datetime) -> None:
+    """Free emails the batch claimed but never tried (its mail connection died
+    first), taking back the attempt the claim counted for each."""
+    OutboxEmail.objects.filter(pk__in=[row.pk for row in rows], locked_until=locked_until).update(
+        locked_until=None, attempts=F("attempts") - 1
+    )
 
 
 def outbox_claim_overdue(
@@ -807,12 +838,12 @@ def outbox_claim_overdue(
 # --- A pledger's own data: access, erasure, and the purge of unconfirmed pledges ---
 
 
-def pledger_data_url(*, pledge: Pledge) -> str:
+def pledger_data_url(*, pledge: Pledge, links: Links | None = None) -> str:
     """The link to every pledge made from this pledge's address. The token
     carries a public id, never the address, so the address stays out of URLs
     and the logs that keep them."""
     token = make_token(purpose=DATA_PURPOSE, value=pledge.public_id)
-    return absolute_url(reverse("pledges:data", kwargs={"token": token}))
+    return (links or Links()).url("pledges:data", token=token)
 
 
 def pledger_data_request(*, email: str) -> None:

@@ -22,15 +22,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign, Phase
 from changeday.lib.mail import absolute_url, render_email
-from changeday.lib.mailsession import MailSession, Throttle
-from changeday.lib.pgsend import execute_then
+from changeday.lib.mailsession import ClaimLost, MailSession, Throttle, record_sent
 from changeday.lib.tokens import make_token
 from pledges.models import EmailKind, Pledge, Status
 from pledges.services import outbox_queue
@@ -422,10 +421,6 @@ def _is_permanent(error: Exception) -> bool:
     return False
 
 
-class ClaimLost(Exception):
-    """Another worker took this delivery over: it must not be delivered from here."""
-
-
 def reminder_send_batch(
     *,
     run_id: int,
@@ -492,30 +487,20 @@ def _batch_release(deliveries: list[ReminderDelivery], *, error: Exception, now:
 
 
 def _mark_sent(delivery: ReminderDelivery, claimed_until: datetime, send_dot: Callable[[], None]) -> None:
-    """Record the delivery as sent and release SMTP's final dot in the same breath."""
+    """Record the delivery as sent, while the claim is still ours, and release
+    SMTP's final dot in the same breath (lib/mailsession.py)."""
     sent_at = timezone.now()
-    if connection.vendor == "postgresql":
-        # The UPDATE and the dot go on the wire back to back (lib/pgsend.py): no
-        # crash can commit "sent" without the message, or the message without it.
-        table = ReminderDelivery._meta.db_table
-        updated = execute_then(
-            f"UPDATE {table} SET status = 'sent', sent_at = $1::timestamptz, claimed_until = NULL "
-            "WHERE id = $2::bigint AND status = 'sending' AND claimed_until = $3::timestamptz",
-            [sent_at.isoformat(), str(delivery.pk), claimed_until.isoformat()],
-            then=send_dot,
-        )
-        if updated != 1:
-            # Our claim lapsed (a batch ran past REMINDER_CLAIM_SECONDS) and another
-            # worker holds the row: this copy has gone too. Logged, as it may be a duplicate.
-            logger.warning("Delivery %s was claimed by another worker while it was sent", delivery.pk)
-        return
-    updated = ReminderDelivery.objects.filter(
-        pk=delivery.pk, status=DeliveryStatus.SENDING, claimed_until=claimed_until
-    ).update(status=DeliveryStatus.SENT, sent_at=sent_at, claimed_until=None)
-    if updated != 1:
-        # Our claim lapsed and another worker holds the row now: raising here
-        # drops the connection before the final dot, so this copy is discarded.
-        raise ClaimLost(f"Delivery {delivery.pk} was claimed by another worker")
+    record_sent(
+        sql=f"UPDATE {ReminderDelivery._meta.db_table}"
+        " SET status = 'sent', sent_at = $1::timestamptz, claimed_until = NULL"
+        " WHERE id = $2::bigint AND status = 'sending' AND claimed_until = $3::timestamptz",
+        params=[sent_at.isoformat(), str(delivery.pk), claimed_until.isoformat()],
+        update=lambda: ReminderDelivery.objects.filter(
+            pk=delivery.pk, status=DeliveryStatus.SENDING, claimed_until=claimed_until
+        ).update(status=DeliveryStatus.SENT, sent_at=sent_at, claimed_until=None),
+        send_dot=send_dot,
+        what=f"Delivery {delivery.pk}",
+    )
 
 
 # --- Schedules -----------------------------------------------------------------------

@@ -19,17 +19,26 @@ the callback runs after the backend has the message.
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
+import random
 import re
 import smtplib
 import socket
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
+from django.db import connection as db
+
+from changeday.lib.pgsend import execute_then
+
+logger = logging.getLogger(__name__)
 
 # Dot-stuffing (RFC 5321 4.5.2): a line starting with "." gets another.
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -57,6 +66,12 @@ class MailSession:
                 self.backend.close()
             self._open = False
 
+    @property
+    def connected(self) -> bool:
+        """False before the first message, and once the connection broke or the
+        server closed it; the next message then opens a new one."""
+        return self._open
+
     def send(self, message: EmailMessage, *, on_accepting: Callable[[Callable[[], None]], None]) -> None:
         """Send one message. on_accepting(send_dot) records it as sent and calls
         send_dot the moment the record is on its way (or leaves it to us, after
@@ -76,7 +91,8 @@ class MailSession:
                 self._abort()
                 raise
             except smtplib.SMTPException:
-                # A refusal of this message; the connection is still good.
+                # A refusal of this message; the connection is still good
+                # unless the refusal was a 421 (see _refused).
                 raise
             except OSError:
                 # The connection is gone (SMTPException is an OSError too, hence
@@ -97,23 +113,23 @@ class MailSession:
     def _send_smtp(self, message: EmailMessage, on_accepting: Callable[[Callable[[], None]], None]) -> None:
         connection: smtplib.SMTP = self.backend.connection
         encoding = message.encoding or settings.DEFAULT_CHARSET
-        sender = sanitize_address(message.from_email, encoding)
+        sender = _sender(message.from_email, encoding)
         recipients = [sanitize_address(address, encoding) for address in message.recipients()]
-        body = message.message().as_bytes(linesep="\r\n")
+        body = _as_bytes(message)
 
         connection.ehlo_or_helo_if_needed()
         code, reply = connection.mail(sender)
         if code != 250:
-            connection.rset()
+            self._refused(connection, code)
             raise smtplib.SMTPSenderRefused(code, reply, sender)
         for recipient in recipients:
             code, reply = connection.rcpt(recipient)
             if code not in (250, 251):
-                connection.rset()
+                self._refused(connection, code)
                 raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
         code, reply = connection.docmd("data")
         if code != 354:
-            connection.rset()
+            self._refused(connection, code)
             raise smtplib.SMTPDataError(code, reply)
         payload = _LEADING_DOT.sub(b"..", body)
         if not payload.endswith(b"\r\n"):
@@ -140,7 +156,78 @@ class MailSession:
             send_dot()
         code, reply = connection.getreply()
         if code != 250:
+            if code == 421:
+                self._abort()
             raise smtplib.SMTPDataError(code, reply)
+
+    def _refused(self, connection: smtplib.SMTP, code: int) -> None:
+        """End the refused transaction. 421 is the server closing the channel
+        (RFC 5321 3.8), which smtplib's own sendmail drops too; after any other
+        refusal the connection is good for the next message."""
+        if code == 421:
+            self._abort()
+        else:
+            connection.rset()
+
+
+@functools.lru_cache(maxsize=16)
+def _sender(address: str, encoding: str) -> str:
+    # The same From on every message: parsed once, not once a message.
+    return sanitize_address(address, encoding)
+
+
+def _as_bytes(message: EmailMessage) -> bytes:
+    """The message as it goes on the wire.
+
+    For a multipart message the email package picks a random boundary and
+    compiles a regular expression, new each time, to check that no part
+    contains it: about a quarter of the MIME work of a message. We set one of
+    the same form and check by counting its delimiters instead."""
+    mime = message.message()
+    if not mime.is_multipart() or mime.get_boundary() is not None:
+        return mime.as_bytes(linesep="\r\n")
+    while True:
+        boundary = f"{'=' * 15}{random.randrange(sys.maxsize):019d}=="
+        mime.set_boundary(boundary)
+        body = mime.as_bytes(linesep="\r\n")
+        # One delimiter before each part and the closing one: any more is in a part.
+        if body.count(b"--" + boundary.encode()) == len(mime.get_payload()) + 1:
+            return body
+
+
+class ClaimLost(Exception):
+    """Another worker took this message over: it must not be delivered from here."""
+
+
+def record_sent(
+    *,
+    sql: str,
+    params: Sequence[str],
+    update: Callable[[], int],
+    send_dot: Callable[[], None],
+    what: str,
+) -> bool:
+    """The on_accepting of a message whose row a worker has claimed: record it
+    as sent and release SMTP's final dot in the same breath. True if this
+    worker's record was written.
+
+    sql and params: a raw UPDATE for PostgreSQL ($1, $2... placeholders) that
+    marks the row sent only while this worker's claim on it holds; update: the
+    same through the ORM, for other databases."""
+    if db.vendor == "postgresql":
+        # The UPDATE and the dot go on the wire back to back (lib/pgsend.py): no
+        # crash can commit "sent" without the message, or the message without it.
+        if execute_then(sql, params, then=send_dot) == 1:
+            return True
+        # Our claim lapsed (a batch ran past its lock) and another worker holds
+        # the row: this copy has gone too. Logged, as it may be a duplicate.
+        logger.warning("%s was claimed by another worker while it was sent", what)
+        return False
+    if update() != 1:
+        # Our claim lapsed and another worker holds the row now: raising here
+        # drops the connection before the final dot, so this copy is discarded.
+        raise ClaimLost(f"{what} was claimed by another worker")
+    return True
 
 
 class Throttle:

@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,9 +21,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from changeday.celery import app
-from conftest import create_pledge, free_port, use_broker
+from changeday.lib import mailsession
+from conftest import WorkerKilled, create_pledge, free_port, use_broker
+from pledges import services
 from pledges.models import Action, OutboxEmail, Pledge
 from pledges.services import OUTBOX_MAX_ATTEMPTS, outbox_send_many, pledge_moderate
 from pledges.tasks import outbox_drain, send_outbox_email_task
@@ -341,7 +345,7 @@ def _ids(args: list[Any]) -> list[int]:
     return args[0] if isinstance(args[0], list) else [args[0]]
 
 
-def test_a_batch_reads_its_emails_in_one_query_and_writes_two_statements_for_each(
+def test_a_batch_claims_and_reads_its_emails_in_two_statements_and_marks_each_sent_in_one(
     pre_campaign: Any, organiser: Any, smtp_inbox: Any
 ) -> None:
     pledges = _pending_pledges(pre_campaign, 15)
@@ -349,12 +353,75 @@ def test_a_batch_reads_its_emails_in_one_query_and_writes_two_statements_for_eac
     _publish(pledges, organiser)  # owes 15 emails; no worker runs, the test sends them itself
     owed = list(OutboxEmail.objects.order_by("pk").values_list("pk", flat=True))
 
-    def statements(ids: list[int]) -> int:
+    def statements(ids: list[int]) -> list[str]:
         with CaptureQueriesContext(connection) as captured:
             assert outbox_send_many(outbox_ids=ids) == len(ids)
-        return len(captured.captured_queries)
+        return [query["sql"].split()[0] for query in captured.captured_queries]
 
-    # Each email: its claim and its "sent"; the batch: one read of every row it sends.
-    assert statements(owed[:5]) == 1 + 2 * 5
-    assert statements(owed[5:]) == 1 + 2 * 10
+    # The batch: one claim of all its emails and one read of them; each email: its "sent".
+    assert statements(owed[:5]) == ["UPDATE", "SELECT"] + ["UPDATE"] * 5
+    assert statements(owed[5:]) == ["UPDATE", "SELECT"] + ["UPDATE"] * 10
     assert sorted(m["To"] for m in smtp_inbox.messages) == sorted(p.email for p in pledges)
+    assert set(OutboxEmail.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_a_worker_dying_before_the_final_dot_delivers_nothing_and_the_next_sends_once(
+    pre_campaign: Any, organiser: Any, smtp_inbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pledges = _pending_pledges(pre_campaign, 2)
+    app.control.purge()
+    _publish(pledges, organiser)
+    owed = list(OutboxEmail.objects.order_by("pk").values_list("pk", flat=True))
+
+    def die_before_recording(outbox: Any, locked_until: Any, send_dot: Any) -> None:
+        raise WorkerKilled
+
+    with monkeypatch.context() as patched:
+        patched.setattr(services, "_outbox_mark_sent", die_before_recording)
+        with pytest.raises(WorkerKilled):
+            outbox_send_many(outbox_ids=owed)
+    time.sleep(0.3)
+    # The whole message reached the server but not its final dot: discarded.
+    assert smtp_inbox.messages == []
+    assert OutboxEmail.objects.filter(sent_at__isnull=True, locked_until__isnull=False).count() == 2
+
+    # Within the dead worker's claim nobody else takes its emails...
+    assert outbox_send_many(outbox_ids=owed) == 0
+    # ...and once the claim lapses, they go out, once each.
+    lapsed = timezone.now() + settings.OUTBOX_LOCK + timedelta(seconds=1)
+    assert outbox_send_many(outbox_ids=owed, now=lapsed) == 2
+    messages = _settle(smtp_inbox, 2)
+    assert Counter(m["To"] for m in messages) == Counter(p.email for p in pledges)
+
+
+def test_a_worker_dying_just_after_the_final_dot_leaves_its_email_sent_and_a_retry_sends_no_copy(
+    pre_campaign: Any, organiser: Any, smtp_inbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL sends the record and the final dot back to back")
+    (pledge,) = _pending_pledges(pre_campaign, 1)
+    app.control.purge()
+    _publish([pledge], organiser)
+    outbox = OutboxEmail.objects.get()
+    real_execute_then = mailsession.execute_then
+
+    def die_after_both_writes(sql: str, params: Any, then: Any) -> int:
+        def then_die() -> None:
+            then()
+            raise WorkerKilled
+
+        return real_execute_then(sql, params, then_die)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(mailsession, "execute_then", die_after_both_writes)
+        with pytest.raises(WorkerKilled):
+            outbox_send_many(outbox_ids=[outbox.pk])
+    # The server took the message, and "sent" was written with its final dot.
+    assert [m["To"] for m in smtp_inbox.wait_for(1)] == [pledge.email]
+    outbox.refresh_from_db()
+    assert outbox.sent_at is not None
+
+    # The drain's copy, even once the dead worker's claim has lapsed, sends nothing.
+    lapsed = timezone.now() + settings.OUTBOX_LOCK + timedelta(seconds=1)
+    assert outbox_send_many(outbox_ids=[outbox.pk], now=lapsed) == 0
+    assert len(_settle(smtp_inbox, 1)) == 1

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from conftest import create_pledge, email_html, email_text, free_port
+from conftest import WorkerKilled, create_pledge, email_html, email_text, free_port
 from pledges.models import Action
 from pledges.services import pledge_moderate, pledge_withdraw
 from reminders import services
@@ -342,9 +342,6 @@ def test_a_worker_dying_before_the_final_dot_delivers_nothing_and_the_next_sends
     due = week.due_at()
     (result,) = services.reminders_dispatch(now=due)
     ((first_id, last_id),) = result.batches
-
-    class WorkerKilled(BaseException):
-        pass
 
     real_mark_sent = services._mark_sent
 
