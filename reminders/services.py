@@ -28,7 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign, Phase
-from changeday.lib.mail import absolute_url, render_email
+from changeday.lib.mail import Links, absolute_url, render_email
 from changeday.lib.mailsession import ClaimLost, MailSession, Throttle, record_sent
 from changeday.lib.tokens import make_token
 from pledges.models import EmailKind, Pledge, Status
@@ -357,24 +357,26 @@ def _message_id(delivery: ReminderDelivery) -> str:
     return f"<reminder-{delivery.reminder_id}-{delivery.pk}@{host}>"
 
 
-def reminder_email(*, delivery: ReminderDelivery, now: datetime) -> EmailMultiAlternatives:
+def reminder_email(
+    *, delivery: ReminderDelivery, now: datetime, links: Links | None = None
+) -> EmailMultiAlternatives:
+    """links: shared by the emails of a batch, so each URL name is reversed once."""
+    links = links or Links()
     campaign = delivery.campaign
     token = unsubscribe_token(pledge=delivery.pledge, signup=delivery.signup)
-    unsubscribe_url = absolute_url(reverse("reminders:unsubscribe", kwargs={"token": token}))
+    unsubscribe_url = links.url("reminders:unsubscribe", token=token)
     context = {
         "campaign": campaign,
         "reminder": delivery.reminder,
         "days_left": campaign.days_left(now),
         "change_day_passed": timezone.localdate(now) > campaign.change_day,
-        "campaign_url": absolute_url(reverse("campaigns:detail", kwargs={"slug": campaign.slug})),
-        "pledge_url": absolute_url(reverse("pledges:create", kwargs={"slug": campaign.slug})),
+        "campaign_url": links.url("campaigns:detail", slug=campaign.slug),
+        "pledge_url": links.url("pledges:create", slug=campaign.slug),
         "unsubscribe_url": unsubscribe_url,
         "pledge": delivery.pledge,
     }
     if delivery.pledge is not None:
-        context["permalink"] = absolute_url(
-            reverse("pledges:detail", kwargs={"public_id": delivery.pledge.public_id})
-        )
+        context["permalink"] = links.url("pledges:detail", public_id=delivery.pledge.public_id)
         template = "reminder_pledger"
     else:
         template = "reminder_signup"
@@ -446,6 +448,7 @@ def reminder_send_batch(
     pledged = addresses_that_pledged(
         campaign_id=campaign_id, emails=[d.recipient for d in deliveries if d.signup_id is not None]
     )
+    links = Links()
     with MailSession() as session:
         for index, delivery in enumerate(deliveries):
             reason = _skip_reason(delivery, now=now, pledged=pledged)
@@ -458,7 +461,7 @@ def reminder_send_batch(
                 throttle.wait()
             try:
                 session.send(
-                    reminder_email(delivery=delivery, now=now),
+                    reminder_email(delivery=delivery, now=now, links=links),
                     on_accepting=lambda send_dot, d=delivery: _mark_sent(d, claimed_until, send_dot),
                 )
             except ClaimLost:
