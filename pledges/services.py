@@ -201,6 +201,7 @@ def pledge_create(
     dedupe_key = pledge_dedupe_key(email=email, text=text)
     pledge = Pledge(
         campaign=campaign,
+        public_id=new_public_id(),
         text=text,
         display_name="" if is_anonymous else display_name.strip(),
         is_anonymous=is_anonymous,

@@ -182,10 +182,14 @@ def test_a_pledge_whose_drawn_public_id_is_taken_is_stored_under_another(
     campaign: Campaign, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     taken = create_pledge(campaign, 1, confirm=False)
-    monkeypatch.setattr(Pledge._meta.get_field("public_id"), "default", lambda: taken.public_id)
+    draws = [taken.public_id]
+    real_draw = services.new_public_id
+    # The first id drawn for the next pledge is the one already taken; later draws are real.
+    monkeypatch.setattr(services, "new_public_id", lambda: draws.pop() if draws else real_draw())
 
     second = create_pledge(campaign, 2, confirm=False)
 
+    assert draws == []
     assert second.public_id != taken.public_id
     assert Pledge.objects.get(pk=second.pk).email == "person2@example.org"
     assert Pledge.objects.count() == 2
