@@ -197,10 +197,22 @@ class _Inbox:
         self.refuse_once: dict[str, str] = {}
         # The client's (host, port) of each message: one port per SMTP connection.
         self.peers: list[Any] = []
+        # Offer PIPELINING (RFC 2920), as large mail providers do; for each RCPT, whether the
+        # client's DATA had already arrived with it, i.e. the envelope came in one write.
+        self.pipelining = False
+        self.data_arrived_with_rcpt: list[bool] = []
+
+    async def handle_EHLO(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]] if self.pipelining else responses
 
     async def handle_RCPT(  # noqa: N802
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
+        # asyncio keeps what has arrived and not yet been read in the reader's buffer.
+        self.data_arrived_with_rcpt.append(b"data\r\n" in bytes(server._reader._buffer).lower())
         if address in self.refuse:
             return self.refuse[address]
         if address in self.refuse_once:

@@ -252,6 +252,13 @@ class Sink:
     def reset(self) -> None:
         self.recipients, self.message_ids, self.messages = Counter(), Counter(), 0
 
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd's name
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        # Offered as the mail providers a production site sends through offer it (RFC 2920).
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
         self.messages += 1
         self.recipients.update(envelope.rcpt_tos)

@@ -228,9 +228,31 @@ def test_a_mail_server_closing_the_connection_mid_batch_still_delivers_every_ema
     assert not OutboxEmail.objects.filter(sent_at__isnull=True).exists()
 
 
-def test_an_address_refused_for_now_does_not_hold_back_the_rest_of_its_batch(
+def test_a_mail_server_offering_pipelining_gets_each_envelope_in_one_write_and_every_email_once(
     pre_campaign: Any, organiser: Any, smtp_inbox: Any
 ) -> None:
+    pledges = _pending_pledges(pre_campaign, 6)
+    app.control.purge()
+    _publish(pledges, organiser)  # owes 6 emails; no worker runs, the test sends them itself
+    owed = list(OutboxEmail.objects.order_by("pk").values_list("pk", flat=True))
+
+    smtp_inbox.pipelining = False
+    assert outbox_send_many(outbox_ids=owed[:3]) == 3
+    smtp_inbox.pipelining = True
+    assert outbox_send_many(outbox_ids=owed[3:]) == 3
+
+    # Command by command without PIPELINING; MAIL, RCPT and DATA together with it.
+    assert smtp_inbox.data_arrived_with_rcpt == [False] * 3 + [True] * 3
+    messages = _settle(smtp_inbox, 6)
+    assert sorted(m["To"] for m in messages) == sorted(p.email for p in pledges)
+    assert OutboxEmail.objects.filter(sent_at__isnull=False).count() == 6
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-command-at-a-time", "pipelining"])
+def test_an_address_refused_for_now_does_not_hold_back_the_rest_of_its_batch(
+    pre_campaign: Any, organiser: Any, smtp_inbox: Any, pipelining: bool
+) -> None:
+    smtp_inbox.pipelining = pipelining
     pledges = _pending_pledges(pre_campaign, 6)
     busy = pledges[0].email
     smtp_inbox.refuse_once[busy] = "451 4.3.0 Try again later"
@@ -247,9 +269,11 @@ def test_an_address_refused_for_now_does_not_hold_back_the_rest_of_its_batch(
     assert OutboxEmail.objects.get(pledge=pledges[0]).attempts == 2
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-command-at-a-time", "pipelining"])
 def test_an_email_refused_on_its_last_attempt_is_marked_failed_and_the_others_still_go(
-    pre_campaign: Any, organiser: Any, smtp_inbox: Any
+    pre_campaign: Any, organiser: Any, smtp_inbox: Any, pipelining: bool
 ) -> None:
+    smtp_inbox.pipelining = pipelining
     pledges = _pending_pledges(pre_campaign, 5)
     gone = pledges[2].email
     smtp_inbox.refuse[gone] = "550 5.1.1 No such mailbox"
