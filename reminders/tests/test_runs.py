@@ -264,9 +264,11 @@ def test_someone_who_unsubscribes_after_the_run_is_planned_is_skipped(campaign: 
     assert (skipped.status, skipped.skip_reason) == (DeliveryStatus.SKIPPED, "Unsubscribed")
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-command-at-a-time", "pipelining"])
 def test_temporary_smtp_refusals_are_retried_with_backoff_then_recorded_as_failed(
-    campaign: Any, smtp_inbox: Any, settings: Any, organiser: Any
+    campaign: Any, smtp_inbox: Any, settings: Any, organiser: Any, pipelining: bool
 ) -> None:
+    smtp_inbox.pipelining = pipelining
     settings.REMINDER_MAX_ATTEMPTS = 3
     settings.REMINDER_RETRY_BASE_SECONDS = 60
     settings.REMINDER_REQUEUE_SECONDS = 0
