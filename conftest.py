@@ -235,9 +235,11 @@ class _Inbox:
 
 
 @pytest.fixture
-def smtp_inbox(settings: Any) -> Iterator[_Inbox]:
-    """A real SMTP server on loopback; the app sends to it over SMTP."""
+def smtp_inbox(settings: Any, request: pytest.FixtureRequest) -> Iterator[_Inbox]:
+    """A real SMTP server on loopback; the app sends to it over SMTP. Offering
+    PIPELINING when a test asks for it (either_smtp_way)."""
     inbox = _Inbox()
+    inbox.pipelining = getattr(request, "param", False)
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -253,6 +255,12 @@ def smtp_inbox(settings: Any) -> Iterator[_Inbox]:
 class WorkerKilled(BaseException):
     """Raised where a test kills a worker mid-send: a BaseException, so no
     handler of the code under test records anything, as after a real kill."""
+
+
+# Runs a test against smtp_inbox twice: without PIPELINING, then offering it.
+either_smtp_way = pytest.mark.parametrize(
+    "smtp_inbox", [False, True], indirect=True, ids=["one-command-at-a-time", "pipelining"]
+)
 
 
 def use_broker(url: str) -> None:

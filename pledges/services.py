@@ -111,17 +111,13 @@ def pledge_dedupe_key(*, email: str, text: str) -> str:
 
 
 def outbox_enqueue(outbox_ids: Sequence[int]) -> None:
-    """Hand committed emails to the workers: one alone as its own task (the
-    pledge form), more in chunks of OUTBOX_TASK_CHUNK (a bulk decision)."""
-    from pledges.tasks import send_outbox_email_task, send_outbox_emails_task
+    """Hand committed emails to the workers, OUTBOX_TASK_CHUNK to a task, each
+    task sending its emails over one mail connection."""
+    from pledges.tasks import send_outbox_emails_task
 
     for start in range(0, len(outbox_ids), OUTBOX_TASK_CHUNK):
-        chunk = list(outbox_ids[start : start + OUTBOX_TASK_CHUNK])
         try:
-            if len(chunk) == 1:
-                send_outbox_email_task.delay(chunk[0])
-            else:
-                send_outbox_emails_task.delay(chunk)
+            send_outbox_emails_task.delay(list(outbox_ids[start : start + OUTBOX_TASK_CHUNK]))
         except Exception:
             # The broker is down. The rows are committed; outbox_drain sends them
             # once the broker and a worker are back. The person still sees success,
@@ -290,10 +286,10 @@ def _pledge_insert_postgresql(pledge: Pledge, *, sectors: list[str], send_confir
     for field in _PLEDGE_COLUMNS:
         value = field.pre_save(pledge, add=True)
         if field.name == "flags":
-            values += [DUPLICATE_THRESHOLD, flags_with(value, FlagReason.DUPLICATE), value]
-            values[-2:] = [field.get_db_prep_save(flags, connection) for flags in values[-2:]]
-        else:
-            values.append(field.get_db_prep_save(value, connection))
+            # CASE WHEN identical.n >= threshold THEN <with DUPLICATE> ELSE <as screened> END
+            values.append(DUPLICATE_THRESHOLD)
+            values.append(field.get_db_prep_save(flags_with(value, FlagReason.DUPLICATE), connection))
+        values.append(field.get_db_prep_save(value, connection))
     created_at = pledge.created_at
     with connection.cursor() as cursor:
         cursor.execute(
@@ -661,7 +657,7 @@ def _build_email(outbox: OutboxEmail, *, links: Links):  # noqa: ANN202 - EmailM
     if outbox.signup_id is not None:
         from reminders.services import signup_confirmation_email
 
-        return signup_confirmation_email(signup=outbox.signup)
+        return signup_confirmation_email(signup=outbox.signup, links=links)
     pledge = outbox.pledge
     if outbox.kind not in EMAIL_TEMPLATES:
         raise ValueError(f"Unknown email kind {outbox.kind!r}")

@@ -23,12 +23,14 @@ MAIL_MAX_RETRIES = 8
     max_retries=MAIL_MAX_RETRIES,
 )
 def send_outbox_email_task(outbox_id: int) -> bool:
+    """One email. Nothing queues it any more (services.outbox_enqueue queues batches); it stays
+    so that tasks already in the broker when a new version is deployed are still run."""
     return services.outbox_send(outbox_id=outbox_id)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=MAIL_MAX_RETRIES)
 def send_outbox_emails_task(self: Task, outbox_ids: list[int]) -> int:
-    """Send a bulk decision's emails over one mail connection."""
+    """Send owed emails (a moment's confirmations, a bulk decision's) over one mail connection."""
     try:
         return services.outbox_send_many(outbox_ids=outbox_ids)
     except services.OutboxBatchPaused as paused:
@@ -47,8 +49,7 @@ def send_outbox_emails_task(self: Task, outbox_ids: list[int]) -> int:
 def outbox_drain(older_than_seconds: int = 60) -> int:
     """Queue every owed email whose own task never ran (broker down, worker killed)."""
     ids = services.outbox_claim_overdue(older_than=timedelta(seconds=older_than_seconds))
-    for outbox_id in ids:
-        send_outbox_email_task.delay(outbox_id)
+    services.outbox_enqueue(ids)
     return len(ids)
 
 

@@ -24,11 +24,10 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign, Phase
-from changeday.lib.mail import Links, absolute_url, render_email
+from changeday.lib.mail import Links, render_email
 from changeday.lib.mailsession import ClaimLost, MailSession, Throttle, record_sent
 from changeday.lib.tokens import make_token
 from pledges.models import EmailKind, Pledge, Status
@@ -135,17 +134,20 @@ def unsubscribe_token(*, pledge: Pledge | None = None, signup: ReminderSignup | 
     return make_token(purpose=UNSUBSCRIBE_PURPOSE, value=value)
 
 
-def signup_confirmation_url(*, signup: ReminderSignup) -> str:
+def signup_confirmation_url(*, signup: ReminderSignup, links: Links | None = None) -> str:
     token = make_token(purpose=SIGNUP_CONFIRM_PURPOSE, value=signup.public_id)
-    return absolute_url(reverse("reminders:confirm", kwargs={"token": token}))
+    return (links or Links()).url("reminders:confirm", token=token)
 
 
-def signup_confirmation_email(*, signup: ReminderSignup) -> EmailMultiAlternatives:
+def signup_confirmation_email(
+    *, signup: ReminderSignup, links: Links | None = None
+) -> EmailMultiAlternatives:
+    links = links or Links()
     context = {
         "campaign": signup.campaign,
-        "confirm_url": signup_confirmation_url(signup=signup),
+        "confirm_url": signup_confirmation_url(signup=signup, links=links),
         "valid_days": settings.PLEDGE_CONFIRMATION_MAX_AGE.days,
-        "campaign_url": absolute_url(reverse("campaigns:detail", kwargs={"slug": signup.campaign.slug})),
+        "campaign_url": links.url("campaigns:detail", slug=signup.campaign.slug),
     }
     return render_email(template="reminder_signup_confirmation", context=context, to=signup.email)
 

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from changeday.celery import app
 from changeday.lib import mailsession
-from conftest import WorkerKilled, create_pledge, free_port, use_broker
+from conftest import WorkerKilled, create_pledge, either_smtp_way, free_port, use_broker
 from pledges import services
 from pledges.models import Action, OutboxEmail, Pledge
 from pledges.services import OUTBOX_MAX_ATTEMPTS, outbox_send_many, pledge_moderate
@@ -248,11 +248,10 @@ def test_a_mail_server_offering_pipelining_gets_each_envelope_in_one_write_and_e
     assert OutboxEmail.objects.filter(sent_at__isnull=False).count() == 6
 
 
-@pytest.mark.parametrize("pipelining", [False, True], ids=["one-command-at-a-time", "pipelining"])
+@either_smtp_way
 def test_an_address_refused_for_now_does_not_hold_back_the_rest_of_its_batch(
-    pre_campaign: Any, organiser: Any, smtp_inbox: Any, pipelining: bool
+    pre_campaign: Any, organiser: Any, smtp_inbox: Any
 ) -> None:
-    smtp_inbox.pipelining = pipelining
     pledges = _pending_pledges(pre_campaign, 6)
     busy = pledges[0].email
     smtp_inbox.refuse_once[busy] = "451 4.3.0 Try again later"
@@ -269,11 +268,10 @@ def test_an_address_refused_for_now_does_not_hold_back_the_rest_of_its_batch(
     assert OutboxEmail.objects.get(pledge=pledges[0]).attempts == 2
 
 
-@pytest.mark.parametrize("pipelining", [False, True], ids=["one-command-at-a-time", "pipelining"])
+@either_smtp_way
 def test_an_email_refused_on_its_last_attempt_is_marked_failed_and_the_others_still_go(
-    pre_campaign: Any, organiser: Any, smtp_inbox: Any, pipelining: bool
+    pre_campaign: Any, organiser: Any, smtp_inbox: Any
 ) -> None:
-    smtp_inbox.pipelining = pipelining
     pledges = _pending_pledges(pre_campaign, 5)
     gone = pledges[2].email
     smtp_inbox.refuse[gone] = "550 5.1.1 No such mailbox"

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from conftest import WorkerKilled, create_pledge, email_html, email_text, free_port
+from conftest import WorkerKilled, create_pledge, either_smtp_way, email_html, email_text, free_port
 from pledges.models import Action
 from pledges.services import pledge_moderate, pledge_withdraw
 from reminders import services
@@ -264,11 +264,10 @@ def test_someone_who_unsubscribes_after_the_run_is_planned_is_skipped(campaign: 
     assert (skipped.status, skipped.skip_reason) == (DeliveryStatus.SKIPPED, "Unsubscribed")
 
 
-@pytest.mark.parametrize("pipelining", [False, True], ids=["one-command-at-a-time", "pipelining"])
+@either_smtp_way
 def test_temporary_smtp_refusals_are_retried_with_backoff_then_recorded_as_failed(
-    campaign: Any, smtp_inbox: Any, settings: Any, organiser: Any, pipelining: bool
+    campaign: Any, smtp_inbox: Any, settings: Any, organiser: Any
 ) -> None:
-    smtp_inbox.pipelining = pipelining
     settings.REMINDER_MAX_ATTEMPTS = 3
     settings.REMINDER_RETRY_BASE_SECONDS = 60
     settings.REMINDER_REQUEUE_SECONDS = 0
