@@ -170,3 +170,41 @@ def test_the_fast_word_set_agrees_with_the_library_on_every_spelling(word: str) 
 def test_the_fast_word_set_knows_disguised_spellings(word: str, listed: bool) -> None:
     assert (word in _profanity().CENSOR_WORDSET) is listed
     assert _library_says(word) is listed
+
+
+# _has_profanity asks the library only about texts the trie says may match, so the trie must
+# never say no to a text the library would censor.
+_GAPS = [" ", "  ", "-", "_", ", ", "! ", ".", " & ", "/", "'", '"']
+
+
+@st.composite
+def _texts(draw: st.DrawFn) -> str:
+    """Spellings of list entries, phrases of several words included, among ordinary words."""
+    words = draw(
+        st.lists(st.one_of(_spellings(), st.sampled_from(["ward", "to", "the", "A&E", "as"])), max_size=6)
+    )
+    text = ""
+    for word in words:
+        text += draw(st.sampled_from(_GAPS)) + word
+    return text + draw(st.sampled_from(["", *_GAPS]))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_texts())
+def test_the_fast_check_lets_through_every_text_the_library_censors(text: str) -> None:
+    if _profanity().contains_profanity(text):
+        assert _profanity().CENSOR_WORDSET.may_match_in(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["what a load of bull shit", "stop being a dumb-ass at handover", "no more dumb ass jokes"]
+)
+def test_the_fast_check_keeps_phrases_and_joined_words_for_the_library(text: str) -> None:
+    assert _profanity().CENSOR_WORDSET.may_match_in(text)
+    assert screen_pledge(text=text) == [FlagReason.PROFANITY.value]
+
+
+def test_a_clean_pledge_is_answered_without_the_library() -> None:
+    text = "I pledge to learn the name of every patient on my ward and to listen to their carers."
+    assert not _profanity().CENSOR_WORDSET.may_match_in(text)
+    assert screen_pledge(text=text) == []
