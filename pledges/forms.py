@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from crispy_forms.helper import FormHelper
@@ -21,6 +22,20 @@ class PledgeTextField(forms.CharField):
 
     def to_python(self, value: Any) -> str:
         return super().to_python(value).replace("\r\n", "\n")
+
+
+class SubmissionTokenField(forms.UUIDField):
+    """The hidden token the form was drawn with. A missing or mangled one is not the person's
+    fault: a fresh token stands in, and the same promise from the same address is still caught
+    as a repeat (pledges.services.pledge_create)."""
+
+    widget = forms.HiddenInput
+
+    def to_python(self, value: Any) -> uuid.UUID:
+        try:
+            return super().to_python(value) or uuid.uuid4()
+        except forms.ValidationError:
+            return uuid.uuid4()
 
 
 class PledgeForm(HoneypotFormMixin, forms.Form):
@@ -95,7 +110,7 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
     wants_reminders = forms.BooleanField(
         label="Remind me by email before Change Day and the pledge deadline", required=False
     )
-    submission_token = forms.UUIDField(widget=forms.HiddenInput)
+    submission_token = SubmissionTokenField()
 
     # The layout's order, so the error summary lists problems as the page shows the fields.
     field_order = [

@@ -55,17 +55,6 @@ def _find_pledge(public_id: str) -> Pledge | None:
     return Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
 
 
-def _fresh_token_data(request: HttpRequest) -> dict[str, object]:
-    data = request.POST.copy()
-    try:
-        uuid.UUID(str(data.get("submission_token", "")))
-    except ValueError:
-        # A missing or mangled hidden field is not the person's fault; the
-        # promise-level dedupe still catches a repeated submission.
-        data["submission_token"] = str(uuid.uuid4())
-    return data
-
-
 # A blank pledge form differs between visitors in two values only, and rendering it through crispy
 # was nearly all of the form page's time (bench/README.md). Each process renders it once per
 # campaign address with stand-ins, and each visit fills in its own CSRF and submission tokens.
@@ -102,7 +91,7 @@ def pledge_create(request: HttpRequest, slug: str) -> HttpResponse:
         context = {"campaign": campaign, "form_html": _blank_form_html(request, campaign, action)}
         return render(request, "pledges/create.html", context)
 
-    form = PledgeForm(_fresh_token_data(request), action=action)
+    form = PledgeForm(request.POST, action=action)
     if not form.is_valid():
         return render(request, "pledges/create.html", {"campaign": campaign, "form": form}, status=400)
     if form.caught_in_honeypot:

@@ -35,6 +35,14 @@ _down_until: dict[tuple[str, ...], float] = {}
 _lock = threading.Lock()
 
 
+# count_in_window: the first hit of a window starts its clock.
+_COUNT_IN_WINDOW = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
+
 class CacheUnavailable(Exception):
     """Raised by the calls whose callers must know the cache did not answer
     (add, incr: a rate limit cannot count without them)."""
@@ -64,6 +72,7 @@ class ResilientRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = _ReusedClient
+        self._count_script: redis.commands.core.Script | None = None
 
     def _available(self) -> bool:
         return time.monotonic() >= _down_until.get(tuple(self._servers), 0.0)
@@ -135,15 +144,16 @@ class ResilientRedisCache(RedisCache):
     def count_in_window(self, key: Any, timeout: int, version: int | None = None) -> int:
         """Add one to a counter that lives `timeout` seconds from its first hit; the new count.
 
-        One round trip (SET NX EX then INCR, in one MULTI), where add() then incr() take three:
-        Django's incr() asks EXISTS before INCRBY. Raises CacheUnavailable like add() and incr()."""
+        One command (a script Redis runs atomically), where add() then incr() take three round
+        trips (Django's incr() asks EXISTS before INCRBY) and a MULTI pipeline four commands: it
+        runs on every pledge, report and login. Raises CacheUnavailable like add() and incr()."""
 
         def call() -> int:
             name = self.make_and_validate_key(key, version=version)
-            pipe = self._cache.get_client(name, write=True).pipeline(transaction=True)
-            pipe.set(name, 0, nx=True, ex=timeout)
-            pipe.incr(name)
-            return int(pipe.execute()[1])
+            client = self._cache.get_client(name, write=True)
+            if self._count_script is None or self._count_script.registered_client is not client:
+                self._count_script = client.register_script(_COUNT_IN_WINDOW)
+            return int(self._count_script(keys=[name], args=[timeout]))
 
         return self._or_raise(call)
 
