@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -104,6 +104,30 @@ def _status_kib(pid: int, field_name: str) -> int:
     return 0
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of these processes so far (a process gone meanwhile counts 0)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
 def _deprioritise_session(pid: int, nice: int) -> None:
     """Give the session `pid` leads, which the worker's pool processes join, the CPU weight of
     `nice`. Each process here starts its own session, and with autogroup scheduling (Linux's
@@ -190,6 +214,48 @@ class Services:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+class CpuWatch:
+    """Where the machine's CPU went during one scenario: each part's CPU time from /proc, and
+    wrk's from the harness's reaped children. On a quiet machine the parts add up to the load;
+    PostgreSQL and Redis count every process of their servers."""
+
+    def __init__(self, services: Services, sink: SinkProcess) -> None:
+        self.services, self.sink = services, sink
+
+    def _snapshot(self) -> dict[str, float]:
+        web = [self.services.gunicorn.pid] if self.services.gunicorn else []
+        celery = [proc.pid for proc in self.services.celery]
+        return {
+            "web": _cpu_seconds(web + self.services.web_workers()),
+            "PostgreSQL": _cpu_seconds(_pids_named("postgres")),
+            "Redis": _cpu_seconds(_pids_named("redis-server")),
+            "Celery": _cpu_seconds(celery + self.services.celery_workers()),
+            "SMTP sink": _cpu_seconds([self.sink.proc.pid]),
+            "wrk": resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+            + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime,
+        }
+
+    @contextmanager
+    def during(self) -> Iterator[dict[str, float]]:
+        """Yields a dict that holds, once the block ends, each part's CPU seconds in it."""
+        spent: dict[str, float] = {}
+        before = self._snapshot()
+        try:
+            yield spent
+        finally:
+            after = self._snapshot()
+            spent.update({part: after[part] - before[part] for part in before})
+
+
+def cpu_note(spent: dict[str, float], *, per: int, what: str, seconds: float) -> str:
+    parts = ", ".join(f"{part} {cpu / per * 1000:.2f}" for part, cpu in spent.items())
+    total = sum(spent.values())
+    return (
+        f"CPU per {what}, ms: {parts}; in all {total / per * 1000:.2f} ms, "
+        f"{total / seconds:.2f} of the {os.cpu_count()} cores"
+    )
+
+
 class MemoryWatch:
     """Peak resident memory of the web and Celery workers during one scenario.
 
@@ -241,33 +307,53 @@ class MemoryWatch:
 # --- The SMTP sink --------------------------------------------------------------------------
 
 
-class Sink:
-    """Counts every message a worker hands to SMTP, by recipient and Message-ID."""
+class SinkProcess:
+    """bench/sink.py in a session of its own, and the harness's questions to it."""
 
-    def __init__(self) -> None:
-        self.recipients: Counter[str] = Counter()
-        self.message_ids: Counter[str] = Counter()
-        self.messages = 0
+    def __init__(self, port: int) -> None:
+        log = (VAR / "sink.log").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "sink.py"), str(port)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            start_new_session=True,
+        )
+        if not self._read().get("ready"):
+            raise RuntimeError(f"the SMTP sink did not start: see {VAR}/sink.log")
+        self._lock = threading.Lock()
+
+    def _read(self) -> dict[str, int]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the SMTP sink stopped: see {VAR}/sink.log")
+        return json.loads(line)
+
+    def _ask(self, command: str) -> dict[str, int]:
+        assert self.proc.stdin is not None
+        with self._lock:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+            return self._read()
 
     def reset(self) -> None:
-        self.recipients, self.message_ids, self.messages = Counter(), Counter(), 0
+        self._ask("reset")
 
-    async def handle_EHLO(  # noqa: N802 - aiosmtpd's name
-        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
-    ) -> list[str]:
-        # Offered as the mail providers a production site sends through offer it (RFC 2920).
-        session.host_name = hostname
-        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+    @property
+    def messages(self) -> int:
+        return self._ask("count")["messages"]
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
-        self.messages += 1
-        self.recipients.update(envelope.rcpt_tos)
-        for line in envelope.content.split(b"\r\n"):
-            if not line:
-                break
-            if line.lower().startswith(b"message-id:"):
-                self.message_ids[line.split(b":", 1)[1].strip().decode()] += 1
-        return "250 OK"
+    def report(self) -> dict[str, int]:
+        """messages, recipients (distinct), recipients_twice, message_ids_twice."""
+        return self._ask("report")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
 
 
 # --- Results --------------------------------------------------------------------------------
@@ -303,10 +389,13 @@ def wrk(url: str, script: str, *args: str, duration: int, connections: int) -> d
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, env: dict[str, str], services: Services, sink: Sink) -> None:
+    def __init__(
+        self, args: argparse.Namespace, env: dict[str, str], services: Services, sink: SinkProcess
+    ) -> None:
         self.args, self.env, self.services, self.sink = args, env, services, sink
         self.base = f"http://127.0.0.1:{services.port}"
         self.memory = MemoryWatch(services)
+        self.cpu = CpuWatch(services, sink)
         self.results: list[Result] = []
         self.references: dict[str, float] = {}
         self.reference_runs: list[tuple[str, float]] = []
@@ -343,7 +432,7 @@ class Bench:
         if reference != "-":
             self.reference(reference)
         load = _loadavg()
-        with self.memory.during() as peaks:
+        with self.memory.during() as peaks, self.cpu.during() as spent:
             figures = wrk(
                 self.base + path,
                 script,
@@ -351,6 +440,7 @@ class Bench:
                 duration=self.args.duration,
                 connections=self.args.connections,
             )
+        figures["cpu_s"] = spent
         p50, p99 = figures["p50_us"] / 1000, figures["p99_us"] / 1000
         rps = figures["rps"]
         ratio = rps / self.references[reference] if reference in self.references else None
@@ -369,6 +459,11 @@ class Bench:
         errors = sum(figures[key] for key in figures if key.startswith("errors_"))
         notes = [f"{figures['requests']} requests, {errors} errors or non-2xx/3xx"] if errors else []
         notes += reference_note
+        if script != "pledge.lua":
+            # The pledge scenario counts per pledge instead.
+            notes.append(
+                cpu_note(spent, per=figures["requests"], what="request", seconds=figures["duration_us"] / 1e6)
+            )
         self.report(
             Result(
                 scenario=name,
@@ -468,16 +563,22 @@ class Bench:
             every_one = every_one and not figures["posts_refused"]
             result.met = result.ratio >= 0.40 and every_one
             outbox = OutboxEmail.objects.filter(pledge__in=stored)
-            deadline = time.monotonic() + 120
-            while outbox.filter(sent_at__isnull=True).exists() and time.monotonic() < deadline:
-                time.sleep(1)
+            load_ended = time.monotonic()
+            while outbox.filter(sent_at__isnull=True).exists() and time.monotonic() < load_ended + 120:
+                time.sleep(0.5)
+            caught_up = time.monotonic() - load_ended
             result.notes.append(
                 f"{figures['posts_ok']} POSTs answered 302, {figures['posts_refused']} refused, "
                 f"{figures['form_gets']} form GETs; rows that landed: {landed}; "
                 f"outbox rows {outbox.count()}, "
                 f"sent {outbox.filter(sent_at__isnull=False).count()}; confirmations at the sink "
-                f"{self.sink.messages}; latency figures cover every request, GETs included"
+                f"{self.sink.messages}, the last sent {caught_up:.1f} s after the load stopped; "
+                "latency figures cover every request, GETs included"
             )
+            result.notes.append(
+                cpu_note(figures["cpu_s"], per=figures["posts_ok"], what="pledge", seconds=seconds)
+            )
+            print(f"    {result.notes[-2]}", flush=True)
             print(f"    {result.notes[-1]}", flush=True)
             print(f"    = {result.throughput} pledges/s, ratio {result.ratio} to the bare insert", flush=True)
 
@@ -651,32 +752,31 @@ class Bench:
         # Sink, table, sink: a send recorded between the two reads shows as the difference.
         at_sink_before = self.sink.messages
         statuses = dict(Counter(deliveries.values_list("status", flat=True)))
-        at_sink_after = self.sink.messages
-        duplicates = sum(1 for n in self.sink.recipients.values() if n > 1)
-        duplicate_ids = sum(1 for n in self.sink.message_ids.values() if n > 1)
+        counted = self.sink.report()
         early = [rss for t, rss in timeline if t < 30]
         late = [rss for t, rss in timeline if t > at_sink - 30]
         self.report(
             Result(
                 scenario=f"reminders: {SIGNUPS:,} recipients, 2 worker processes",
                 load_average=load,
-                throughput=round(self.sink.messages / at_sink, 1),
+                throughput=round(counted["messages"] / at_sink, 1),
                 unit="emails/s",
                 web_mb=peaks["web_mb"],
                 celery_mb=peaks["celery_mb"],
                 target="under 300 s, no duplicates, Celery < 200 MB",
                 met=(
-                    self.sink.messages == SIGNUPS
+                    counted["messages"] == SIGNUPS
                     and at_sink < 300
-                    and not duplicates
-                    and not duplicate_ids
+                    and not counted["recipients_twice"]
+                    and not counted["message_ids_twice"]
                     and peaks["celery_mb"] < 200
                 ),
                 notes=[
-                    f"{self.sink.messages:,} messages at the sink in {at_sink:.1f} s "
-                    f"({at_sink_before:,} before reading the deliveries, {at_sink_after:,} after), "
-                    f"{len(self.sink.recipients):,} distinct recipients, {duplicates} recipients twice, "
-                    f"{duplicate_ids} Message-IDs twice; deliveries by status {statuses}; Celery pool RSS "
+                    f"{counted['messages']:,} messages at the sink in {at_sink:.1f} s "
+                    f"({at_sink_before:,} before reading the deliveries, {counted['messages']:,} after), "
+                    f"{counted['recipients']:,} distinct recipients, {counted['recipients_twice']} "
+                    f"recipients twice, {counted['message_ids_twice']} Message-IDs twice; "
+                    f"deliveries by status {statuses}; Celery pool RSS "
                     f"first 30 s max {max(early, default=0) / 1024:.1f} MB, last 30 s max "
                     f"{max(late, default=0) / 1024:.1f} MB",
                     f"REMINDER_SEND_RATE={self.env.get('REMINDER_SEND_RATE', '200 (default)')} per process",
@@ -820,14 +920,7 @@ def main() -> None:
     # Tasks left in the bench broker by an interrupted run would land in this one.
     app.control.purge()
 
-    from aiosmtpd.controller import Controller
-
-    # aiosmtpd logs every connection at INFO: 100,000 lines for the reminder run.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
+    sink = SinkProcess(smtp_port)
     services = Services(env, http_port, worker_nice=args.worker_nice)
     try:
         services.start()
@@ -838,7 +931,7 @@ def main() -> None:
                 getattr(bench, name)()
     finally:
         services.stop()
-        controller.stop()
+        sink.stop()
 
     out = VAR / f"results-{started_at:%Y%m%dT%H%M}.json"
     out.write_text(
