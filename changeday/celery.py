@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "changeday.settings")
 
@@ -26,6 +27,14 @@ def _database_connections_as_for_a_request(**_: Any) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_process_init.connect
+def _freeze_what_is_loaded(**_: Any) -> None:
+    # As changeday/wsgi.py does for the web: a worker's loaded code never becomes garbage, so
+    # full collections need not walk it between one email and the next.
+    gc.collect()
+    gc.freeze()
 
 
 # The whole beat schedule lives here, one entry per periodic job.
