@@ -202,9 +202,10 @@ PLEDGER_DATA_LINK_MAX_AGE = timedelta(hours=env_int("PLEDGER_DATA_LINK_MAX_AGE_H
 # A send not finished in this long is taken to have died with its worker, and the
 # outbox drain hands the email to another. Longer than the slowest SMTP exchange.
 OUTBOX_LOCK = timedelta(seconds=env_int("OUTBOX_LOCK_SECONDS", 300))
-# Each web process publishes the emails its requests owe this often, as one task (pledges.publisher):
-# a confirmation waits at most this long more, and a burst costs one broker publish per window.
-OUTBOX_PUBLISH_WINDOW_MS = env_int("OUTBOX_PUBLISH_WINDOW_MS", 200)
+# Each web process publishes the emails its requests owe as one task once 50 have gathered, or this
+# long after the first (pledges.publisher): at a quiet moment a confirmation waits at most this long
+# more; at a busy one each task carries 50 emails over one mail connection.
+OUTBOX_PUBLISH_WINDOW_MS = env_int("OUTBOX_PUBLISH_WINDOW_MS", 1000)
 
 # --- Reminders (reminders/services.py) ------------------------------------------
 # Most reminder emails one worker process sends a second: keep workers x rate

@@ -363,6 +363,28 @@ def test_pledges_made_in_the_same_moment_go_to_the_workers_as_one_task_and_each_
     assert OutboxEmail.objects.filter(sent_at__isnull=True).count() == 0
 
 
+def test_a_task_s_worth_of_emails_is_handed_over_at_once_without_waiting_for_the_window(
+    campaign: Any, pledge_data: dict[str, Any], settings: Any
+) -> None:
+    from pledges.services import OUTBOX_TASK_CHUNK
+
+    # A window no test would wait out: only a full batch can explain a hand-over in time.
+    settings.OUTBOX_PUBLISH_WINDOW_MS = 120_000
+    app.control.purge()
+    for n in range(OUTBOX_TASK_CHUNK):
+        fresh = {"email": f"busy{n}@example.org", "text": f"{pledge_data['text']} {n}"}
+        response = _submit(campaign, {**pledge_data, **fresh, "submission_token": str(uuid.uuid4())})
+        assert response.status_code == 302
+
+    owed = sorted(OutboxEmail.objects.values_list("pk", flat=True))
+    assert len(owed) == OUTBOX_TASK_CHUNK
+    deadline = time.monotonic() + 20
+    while sorted(i for _, args in _queued_tasks() for i in _ids(args)) != owed:
+        assert time.monotonic() < deadline, f"a full batch waited for the window: {_queued_tasks()}"
+        time.sleep(0.05)
+    assert len(_queued_tasks()) == 1
+
+
 def _ids(args: list[Any]) -> list[int]:
     return args[0] if isinstance(args[0], list) else [args[0]]
 
