@@ -118,7 +118,7 @@ class MailSession:
         connection: smtplib.SMTP = self.backend.connection
         encoding = message.encoding or settings.DEFAULT_CHARSET
         sender = _sender(message.from_email, encoding)
-        recipients = [sanitize_address(address, encoding) for address in message.recipients()]
+        recipients = [_recipient(address, encoding) for address in message.recipients()]
         body = _as_bytes(message)
 
         connection.ehlo_or_helo_if_needed()
@@ -204,6 +204,21 @@ class MailSession:
 @functools.lru_cache(maxsize=16)
 def _sender(address: str, encoding: str) -> str:
     # The same From on every message: parsed once, not once a message.
+    return sanitize_address(address, encoding)
+
+
+# A bare address whose local part is a dot-atom (RFC 5322) and whose domain is plain ASCII labels:
+# what nearly every pledger types. Django's sanitize_address parses it with the email package's
+# header parser only to give it back unchanged.
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
+
+
+def _recipient(address: str, encoding: str) -> str:
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return address
     return sanitize_address(address, encoding)
 
 

@@ -9,8 +9,11 @@ import re
 
 import pytest
 from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.core.mail.message import sanitize_address
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from changeday.lib.mailsession import _as_bytes
+from changeday.lib.mailsession import _as_bytes, _recipient
 
 
 def _message(subject: str, to: str, *, html: bool = True) -> EmailMessage:
@@ -50,3 +53,28 @@ def test_the_wire_bytes_are_the_email_package_s_own(subject: str, to: str, html:
         mime.replace_header(name, parsed[name])
     assert sent == mime.as_bytes(linesep="\r\n")
     assert parsed["To"] and parsed["Subject"]
+
+
+_ADDRESS_CHARS = "abcXYZ019.-_+!#$%&'*/=?^`{|}~@ \"<>()[]:;,\\é"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=_ADDRESS_CHARS, min_size=1, max_size=40),
+        st.builds(
+            "{}@{}.{}".format,
+            st.text(alphabet=_ADDRESS_CHARS, min_size=1, max_size=20),
+            st.text(alphabet="abc-09Aé", min_size=1, max_size=70),
+            st.sampled_from(["org", "co.uk", "NHS.UK", "x-y"]),
+        ),
+    )
+)
+def test_recipients_go_out_as_django_would_send_them(address: str) -> None:
+    try:
+        expected = sanitize_address(address, "utf-8")
+    except Exception as refused:  # noqa: BLE001 - whatever Django raises, ours must raise too
+        with pytest.raises(type(refused)):
+            _recipient(address, "utf-8")
+    else:
+        assert _recipient(address, "utf-8") == expected
