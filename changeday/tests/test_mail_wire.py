@@ -10,7 +10,7 @@ import re
 import pytest
 from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.core.mail.message import sanitize_address
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from changeday.lib.mailsession import _as_bytes, _recipient
@@ -59,6 +59,9 @@ _ADDRESS_CHARS = "abcXYZ019.-_+!#$%&'*/=?^`{|}~@ \"<>()[]:;,\\é"
 
 
 @settings(max_examples=3000, deadline=None)
+@example("nurse@" + "a" * 63 + ".org")
+@example("nurse@" + "a" * 64 + ".org")
+@example("first.last+change-day@Example.NHS.uk")
 @given(
     st.one_of(
         st.text(alphabet=_ADDRESS_CHARS, min_size=1, max_size=40),
