@@ -303,6 +303,8 @@ def wall_pledges(
     a million costs what the first does (no OFFSET, no COUNT)."""
     # The replica when there is one: a pledge published a moment ago may show
     # on the next reload instead of this one. Totals never come from there.
+    # PostgreSQL reads IN ('published'), PUBLIC_STATES' one state, as = 'published',
+    # which is the condition of the wall's and the word search's partial indexes.
     queryset = Pledge.objects.using(replica_or_primary()).filter(campaign=campaign, status__in=PUBLIC_STATES)
     queryset = _filtered(queryset, filters)
     if cursor:
@@ -357,7 +359,9 @@ def _word_search(queryset: QuerySet[Pledge], q: str) -> QuerySet[Pledge]:
     if connection.vendor == "postgresql":
         from django.contrib.postgres.search import SearchQuery, SearchVector
 
-        # Same expression as the GIN index pledge_text_search_idx, so it is used.
+        # Same expression as the GIN index pledge_search_published_idx, which holds
+        # published pledges only: the index answers when the query also asks for
+        # status = 'published' (the wall does; the export only with that status).
         return queryset.annotate(search=SearchVector("text", config="english")).filter(
             search=SearchQuery(q, config="english", search_type="websearch")
         )
