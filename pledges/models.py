@@ -189,6 +189,14 @@ class Pledge(models.Model):
                 name="pledge_queue_idx",
                 condition=models.Q(status__in=["pending", "hidden"]),
             ),
+            # An organiser's review of what was decided, latest decision first
+            # (selectors.moderation_queue): it read the old whole-table wall index; an entry
+            # is made at publication or rejection, never at submission.
+            models.Index(
+                fields=["campaign", "status", "-status_changed_at", "-id"],
+                name="pledge_review_idx",
+                condition=models.Q(status__in=["published", "rejected"]),
+            ),
             # "Your data" finds every pledge of an address, in any case, with
             # email__iexact, which PostgreSQL compiles to UPPER(email) = UPPER(%s);
             # reminders ask the same (has a "remind me" sign-up pledged since?).

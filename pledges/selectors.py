@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.db.models import Case, Count, Max, Prefetch, Q, QuerySet, Sum, Value, When
 
 from campaigns.models import Campaign
@@ -315,9 +315,48 @@ def wall_pledges(
         queryset = queryset.filter(published_at__lte=when).filter(
             Q(published_at__lt=when) | Q(public_id__lt=public_id)
         )
+    if filters.q and connection.vendor == "postgresql":
+        matches = _all_matches_if_few(queryset)
+        if matches is not None:
+            queryset = Pledge.objects.using(queryset.db).filter(id__in=matches)
     rows = list(queryset.only(*WALL_FIELDS).order_by("-published_at", "-public_id")[: limit + 1])
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return WallPage(pledges=rows[:limit], next_cursor=next_cursor)
+
+
+# A word search with at most this many matches reads them all from the word index and sorts them;
+# one with more walks the wall index newest first until a page has matched.
+SEARCH_SORT_LIMIT = 5000
+
+
+def _all_matches_if_few(queryset: QuerySet[Pledge]) -> list[int] | None:
+    """The ids of every pledge `queryset` matches if there are at most SEARCH_SORT_LIMIT, else None.
+
+    The planner cannot tell a rare word from a common one it has no statistics for, and takes
+    both for common: it walks the wall index newest first, testing each pledge's words, until a
+    page has matched. For a word few pledges have, that walk read the whole wall, 12 s at a
+    million pledges (bench/README.md), and anyone can type such a word. Asked through the word
+    index alone (index and sequential scans off for this one query), the answer costs at most
+    SEARCH_SORT_LIMIT rows whatever the word: all the matches of a rare word, or the proof that
+    a word is common enough for the walk to find a page soon.
+    """
+    alias = queryset.db
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        # Set for this transaction and put back after: a caller's own transaction (a test's,
+        # say) goes on after this query with the planner it had.
+        cursor.execute("SELECT current_setting('enable_indexscan'), current_setting('enable_seqscan')")
+        before = cursor.fetchone()
+        cursor.execute(
+            "SELECT set_config('enable_indexscan', 'off', true), set_config('enable_seqscan', 'off', true)"
+        )
+        try:
+            ids = list(queryset.order_by().values_list("id", flat=True)[: SEARCH_SORT_LIMIT + 1])
+        finally:
+            cursor.execute(
+                "SELECT set_config('enable_indexscan', %s, true), set_config('enable_seqscan', %s, true)",
+                before,
+            )
+    return ids if len(ids) <= SEARCH_SORT_LIMIT else None
 
 
 # What a card shows; the email never leaves the database on this path.

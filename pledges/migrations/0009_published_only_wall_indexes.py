@@ -60,6 +60,14 @@ class Migration(migrations.Migration):
                 name="pledge_wall_published_idx",
             ),
         ),
+        migrations.AddIndex(
+            model_name="pledge",
+            index=models.Index(
+                condition=models.Q(("status__in", ["published", "rejected"])),
+                fields=["campaign", "status", "-status_changed_at", "-id"],
+                name="pledge_review_idx",
+            ),
+        ),
         migrations.RunPython(
             _on_postgresql(SEARCH_INDEX, SEARCH_STATISTICS, "ANALYZE pledges_pledge (text)"),
             _on_postgresql(

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from conftest import create_pledge
+from pledges import selectors
 
 pytestmark = [
     pytest.mark.django_db,
@@ -36,15 +37,25 @@ def busy_campaign(campaign: Any) -> Any:
     return campaign
 
 
-def _wall_plan(campaign: Any, **query: str) -> str:
-    """EXPLAIN of the pledge query that the wall page ran."""
+def _wall_queries(campaign: Any, **query: str) -> list[str]:
+    """The pledge queries the wall page ran, in order."""
     with CaptureQueriesContext(connection) as queries:
         response = Client().get(f"/campaigns/{campaign.slug}/wall/", query)
     assert response.status_code == 200
-    [sql] = [q["sql"] for q in queries.captured_queries if 'FROM "pledges_pledge"' in q["sql"]]
-    with connection.cursor() as cursor:
+    return [q["sql"] for q in queries.captured_queries if 'FROM "pledges_pledge"' in q["sql"]]
+
+
+def _plan(sql: str, *settings: str) -> str:
+    with transaction.atomic(), connection.cursor() as cursor:
+        for setting in settings:
+            cursor.execute(f"SET LOCAL {setting}")
         cursor.execute(f"EXPLAIN {sql}")
         return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def _wall_plan(campaign: Any, **query: str) -> str:
+    """EXPLAIN of the query that read the page the wall showed."""
+    return _plan(_wall_queries(campaign, **query)[-1])
 
 
 def test_the_wall_and_word_indexes_leave_out_pledges_that_are_not_published() -> None:
@@ -67,17 +78,27 @@ def test_the_walls_first_page_reads_the_published_wall_index_in_order(busy_campa
     assert "Sort" not in plan, plan
 
 
-def test_a_word_search_on_the_wall_reads_the_published_word_index(busy_campaign: Any) -> None:
+def test_a_rare_word_is_looked_up_in_the_published_word_index_and_its_pledges_read_by_id(
+    busy_campaign: Any,
+) -> None:
     create_pledge(busy_campaign, 99, text="play the harmonica for the patients on my ward")
 
-    plan = _wall_plan(busy_campaign, q="harmonica")
+    probe, page = _wall_queries(busy_campaign, q="harmonica")
 
-    assert f"Bitmap Index Scan on {SEARCH_INDEX}" in plan, plan
+    # The planner takes a word it has no statistics for as common and walks the wall testing
+    # every pledge's words: the whole wall, for a word no pledge has.
+    assert f"Bitmap Index Scan on {SEARCH_INDEX}" in _plan(
+        probe, "enable_indexscan = off", "enable_seqscan = off"
+    )
+    assert "to_tsvector" not in page
+    assert WALL_INDEX not in _plan(page)
 
 
 def test_a_common_word_on_the_wall_walks_the_wall_index_instead_of_sorting_every_match(
-    busy_campaign: Any,
+    busy_campaign: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # More matches than a sort may take (a few thousand at a million pledges; 20 here).
+    monkeypatch.setattr(selectors, "SEARCH_SORT_LIMIT", 20)
     # The planner knows how common a word is only from the statistics object on the
     # searched expression (a partial index gives it none): without them it takes
     # every word for a rare one, and reads and sorts every pledge that has it.
@@ -85,3 +106,30 @@ def test_a_common_word_on_the_wall_walks_the_wall_index_instead_of_sorting_every
 
     assert f"Index Scan using {WALL_INDEX}" in plan, plan
     assert "Sort" not in plan, plan
+
+
+@pytest.mark.parametrize("few", [5000, 0], ids=["matches-read-by-id", "wall-walked"])
+def test_a_word_search_pages_newest_first_the_same_whichever_way_it_reads(
+    campaign: Any, monkeypatch: pytest.MonkeyPatch, few: int
+) -> None:
+    monkeypatch.setattr(selectors, "SEARCH_SORT_LIMIT", few)
+    made = [
+        create_pledge(campaign, n, text=f"learn the harmonica with patient number {n}").public_id
+        for n in range(30)
+    ]
+    for n in range(30, 35):
+        create_pledge(campaign, n)
+    create_pledge(campaign, 99, confirm=False, text="an unconfirmed harmonica pledge stays off the wall")
+
+    shown, cursor = [], ""
+    while True:
+        page = selectors.wall_pledges(
+            campaign=campaign, filters=selectors.WallFilters(q="harmonica"), cursor=cursor
+        )
+        shown += [pledge.public_id for pledge in page.pledges]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+
+    assert shown == made[::-1]
+    assert selectors.wall_pledges(campaign=campaign, filters=selectors.WallFilters(q="zzquux")).pledges == []
