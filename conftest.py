@@ -77,7 +77,11 @@ def _fresh_rate_limits() -> Iterator[None]:
             import redis
 
             client = redis.Redis.from_url(settings.REDIS_URL)
-            keys = list(client.scan_iter(match="*ratelimit:*")) + list(client.scan_iter(match="*page:*"))
+            keys = [
+                key
+                for pattern in ("*ratelimit:*", "*page:*", "*wall-search-common:*")
+                for key in client.scan_iter(match=pattern)
+            ]
             if keys:
                 client.delete(*keys)
         else:

@@ -104,16 +104,16 @@ def _status_kib(pid: int, field_name: str) -> int:
     return 0
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU time of these processes so far (a process gone meanwhile counts 0)."""
-    ticks = 0
+def _cpu_ticks(pids: list[int]) -> dict[int, int]:
+    """User and system CPU ticks of each of these processes so far."""
+    ticks = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks
 
 
 def _pids_named(name: str) -> list[int]:
@@ -222,29 +222,36 @@ class CpuWatch:
     def __init__(self, services: Services, sink: SinkProcess) -> None:
         self.services, self.sink = services, sink
 
-    def _snapshot(self) -> dict[str, float]:
+    def _snapshot(self) -> dict[str, dict[int, int]]:
         web = [self.services.gunicorn.pid] if self.services.gunicorn else []
         celery = [proc.pid for proc in self.services.celery]
         return {
-            "web": _cpu_seconds(web + self.services.web_workers()),
-            "PostgreSQL": _cpu_seconds(_pids_named("postgres")),
-            "Redis": _cpu_seconds(_pids_named("redis-server")),
-            "Celery": _cpu_seconds(celery + self.services.celery_workers()),
-            "SMTP sink": _cpu_seconds([self.sink.proc.pid]),
-            "wrk": resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
-            + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime,
+            "web": _cpu_ticks(web + self.services.web_workers()),
+            "PostgreSQL": _cpu_ticks(_pids_named("postgres")),
+            "Redis": _cpu_ticks(_pids_named("redis-server")),
+            "Celery": _cpu_ticks(celery + self.services.celery_workers()),
+            "SMTP sink": _cpu_ticks([self.sink.proc.pid]),
         }
+
+    @staticmethod
+    def _wrk_seconds() -> float:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return children.ru_utime + children.ru_stime
 
     @contextmanager
     def during(self) -> Iterator[dict[str, float]]:
-        """Yields a dict that holds, once the block ends, each part's CPU seconds in it."""
+        """Yields a dict that holds, once the block ends, each part's CPU seconds in it. A process
+        that started meanwhile counts whole; one that ended meanwhile (a database connection
+        closed) is left out, so a part can only be undercounted."""
         spent: dict[str, float] = {}
-        before = self._snapshot()
+        before, wrk_before = self._snapshot(), self._wrk_seconds()
         try:
             yield spent
         finally:
-            after = self._snapshot()
-            spent.update({part: after[part] - before[part] for part in before})
+            after, tick = self._snapshot(), os.sysconf("SC_CLK_TCK")
+            for part, ticks in after.items():
+                spent[part] = sum(now - before[part].get(pid, 0) for pid, now in ticks.items()) / tick
+            spent["wrk"] = self._wrk_seconds() - wrk_before
 
 
 def cpu_note(spent: dict[str, float], *, per: int, what: str, seconds: float) -> str:

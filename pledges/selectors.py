@@ -17,6 +17,7 @@ from django.db.models import Case, Count, Max, Prefetch, Q, QuerySet, Sum, Value
 
 from campaigns.models import Campaign
 from changeday.lib.dbrouter import replica_or_primary
+from changeday.lib.hashing import keyed_hash
 from changeday.lib.pagecache import generation_bump
 from pledges.models import (
     PUBLIC_STATES,
@@ -307,6 +308,8 @@ def wall_pledges(
     # which is the condition of the wall's and the word search's partial indexes.
     queryset = Pledge.objects.using(replica_or_primary()).filter(campaign=campaign, status__in=PUBLIC_STATES)
     queryset = _filtered(queryset, filters)
+    if filters.q and connection.vendor == "postgresql":
+        queryset = _by_id_if_rare(queryset, campaign=campaign, filters=filters)
     if cursor:
         when, public_id = _decode_cursor(cursor)
         # The bare range on published_at lets PostgreSQL start the index scan at
@@ -315,10 +318,6 @@ def wall_pledges(
         queryset = queryset.filter(published_at__lte=when).filter(
             Q(published_at__lt=when) | Q(public_id__lt=public_id)
         )
-    if filters.q and connection.vendor == "postgresql":
-        matches = _all_matches_if_few(queryset)
-        if matches is not None:
-            queryset = Pledge.objects.using(queryset.db).filter(id__in=matches)
     rows = list(queryset.only(*WALL_FIELDS).order_by("-published_at", "-public_id")[: limit + 1])
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return WallPage(pledges=rows[:limit], next_cursor=next_cursor)
@@ -327,6 +326,28 @@ def wall_pledges(
 # A word search with at most this many matches reads them all from the word index and sorts them;
 # one with more walks the wall index newest first until a page has matched.
 SEARCH_SORT_LIMIT = 5000
+# How long a search found to have more matches than that walks at once, without asking again.
+COMMON_SEARCH_SECONDS = 600
+
+
+def _by_id_if_rare(
+    queryset: QuerySet[Pledge], *, campaign: Campaign, filters: WallFilters
+) -> QuerySet[Pledge]:
+    """`queryset` (the wall's pledges matching `filters`, a word search among them) as the ids of
+    its matches when they are few, or as it is when they are many (_all_matches_if_few).
+
+    Asking costs a common word a few thousand rows, tens of milliseconds, on every page the wall's
+    shared cache has to make again, so the answer "many" is kept for a while: a word that is
+    common now stays common."""
+    query = "&".join(f"{key}={value}" for key, value in sorted(filters.as_query().items()))
+    key = f"wall-search-common:v1:{campaign.pk}:{keyed_hash(query, purpose='wall-search')}"
+    if cache.get(key):
+        return queryset
+    matches = _all_matches_if_few(queryset)
+    if matches is None:
+        cache.set(key, True, COMMON_SEARCH_SECONDS)
+        return queryset
+    return Pledge.objects.using(queryset.db).filter(id__in=matches)
 
 
 def _all_matches_if_few(queryset: QuerySet[Pledge]) -> list[int] | None:

@@ -133,3 +133,22 @@ def test_a_word_search_pages_newest_first_the_same_whichever_way_it_reads(
 
     assert shown == made[::-1]
     assert selectors.wall_pledges(campaign=campaign, filters=selectors.WallFilters(q="zzquux")).pledges == []
+
+
+def test_a_common_word_is_asked_about_once_and_then_walked_at_once(
+    busy_campaign: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(selectors, "SEARCH_SORT_LIMIT", 20)
+    search = selectors.WallFilters(q="discharge")
+
+    def pledge_queries() -> tuple[int, list[str]]:
+        with CaptureQueriesContext(connection) as queries:
+            page = selectors.wall_pledges(campaign=busy_campaign, filters=search)
+        shown = [pledge.public_id for pledge in page.pledges]
+        return sum('FROM "pledges_pledge"' in q["sql"] for q in queries.captured_queries), shown
+
+    first, shown = pledge_queries()
+    again, shown_again = pledge_queries()
+
+    assert (first, again) == (2, 1)
+    assert shown_again == shown and len(shown) == selectors.WALL_PAGE_SIZE
