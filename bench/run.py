@@ -746,7 +746,7 @@ class Bench:
         deliveries = ReminderDelivery.objects.filter(reminder=reminder)
         self.sink.reset()
         load = _loadavg()
-        with self.memory.during() as peaks:
+        with self.memory.during() as peaks, self.cpu.during() as spent:
             started = time.perf_counter()
             reminders_dispatch_task.delay()
             deadline = time.monotonic() + self.args.reminder_timeout
@@ -787,6 +787,7 @@ class Bench:
                     f"first 30 s max {max(early, default=0) / 1024:.1f} MB, last 30 s max "
                     f"{max(late, default=0) / 1024:.1f} MB",
                     f"REMINDER_SEND_RATE={self.env.get('REMINDER_SEND_RATE', '200 (default)')} per process",
+                    cpu_note(spent, per=max(1, counted["messages"]), what="email", seconds=at_sink + 3),
                 ],
             )
         )
