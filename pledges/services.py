@@ -778,12 +778,8 @@ def _outbox_mark_sent(outbox: OutboxEmail, locked_until: datetime, send_dot: Cal
     # Kept on the row: a refusal after the final dot takes this record back.
     outbox.sent_at = sent_at = timezone.now()
     record_sent(
-        sql=f"UPDATE {OutboxEmail._meta.db_table} SET sent_at = $1::timestamptz, locked_until = NULL"
-        " WHERE id = $2::bigint AND sent_at IS NULL AND locked_until = $3::timestamptz",
-        params=[sent_at.isoformat(), str(outbox.pk), locked_until.isoformat()],
-        update=lambda: OutboxEmail.objects.filter(
-            pk=outbox.pk, sent_at__isnull=True, locked_until=locked_until
-        ).update(sent_at=sent_at, locked_until=None),
+        rows=OutboxEmail.objects.filter(pk=outbox.pk, sent_at__isnull=True, locked_until=locked_until),
+        values={"sent_at": sent_at, "locked_until": None},
         send_dot=send_dot,
         what=f"Outbox email {outbox.pk}",
     )

@@ -496,13 +496,10 @@ def _mark_sent(delivery: ReminderDelivery, claimed_until: datetime, send_dot: Ca
     SMTP's final dot in the same breath (lib/mailsession.py)."""
     sent_at = timezone.now()
     record_sent(
-        sql=f"UPDATE {ReminderDelivery._meta.db_table}"
-        " SET status = 'sent', sent_at = $1::timestamptz, claimed_until = NULL"
-        " WHERE id = $2::bigint AND status = 'sending' AND claimed_until = $3::timestamptz",
-        params=[sent_at.isoformat(), str(delivery.pk), claimed_until.isoformat()],
-        update=lambda: ReminderDelivery.objects.filter(
+        rows=ReminderDelivery.objects.filter(
             pk=delivery.pk, status=DeliveryStatus.SENDING, claimed_until=claimed_until
-        ).update(status=DeliveryStatus.SENT, sent_at=sent_at, claimed_until=None),
+        ),
+        values={"status": DeliveryStatus.SENT, "sent_at": sent_at, "claimed_until": None},
         send_dot=send_dot,
         what=f"Delivery {delivery.pk}",
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import itertools
 import logging
 import random
 import re
@@ -28,17 +29,21 @@ import smtplib
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from datetime import datetime
 from email.generator import BytesGenerator
 from email.message import Message
 from email.policy import Compat32
 from types import TracebackType
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
 from django.db import connection as db
+from django.db.models import QuerySet
+from django.db.models.sql import UpdateQuery
 
 from changeday.lib.pgsend import execute_then
 
@@ -277,9 +282,8 @@ class ClaimLost(Exception):
 
 def record_sent(
     *,
-    sql: str,
-    params: Sequence[str],
-    update: Callable[[], int],
+    rows: QuerySet[Any],
+    values: dict[str, object],
     send_dot: Callable[[], None],
     what: str,
 ) -> bool:
@@ -287,23 +291,33 @@ def record_sent(
     as sent and release SMTP's final dot in the same breath. True if this
     worker's record was written.
 
-    sql and params: a raw UPDATE for PostgreSQL ($1, $2... placeholders) that
-    marks the row sent only while this worker's claim on it holds; update: the
-    same through the ORM, for other databases."""
+    rows: the message's row, filtered so it matches only while this worker's
+    claim on it holds; values: the fields that mark it sent (rows.update(**values))."""
     if db.vendor == "postgresql":
         # The UPDATE and the dot go on the wire back to back (lib/pgsend.py): no
         # crash can commit "sent" without the message, or the message without it.
-        if execute_then(sql, params, then=send_dot) == 1:
+        if execute_then(*_update_statement(rows, values), then=send_dot) == 1:
             return True
         # Our claim lapsed (a batch ran past its lock) and another worker holds
         # the row: this copy has gone too. Logged, as it may be a duplicate.
         logger.warning("%s was claimed by another worker while it was sent", what)
         return False
-    if update() != 1:
+    if rows.update(**values) != 1:
         # Our claim lapsed and another worker holds the row now: raising here
         # drops the connection before the final dot, so this copy is discarded.
         raise ClaimLost(f"{what} was claimed by another worker")
     return True
+
+
+def _update_statement(rows: QuerySet[Any], values: dict[str, object]) -> tuple[str, list[str]]:
+    """rows.update(**values) as the ORM would write it, with libpq's $1, $2... placeholders
+    and its parameters as text: PostgreSQL takes each one's type from its column."""
+    query = rows.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    sql, params = query.get_compiler(connection=db).as_sql()
+    numbers = itertools.count(1)
+    sql = re.sub(r"%([s%])", lambda found: f"${next(numbers)}" if found[1] == "s" else "%", sql)
+    return sql, [param.isoformat() if isinstance(param, datetime) else str(param) for param in params]
 
 
 class Throttle:

@@ -169,6 +169,15 @@ def _publish(pledges: list[Pledge], organiser: Any) -> None:
     assert len(result.done) == len(pledges)
 
 
+def _published_owing(campaign: Any, count: int, organiser: Any) -> tuple[list[Pledge], list[int]]:
+    """`count` pledges published on an emptied broker (so the only tasks queued are this
+    publication's, and no worker runs them yet), and the ids of the emails they owe, oldest first."""
+    pledges = _pending_pledges(campaign, count)
+    app.control.purge()
+    _publish(pledges, organiser)
+    return pledges, list(OutboxEmail.objects.order_by("pk").values_list("pk", flat=True))
+
+
 def _queued_tasks() -> list[tuple[str, Any]]:
     """The task name and arguments of each message waiting on the Redis broker's queue."""
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
@@ -231,10 +240,8 @@ def test_a_mail_server_closing_the_connection_mid_batch_still_delivers_every_ema
 def test_a_mail_server_offering_pipelining_gets_each_envelope_in_one_write_and_every_email_once(
     pre_campaign: Any, organiser: Any, smtp_inbox: Any
 ) -> None:
-    pledges = _pending_pledges(pre_campaign, 6)
-    app.control.purge()
-    _publish(pledges, organiser)  # owes 6 emails; no worker runs, the test sends them itself
-    owed = list(OutboxEmail.objects.order_by("pk").values_list("pk", flat=True))
+    # Owes 6 emails; no worker runs, the test sends them itself.
+    pledges, owed = _published_owing(pre_campaign, 6, organiser)
 
     smtp_inbox.pipelining = False
     assert outbox_send_many(outbox_ids=owed[:3]) == 3
@@ -293,10 +300,8 @@ def test_an_email_refused_on_its_last_attempt_is_marked_failed_and_the_others_st
 def test_a_batch_and_the_drains_copies_of_its_emails_send_each_email_once(
     pre_campaign: Any, organiser: Any, smtp_inbox: Any
 ) -> None:
-    pledges = _pending_pledges(pre_campaign, 60)
-    app.control.purge()
-    _publish(pledges, organiser)  # two batch tasks wait in the queue: no worker yet
-    owed = list(OutboxEmail.objects.order_by("pk").values_list("pk", flat=True))
+    # Two batch tasks wait in the queue: no worker yet.
+    pledges, owed = _published_owing(pre_campaign, 60, organiser)
     # The drain's copies of the first five ran before their batch did...
     for outbox_id in owed[:5]:
         assert send_outbox_email_task(outbox_id) is True
@@ -392,10 +397,8 @@ def _ids(args: list[Any]) -> list[int]:
 def test_a_batch_claims_and_reads_its_emails_in_two_statements_and_marks_each_sent_in_one(
     pre_campaign: Any, organiser: Any, smtp_inbox: Any
 ) -> None:
-    pledges = _pending_pledges(pre_campaign, 15)
-    app.control.purge()
-    _publish(pledges, organiser)  # owes 15 emails; no worker runs, the test sends them itself
-    owed = list(OutboxEmail.objects.order_by("pk").values_list("pk", flat=True))
+    # Owes 15 emails; no worker runs, the test sends them itself.
+    pledges, owed = _published_owing(pre_campaign, 15, organiser)
 
     def statements(ids: list[int]) -> list[str]:
         with CaptureQueriesContext(connection) as captured:
@@ -412,10 +415,7 @@ def test_a_batch_claims_and_reads_its_emails_in_two_statements_and_marks_each_se
 def test_a_worker_dying_before_the_final_dot_delivers_nothing_and_the_next_sends_once(
     pre_campaign: Any, organiser: Any, smtp_inbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pledges = _pending_pledges(pre_campaign, 2)
-    app.control.purge()
-    _publish(pledges, organiser)
-    owed = list(OutboxEmail.objects.order_by("pk").values_list("pk", flat=True))
+    pledges, owed = _published_owing(pre_campaign, 2, organiser)
 
     def die_before_recording(outbox: Any, locked_until: Any, send_dot: Any) -> None:
         raise WorkerKilled
