@@ -778,7 +778,9 @@ def _outbox_mark_sent(outbox: OutboxEmail, locked_until: datetime, send_dot: Cal
     # Kept on the row: a refusal after the final dot takes this record back.
     outbox.sent_at = sent_at = timezone.now()
     record_sent(
-        rows=OutboxEmail.objects.filter(pk=outbox.pk, sent_at__isnull=True, locked_until=locked_until),
+        model=OutboxEmail,
+        pk=outbox.pk,
+        claim={"sent_at__isnull": True, "locked_until": locked_until},
         values={"sent_at": sent_at, "locked_until": None},
         send_dot=send_dot,
         what=f"Outbox email {outbox.pk}",

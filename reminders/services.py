@@ -496,9 +496,9 @@ def _mark_sent(delivery: ReminderDelivery, claimed_until: datetime, send_dot: Ca
     SMTP's final dot in the same breath (lib/mailsession.py)."""
     sent_at = timezone.now()
     record_sent(
-        rows=ReminderDelivery.objects.filter(
-            pk=delivery.pk, status=DeliveryStatus.SENDING, claimed_until=claimed_until
-        ),
+        model=ReminderDelivery,
+        pk=delivery.pk,
+        claim={"status": DeliveryStatus.SENDING, "claimed_until": claimed_until},
         values={"status": DeliveryStatus.SENT, "sent_at": sent_at, "claimed_until": None},
         send_dot=send_dot,
         what=f"Delivery {delivery.pk}",

@@ -30,19 +30,18 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from email.generator import BytesGenerator
 from email.message import Message
 from email.policy import Compat32
 from types import TracebackType
-from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
 from django.db import connection as db
-from django.db.models import QuerySet
+from django.db.models import Model
 from django.db.models.sql import UpdateQuery
 
 from changeday.lib.pgsend import execute_then
@@ -282,7 +281,9 @@ class ClaimLost(Exception):
 
 def record_sent(
     *,
-    rows: QuerySet[Any],
+    model: type[Model],
+    pk: int,
+    claim: dict[str, object],
     values: dict[str, object],
     send_dot: Callable[[], None],
     what: str,
@@ -291,33 +292,100 @@ def record_sent(
     as sent and release SMTP's final dot in the same breath. True if this
     worker's record was written.
 
-    rows: the message's row, filtered so it matches only while this worker's
-    claim on it holds; values: the fields that mark it sent (rows.update(**values))."""
+    pk and claim: the message's row, matched only while this worker's claim on it holds
+    (model.objects.filter(pk=pk, **claim)); values: the fields that mark it sent
+    (.update(**values))."""
     if db.vendor == "postgresql":
         # The UPDATE and the dot go on the wire back to back (lib/pgsend.py): no
         # crash can commit "sent" without the message, or the message without it.
-        if execute_then(*_update_statement(rows, values), then=send_dot) == 1:
+        if execute_then(*_update_statement(model, {"pk": pk, **claim}, values), then=send_dot) == 1:
             return True
         # Our claim lapsed (a batch ran past its lock) and another worker holds
         # the row: this copy has gone too. Logged, as it may be a duplicate.
         logger.warning("%s was claimed by another worker while it was sent", what)
         return False
-    if rows.update(**values) != 1:
+    if model._default_manager.filter(pk=pk, **claim).update(**values) != 1:
         # Our claim lapsed and another worker holds the row now: raising here
         # drops the connection before the final dot, so this copy is discarded.
         raise ClaimLost(f"{what} was claimed by another worker")
     return True
 
 
-def _update_statement(rows: QuerySet[Any], values: dict[str, object]) -> tuple[str, list[str]]:
-    """rows.update(**values) as the ORM would write it, with libpq's $1, $2... placeholders
-    and its parameters as text: PostgreSQL takes each one's type from its column."""
-    query = rows.query.chain(UpdateQuery)
-    query.add_update_values(values)
-    sql, params = query.get_compiler(connection=db).as_sql()
+def _update_statement(
+    model: type[Model], match: dict[str, object], values: dict[str, object]
+) -> tuple[str, list[str]]:
+    """model.objects.filter(**match).update(**values) as the ORM would write it, with libpq's
+    $1, $2... placeholders and its parameters as text: PostgreSQL takes each one's type from
+    its column.
+
+    Building and compiling that query per message was a third of a confirmation's CPU in the
+    worker (bench/README.md), for a statement that differs between messages only in its values.
+    So each shape is compiled once, with stand-ins, and a message puts its values in their places."""
+    sql, params, places = _compiled_update(model, _shape(match), _shape(values))
+    filled = list(params)
+    for index, value in zip(places, _variables([*match.values(), *values.values()]), strict=True):
+        filled[index] = _as_text(value)
+    return sql, filled
+
+
+def _shape(fields: dict[str, object]) -> tuple[tuple[str, object], ...]:
+    # None or a boolean changes the SQL itself (IS NULL, = NULL, IS NOT NULL), so it is part of
+    # the shape; any other value becomes a parameter, and only its type matters here.
+    return tuple((name, value if _constant(value) else type(value)) for name, value in fields.items())
+
+
+def _constant(value: object) -> bool:
+    return value is None or isinstance(value, bool)
+
+
+def _variables(values: list[object]) -> list[object]:
+    return [value for value in values if not _constant(value)]
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled_update(
+    model: type[Model], match: tuple[tuple[str, object], ...], values: tuple[tuple[str, object], ...]
+) -> tuple[str, tuple[str, ...], tuple[int, ...]]:
+    """The statement of one shape, its parameters as text with stand-ins in them, and the place
+    of each variable's parameter, variables taken in the order of the match, then the values."""
+    counter = itertools.count(1)
+
+    def stood_in(fields: tuple[tuple[str, object], ...]) -> dict[str, object]:
+        return {name: kind if _constant(kind) else _stand_in(kind, counter) for name, kind in fields}
+
+    where, changes = stood_in(match), stood_in(values)
+    query = model._default_manager.filter(**where).query.chain(UpdateQuery)
+    query.add_update_values(changes)
+    sql, compiled = query.get_compiler(connection=db).as_sql()
     numbers = itertools.count(1)
     sql = re.sub(r"%([s%])", lambda found: f"${next(numbers)}" if found[1] == "s" else "%", sql)
-    return sql, [param.isoformat() if isinstance(param, datetime) else str(param) for param in params]
+    texts = tuple(_as_text(param) for param in compiled)
+    places = []
+    for value in _variables([*where.values(), *changes.values()]):
+        found = [index for index, text in enumerate(texts) if text == _as_text(value)]
+        # Each stand-in is unique, so it comes back exactly once; and nothing else may be a parameter.
+        if len(found) != 1:
+            raise RuntimeError(f"The stand-in {value!r} appears {len(found)} times in {sql}")
+        places.append(found[0])
+    if len(places) != len(texts):
+        raise RuntimeError(f"{sql} has parameters that no value stands for")
+    return sql, texts, tuple(places)
+
+
+def _stand_in(kind: type, counter: itertools.count[int]) -> object:
+    # Values no real row holds, distinct from each other and from every constant of the query.
+    n = next(counter)
+    if issubclass(kind, datetime):
+        return datetime(1901, 1, n, 0, 0, 0, 424242, tzinfo=UTC)
+    if issubclass(kind, int):
+        return -(10**15) - n
+    if issubclass(kind, str):
+        return f"stand-in-{n}-f0d2c4"
+    raise TypeError(f"No stand-in for a value of type {kind.__name__}")
+
+
+def _as_text(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 class Throttle:
