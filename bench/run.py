@@ -561,6 +561,7 @@ class Bench:
     def pledges(self) -> None:
         from pledges.models import OutboxEmail, Pledge
 
+        _pledge_runs_cleanup()  # left by an interrupted run
         for mode, name in (
             ("journey", "pledge: form GET then POST, per pledge"),
             ("post", "pledge: POST (form fetched once)"),
@@ -610,6 +611,7 @@ class Bench:
             for note in result.notes:
                 print(f"    {note}", flush=True)
             print(f"    = {result.throughput} pledges/s, ratio {result.ratio} to the bare insert", flush=True)
+            _pledge_runs_cleanup()
 
     def moderation(self) -> None:
         from django.contrib.auth import get_user_model
@@ -831,6 +833,15 @@ def _moderation_cleanup(campaign: Any) -> None:
 
     Pledge.objects.filter(campaign=campaign, email__startswith=MODERATION_EMAIL).delete()
     campaign_recompute_totals(campaign=campaign)
+
+
+def _pledge_runs_cleanup() -> None:
+    """The pledge runs' pledges go again, tags and outbox rows with them, so every run writes into
+    the same million-row indexes. Kept, each run added a few thousand unconfirmed rows; over the
+    fifth session 67,000 of them gathered while the CPU per POST rose (bench/README.md, run 15)."""
+    from pledges.models import Pledge
+
+    Pledge.objects.filter(campaign__slug=SLUG, email__startswith="wrk-").delete()
 
 
 def _signups_ensure(campaign: Any, count: int) -> None:
