@@ -41,6 +41,7 @@ SIGNUPS = 100_000
 PENDING = 10_000
 MODERATION_BATCH = 200  # the most the moderation page decides at once (MAX_SELECTION)
 MODERATION_EMAIL = "bench-moderation-"
+PLEDGE_RUN_EMAIL = "wrk-"  # bench/wrk/pledge.lua: wrk-<run id>-<thread>-<n>@example.invalid
 REFERENCES = {"bare JSON": ("/bench/json/", "get.lua"), "bare insert": ("/bench/insert/", "insert.lua")}
 
 
@@ -579,7 +580,7 @@ class Bench:
             )
             result = self.results[-1]
             seconds = figures["duration_us"] / 1e6
-            stored = Pledge.objects.filter(email__startswith=f"wrk-{run_id}-")
+            stored = Pledge.objects.filter(email__startswith=f"{PLEDGE_RUN_EMAIL}{run_id}-")
             landed = stored.count()
             pledges_per_s = figures["posts_ok"] / seconds
             result.throughput, result.unit = round(pledges_per_s, 1), "pledges/s"
@@ -841,7 +842,7 @@ def _pledge_runs_cleanup() -> None:
     fifth session 67,000 of them gathered while the CPU per POST rose (bench/README.md, run 15)."""
     from pledges.models import Pledge
 
-    Pledge.objects.filter(campaign__slug=SLUG, email__startswith="wrk-").delete()
+    Pledge.objects.filter(campaign__slug=SLUG, email__startswith=PLEDGE_RUN_EMAIL).delete()
 
 
 def _signups_ensure(campaign: Any, count: int) -> None:

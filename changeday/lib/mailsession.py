@@ -354,12 +354,7 @@ def _compiled_update(
         return {name: kind if _constant(kind) else _stand_in(kind, counter) for name, kind in fields}
 
     where, changes = stood_in(match), stood_in(values)
-    query = model._default_manager.filter(**where).query.chain(UpdateQuery)
-    query.add_update_values(changes)
-    sql, compiled = query.get_compiler(connection=db).as_sql()
-    numbers = itertools.count(1)
-    sql = re.sub(r"%([s%])", lambda found: f"${next(numbers)}" if found[1] == "s" else "%", sql)
-    texts = tuple(_as_text(param) for param in compiled)
+    sql, texts = orm_update_statement(model, where, changes)
     places = []
     for value in _variables([*where.values(), *changes.values()]):
         found = [index for index, text in enumerate(texts) if text == _as_text(value)]
@@ -370,6 +365,19 @@ def _compiled_update(
     if len(places) != len(texts):
         raise RuntimeError(f"{sql} has parameters that no value stands for")
     return sql, texts, tuple(places)
+
+
+def orm_update_statement(
+    model: type[Model], match: dict[str, object], values: dict[str, object]
+) -> tuple[str, tuple[str, ...]]:
+    """What the ORM compiles for model.objects.filter(**match).update(**values), in libpq's form:
+    $1, $2... placeholders and the parameters as text."""
+    query = model._default_manager.filter(**match).query.chain(UpdateQuery)
+    query.add_update_values(values)
+    sql, params = query.get_compiler(connection=db).as_sql()
+    numbers = itertools.count(1)
+    sql = re.sub(r"%([s%])", lambda found: f"${next(numbers)}" if found[1] == "s" else "%", sql)
+    return sql, tuple(_as_text(param) for param in params)
 
 
 def _stand_in(kind: type, counter: itertools.count[int]) -> object:
