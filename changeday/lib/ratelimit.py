@@ -63,11 +63,31 @@ def client_ip(request: HttpRequest) -> str:
     return _valid_ip(candidate) or remote
 
 
+def network_of(address: str) -> str:
+    """The network one client stands for: an IPv4 address itself, an IPv6 address
+    its /64. One IPv6 subscriber is given a whole /64 and may pick any address in
+    it, so keying on the full address would let one person act as billions."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
+
+
+def client_network(request: HttpRequest) -> str:
+    """The client's network (network_of) as far as we can trust the address."""
+    return network_of(client_ip(request))
+
+
 def client_key(request: HttpRequest) -> str:
-    """A keyed hash of the client address: limits compare it, nothing keeps the address.
+    """A keyed hash of the client network: limits compare it, nothing keeps the address.
     Hashed with SECRET_KEY: every web node needs the same key to count a visitor
     against one limit."""
-    return keyed_hash(client_ip(request), purpose="client")
+    return keyed_hash(client_network(request), purpose="client")
 
 
 def _count_hit(cache_key: str, *, timeout: int) -> int:
