@@ -2,23 +2,49 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Any
 
 from django.contrib.syndication.views import Feed
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.xmlutils import SimplerXMLGenerator
 
 from campaigns.models import Campaign
 from pledges.models import SECTOR_BITS, Pledge, SectorSlug
 from pledges.selectors import WallFilters, wall_pledges
 
 FEED_SIZE = 50
+# Characters XML 1.0 cannot carry at all. The form lets a pledger type some of them (a vertical
+# tab, an escape), and one such pledge would otherwise make the feed a 500 for every reader.
+NOT_XML_CHARACTERS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(value: str | None) -> str | None:
+    return None if value is None else NOT_XML_CHARACTERS.sub("\ufffd", value)
+
+
+class PlainTextAtom1Feed(Atom1Feed):
+    """Atom whose entry summaries are `type="text"`.
+
+    Django's Atom1Feed marks every summary `type="html"`, so a reader would render the
+    `<a href=…>` or `<img onerror=…>` a pledger typed as markup. As text, a reader shows the
+    angle brackets as typed. Titles and author names are text already (Atom's default type).
+    Characters XML cannot carry become U+FFFD, the replacement character.
+    """
+
+    def add_item_elements(self, handler: SimplerXMLGenerator, item: dict[str, Any]) -> None:
+        text = {key: _xml_text(item[key]) for key in ("title", "description", "author_name")}
+        super().add_item_elements(handler, {**item, **text, "description": None})
+        if text["description"] is not None:
+            handler.addQuickElement("summary", text["description"], {"type": "text"})
 
 
 class PledgeFeed(Feed):
-    feed_type = Atom1Feed
+    feed_type = PlainTextAtom1Feed
 
     def get_object(self, request: HttpRequest, slug: str, sector: str = "") -> tuple[Campaign, str]:
         if sector and sector not in SECTOR_BITS:
