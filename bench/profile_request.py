@@ -25,6 +25,9 @@ import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "changeday.settings")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+# In-process requests only: links point nowhere real, so production settings may take http.
+os.environ.setdefault("SITE_URL", "http://testserver")
+os.environ.setdefault("CHANGEDAY_ALLOW_HTTP_SITE_URL", "1")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 django.setup()
 

@@ -67,6 +67,8 @@ def bench_environment(*, database_url: str, redis_url: str, http_port: int, smtp
             "DJANGO_SECRET_KEY": "bench-only-not-secret-0123456789012345678901234567890123456789",
             "ALLOWED_HOSTS": "127.0.0.1",
             "SITE_URL": f"http://127.0.0.1:{http_port}",
+            # Production settings refuse an http SITE_URL; this run is on the loopback.
+            "CHANGEDAY_ALLOW_HTTP_SITE_URL": "1",
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "EMAIL_HOST": "127.0.0.1",

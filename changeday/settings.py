@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -36,7 +37,24 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 # Absolute links in emails and share buttons are built from this, never from the
 # request's Host header: a task has no request, and Host can be forged.
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+# Only for test harnesses that run production settings over plain http on the
+# loopback (the test suite, bench/run.py): a deployment never sets it.
+ALLOW_HTTP_SITE_URL = env_bool("CHANGEDAY_ALLOW_HTTP_SITE_URL", False)
+if not DEBUG:
+    _site = urlsplit(SITE_URL)
+    _schemes = ("https", "http") if ALLOW_HTTP_SITE_URL else ("https",)
+    if not SITE_URL:
+        raise ImproperlyConfigured(
+            "SITE_URL must be set when DJANGO_DEBUG is off (production): every link in every email "
+            "is built from it. Set it to the site's https address, e.g. SITE_URL=https://pledge.example.org."
+        )
+    if _site.scheme not in _schemes or not _site.hostname:
+        raise ImproperlyConfigured(
+            f"SITE_URL must be the site's https address, e.g. https://pledge.example.org; got {SITE_URL!r}. "
+            "Links in emails built from an http address can be read or rewritten on the way. "
+            "(Test harnesses on the loopback set CHANGEDAY_ALLOW_HTTP_SITE_URL=1.)"
+        )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -161,6 +161,8 @@ def django_env(**overrides: str) -> dict[str, str]:
             "DJANGO_SETTINGS_MODULE": "changeday.lib.testenv",
             # Plain HTTP between the test and the app: cookies must come back.
             "DJANGO_SECURE_COOKIES": "0",
+            # Production settings over plain http on the loopback.
+            "CHANGEDAY_ALLOW_HTTP_SITE_URL": "1",
             "PYTHONUNBUFFERED": "1",
         }
     )

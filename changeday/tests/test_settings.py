@@ -68,6 +68,50 @@ def test_production_without_a_secret_key_refuses_to_start() -> None:
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
 
 
+def test_production_without_site_url_refuses_to_start_with_a_message() -> None:
+    env = production_env()
+    del env["SITE_URL"]
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SITE_URL must be set when DJANGO_DEBUG is off" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "site_url",
+    ["http://pledge.example.org", "pledge.example.org", "https:///pledges", "ftp://pledge.example.org"],
+)
+def test_production_with_a_site_url_that_is_not_https_refuses_to_start_with_a_message(site_url: str) -> None:
+    result = manage("check", env=production_env(SITE_URL=site_url))
+    assert result.returncode != 0
+    assert (
+        f"SITE_URL must be the site's https address, e.g. https://pledge.example.org; got {site_url!r}"
+        in (result.stderr)
+    )
+
+
+def test_production_with_an_https_site_url_starts() -> None:
+    result = manage("check", env=production_env(SITE_URL="https://pledge.example.org/"))
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_loopback_test_opt_out_lets_production_settings_take_an_http_site_url() -> None:
+    env = production_env(SITE_URL="http://127.0.0.1:8000", CHANGEDAY_ALLOW_HTTP_SITE_URL="1")
+    result = manage("shell", "-c", "from django.conf import settings; print(settings.SITE_URL)", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "http://127.0.0.1:8000"
+    # Even so, the address must be one.
+    env["SITE_URL"] = "127.0.0.1:8000"
+    assert manage("check", env=env).returncode != 0
+
+
+def test_debug_runs_on_the_local_address_without_site_url() -> None:
+    env = production_env(DJANGO_DEBUG="1")
+    del env["SITE_URL"]
+    result = manage("shell", "-c", "from django.conf import settings; print(settings.SITE_URL)", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "http://127.0.0.1:8000"
+
+
 def test_check_deploy_passes_with_the_documented_environment() -> None:
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
     assert result.returncode == 0, result.stdout + result.stderr
