@@ -162,7 +162,8 @@ class Services:
         bin_dir = Path(sys.executable).parent
         self.gunicorn = self._start(
             "gunicorn",
-            [str(bin_dir / "gunicorn"), "changeday.wsgi", "--workers", "2"]
+            [str(bin_dir / "gunicorn"), "--config", "changeday/gunicorn_conf.py", "changeday.wsgi"]
+            + ["--workers", "2"]
             + ["--bind", f"127.0.0.1:{self.port}"],
         )
         for n in (1, 2):

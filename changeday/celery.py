@@ -1,12 +1,21 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sys
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_process_init
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+)
+
+from changeday.lib.logfilters import RedactTokens
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "changeday.settings")
 
@@ -35,6 +44,16 @@ def _freeze_what_is_loaded(**_: Any) -> None:
     # full collections need not walk it between one email and the next.
     gc.collect()
     gc.freeze()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _tokens_out_of_worker_logs(logger: logging.Logger, **_: Any) -> None:
+    # A worker or beat replaces the root logger's handlers with its own (worker_hijack_root_logger),
+    # so settings.LOGGING's filter is gone from them: each gets it back.
+    for handler in logger.handlers:
+        if not any(isinstance(existing, RedactTokens) for existing in handler.filters):
+            handler.addFilter(RedactTokens())
 
 
 # The whole beat schedule lives here, one entry per periodic job.

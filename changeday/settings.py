@@ -360,10 +360,35 @@ RATE_LIMITS = {
     "data-request": env_rate("RATE_LIMIT_DATA_REQUEST", "10/1h"),
 }
 
+# Every handler carries the filter that takes the tokens of emailed links out of
+# each line (changeday/lib/logfilters.py). "django" and "django.server" are named
+# so that Django's default handlers for them (DEFAULT_LOGGING: a console handler,
+# the error emails to ADMINS with the request attached, the development server's
+# request lines) are replaced by filtered ones; Celery's workers filter theirs
+# in changeday/celery.py.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_tokens": {"()": "changeday.lib.logfilters.RedactTokens"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_tokens"],
+        },
+    },
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

@@ -255,14 +255,17 @@ def celery_worker(
     return worker
 
 
-def gunicorn(*, env: Mapping[str, str], log: Path, port: int) -> AppProcess:
-    """The production web server, one sync worker: every request shares one
-    process and so one persistent database connection."""
+def gunicorn(*, env: Mapping[str, str], log: Path, port: int, access_log: bool = False) -> AppProcess:
+    """The production web server with the production configuration, one sync worker:
+    every request shares one process and so one persistent database connection.
+    With access_log, gunicorn's access log goes to `log` too."""
     server = AppProcess(
         [
             sys.executable,
             "-m",
             "gunicorn",
+            "--config",
+            str(BASE_DIR / "changeday" / "gunicorn_conf.py"),
             "changeday.wsgi",
             "--bind",
             f"127.0.0.1:{port}",
@@ -270,6 +273,7 @@ def gunicorn(*, env: Mapping[str, str], log: Path, port: int) -> AppProcess:
             "1",
             "--timeout",
             "60",
+            *(["--access-logfile", "-"] if access_log else []),
         ],
         env,
         log,
