@@ -22,7 +22,7 @@ from campaigns.selectors import campaign_for_visitors_or_404
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.mail import absolute_url
 from changeday.lib.pagecache import current_get, current_set, generation_read, shared_page
-from changeday.lib.ratelimit import rate_limit
+from changeday.lib.ratelimit import client_network, rate_limit
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
 from pledges.forms import PledgeForm, ReportForm
@@ -212,10 +212,11 @@ def pledge_report(request: HttpRequest, public_id: str) -> HttpResponse:
     services.pledge_report(
         pledge=pledge,
         reporter_key=keyed_hash(request.session.session_key, purpose="reporter"),
+        network_key=keyed_hash(client_network(request), purpose="reporter-network"),
         reason=form.cleaned_data["reason"],
         detail=form.cleaned_data["detail"],
     )
-    # The same thanks for a first report and a repeated one.
+    # The same thanks whether or not the report counted towards hiding.
     messages.success(request, REPORT_THANKS)
     pledge.refresh_from_db(fields=["status"])
     if pledge.is_public:
