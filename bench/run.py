@@ -78,9 +78,11 @@ def bench_environment(*, database_url: str, redis_url: str, http_port: int, smtp
             "CHANGEDAY_BENCH_ENDPOINTS": "1",
         }
     )
-    # Branches that rate-limit pledging (RATE_LIMIT_PLEDGE=COUNT/PERIOD) would
-    # refuse a load generator on one address; set your own value to override.
+    # Pledging is rate-limited per address (RATE_LIMIT_PLEDGE=COUNT/PERIOD) and per
+    # (address, email) (RATE_LIMIT_PLEDGE_PER_EMAIL), which would refuse a load
+    # generator on one address; both are still counted. Set your own values to override.
     env.setdefault("RATE_LIMIT_PLEDGE", "1000000000/1h")
+    env.setdefault("RATE_LIMIT_PLEDGE_PER_EMAIL", "1000000000/1h")
     return env
 
 

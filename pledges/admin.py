@@ -39,7 +39,7 @@ class ModerationEventInline(_ReadOnlyInline):
 
 class ReportInline(_ReadOnlyInline):
     model = Report
-    fields = ["created_at", "reason", "detail"]
+    fields = ["created_at", "reason", "detail", "counted"]
 
 
 class OutboxInline(_ReadOnlyInline):

@@ -137,6 +137,8 @@ class Pledge(models.Model):
     rejection_reason = models.TextField(blank=True)
     # Screening reasons (pledges.screening.FlagReason values) found at submission.
     flags = models.JSONField(default=list, blank=True)
+    # Reports from distinct client networks (Report.counted), what the campaign's
+    # report_threshold compares; the organisers see every report.
     report_count = models.PositiveIntegerField(default=0)
     # sha256 of the normalised text alone: screening counts identical pledges by it.
     text_hash = models.CharField(max_length=64, default="", editable=False)
@@ -312,10 +314,17 @@ class ReportReason(models.TextChoices):
 
 
 class Report(models.Model):
+    """One visitor's report. Every report is kept for the organisers; towards
+    hiding the pledge, each client network counts once, since fresh cookies make
+    a new session at will but not a new network."""
+
     pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="reports")
-    # A keyed hash of the visitor's session: one report per visitor per pledge,
-    # without keeping who they are.
+    # Keyed hashes, so nothing here says who reported: of the visitor's session,
+    # and of their client network (an IPv4 address, an IPv6 /64).
     reporter_key = models.CharField(max_length=64)
+    network_key = models.CharField(max_length=64)
+    # The first report from its network on this pledge, the one in Pledge.report_count.
+    counted = models.BooleanField("counts towards hiding", default=False)
     reason = models.CharField(max_length=16, choices=ReportReason.choices)
     detail = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -323,7 +332,12 @@ class Report(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["pledge", "reporter_key"], name="report_once_per_visitor"),
+            # Two reports from one network at the same moment: the database lets one count.
+            models.UniqueConstraint(
+                fields=["pledge", "network_key"],
+                condition=models.Q(counted=True),
+                name="report_counted_once_per_network",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -154,7 +154,10 @@ def _moderation_filter(queryset: QuerySet[Pledge], *, sector: str, flag: str) ->
 def _with_moderation_details(queryset: QuerySet[Pledge]) -> QuerySet[Pledge]:
     """Everything a moderation card shows, in a fixed number of queries."""
     return queryset.prefetch_related(
-        Prefetch("reports", queryset=Report.objects.only("id", "pledge_id", "reason").order_by("reason")),
+        Prefetch(
+            "reports",
+            queryset=Report.objects.only("id", "pledge_id", "reason", "detail").order_by("created_at", "id"),
+        ),
         Prefetch(
             "moderation_events",
             queryset=ModerationEvent.objects.select_related("actor").order_by("created_at", "id"),

@@ -610,11 +610,19 @@ def _pledge_system_move(*, pledge: Pledge, action: str, now: datetime | None) ->
 
 
 def pledge_report(
-    *, pledge: Pledge, reporter_key: str, reason: str, detail: str = "", now: datetime | None = None
+    *,
+    pledge: Pledge,
+    reporter_key: str,
+    network_key: str,
+    reason: str,
+    detail: str = "",
+    now: datetime | None = None,
 ) -> bool:
-    """Record a visitor's report; hide the pledge when enough visitors reported it.
+    """Record a visitor's report; hide the pledge once reports from the campaign's
+    report_threshold of distinct client networks came in.
 
-    Returns False when this visitor had already reported this pledge.
+    Every report is stored for the organisers, a repeated one too; only the first
+    from its network counts. Returns whether this one counted.
     """
     if reason not in ReportReason.values:
         raise PledgeError("Choose why you are reporting this pledge.")
@@ -623,15 +631,22 @@ def pledge_report(
         raise PledgeError("Keep the details to 500 characters or fewer.")
     if pledge.status not in PUBLIC_STATES:
         raise PledgeError("This pledge is not on the wall any more.")
-    try:
-        with transaction.atomic():
-            Report.objects.create(pledge=pledge, reporter_key=reporter_key, reason=reason, detail=detail)
-            Pledge.objects.filter(pk=pledge.pk).update(report_count=F("report_count") + 1)
-    except IntegrityError:
-        return False
-    pledge.refresh_from_db(fields=["report_count", "status"])
-    if pledge.report_count >= pledge.campaign.report_threshold:
-        _pledge_system_move(pledge=pledge, action=Action.AUTO_HIDE, now=now)
+    fields = {"pledge": pledge, "reporter_key": reporter_key, "network_key": network_key}
+    with transaction.atomic():
+        try:
+            # The partial unique constraint decides which report of a network counts:
+            # a second one sent at the same moment waits for this one and is refused.
+            with transaction.atomic():
+                Report.objects.create(**fields, reason=reason, detail=detail, counted=True)
+        except IntegrityError:
+            Report.objects.create(**fields, reason=reason, detail=detail, counted=False)
+            return False
+        # The UPDATE holds the pledge row until commit, so of two networks reporting at
+        # once the later one reads the count with both in it.
+        Pledge.objects.filter(pk=pledge.pk).update(report_count=F("report_count") + 1)
+        pledge.refresh_from_db(fields=["report_count", "status"])
+        if pledge.report_count >= pledge.campaign.report_threshold:
+            _pledge_system_move(pledge=pledge, action=Action.AUTO_HIDE, now=now)
     return True
 
 

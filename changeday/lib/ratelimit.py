@@ -7,6 +7,9 @@ count and window are in `settings.RATE_LIMITS` (README: "Rate limits"):
     @rate_limit("pledge", what="pledges")
     def pledge_create(request, slug): ...
 
+A pledge takes two: a per-network ceiling that RATE_LIMIT_TRUSTED_NETWORKS
+lifts, and a limit per (network, email address).
+
 Over the limit the person gets templates/429.html with a Retry-After header and
 the view does not run, so nothing is stored. When the cache is down everyone is
 let through: the database constraints still stop duplicates, and a pledge day
@@ -28,10 +31,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from changeday.lib.emailaddr import canonical_email
 from changeday.lib.hashing import keyed_hash
 
 View = Callable[..., HttpResponse]
 KeyFunction = Callable[[HttpRequest], str]
+Predicate = Callable[[HttpRequest], bool]
 
 
 def _valid_ip(value: str) -> str:
@@ -90,6 +95,38 @@ def client_key(request: HttpRequest) -> str:
     return keyed_hash(client_network(request), purpose="client")
 
 
+def from_trusted_network(request: HttpRequest) -> bool:
+    """Whether the client is in settings.RATE_LIMIT_TRUSTED_NETWORKS (a trust's gateway)."""
+    trusted = settings.RATE_LIMIT_TRUSTED_NETWORKS
+    if not trusted:
+        return False
+    try:
+        ip = ipaddress.ip_address(client_ip(request))
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in trusted)
+
+
+# Longer than any address the forms take: a longer value is refused by the form anyway,
+# and cutting it keeps the canonical form's cost bounded on a hostile megabyte.
+_LONGEST_EMAIL = 320
+
+
+def network_and_posted_email_key(field: str) -> KeyFunction:
+    """A key per (client network, canonical form of a posted address): one person's
+    limit, however many colleagues share their network's address."""
+
+    def key(request: HttpRequest) -> str:
+        value = request.POST.get(field, "")[:_LONGEST_EMAIL].strip()
+        if not value:
+            return ""
+        return keyed_hash(f"{client_network(request)} {canonical_email(value)}", purpose="client-email")
+
+    return key
+
+
 def _count_hit(cache_key: str, *, timeout: int) -> int:
     """The window's count, this hit included."""
     if hasattr(cache, "count_in_window"):
@@ -137,10 +174,12 @@ def rate_limit(
     key: KeyFunction = client_key,
     what: str = "requests",
     methods: Collection[str] = ("POST",),
+    exempt: Predicate | None = None,
 ) -> Callable[[View], View]:
     """Limit a view to settings.RATE_LIMITS[scope], a (count, window seconds)
-    pair, hits per `key` (the client
-    address by default; a key function returning "" skips the count).
+    pair, hits per `key` (the client network by default; a key function
+    returning "" skips the count). A request for which `exempt` is true is
+    neither counted nor held back by this limit (others stacked still apply).
 
     Only `methods` count: showing a form is free, sending it is not. Stack two
     for two limits, e.g. one per address and one per account name."""
@@ -150,7 +189,7 @@ def rate_limit(
     def decorator(view: View) -> View:
         @wraps(view)
         def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if request.method in methods:
+            if request.method in methods and not (exempt is not None and exempt(request)):
                 subject = key(request)
                 if subject:
                     # Read at request time so a changed setting (or a test's) applies.

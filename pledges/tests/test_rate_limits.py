@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from conftest import free_port
+from conftest import create_pledge, free_port
 from pledges.models import OutboxEmail, Pledge
 
 
@@ -112,6 +112,71 @@ def test_reports_over_the_limit_say_when_to_come_back(campaign: Any, settings: A
     assert response.status_code == 429
     assert 1 <= int(response["Retry-After"]) <= 3600
     assert Report.objects.count() == 1
+
+
+# --- Per-address limits and IPv6 ------------------------------------------------------
+
+BALANCER = "10.0.0.2"
+
+
+def _in_one_64(n: int) -> str:
+    """The n-th address a visitor picks inside their ISP's /64 (2001:db8:abcd:12::/64)."""
+    return f"2001:db8:abcd:12:{n:x}:{(n * 7919) % 65536:x}:{n % 251:x}:{n + 1:x}"
+
+
+def _limited_post(endpoint: str, campaign: Any, pledge_data: dict[str, Any]) -> Any:
+    """One POST to `endpoint` as a visitor sends it, from the address given to the returned call."""
+    target = create_pledge(campaign, 999) if endpoint == "report" else None
+
+    def post(n: int, address: str) -> int:
+        client = Client(REMOTE_ADDR=BALANCER, HTTP_X_FORWARDED_FOR=address)
+        email = f"visitor{n}@example.org"
+        if endpoint == "pledge":
+            return _pledge(client, campaign, pledge_data, n).status_code
+        if endpoint == "report":
+            return client.post(f"/pledges/{target.public_id}/report/", {"reason": "spam"}).status_code
+        if endpoint == "remind-me":
+            return client.post(f"/campaigns/{campaign.slug}/remind-me/", {"email": email}).status_code
+        if endpoint == "your-data":
+            return client.post("/your-data/", {"email": email}).status_code
+        return _login(client, email, "wrong").status_code
+
+    return post
+
+
+# The scope each endpoint counts in, lowered so the test stays short; the login keeps its
+# own setting, whatever it is.
+ENDPOINT_SCOPES = {
+    "pledge": "pledge",
+    "report": "report",
+    "remind-me": "remind",
+    "your-data": "data-request",
+    "login": None,
+}
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINT_SCOPES))
+def test_a_visitor_rotating_through_the_addresses_of_one_ipv6_64_meets_each_limit_as_one_client(
+    endpoint: str, campaign: Any, pledge_data: dict[str, Any], organiser: Any, settings: Any
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    scope = ENDPOINT_SCOPES[endpoint]
+    if scope is not None:
+        settings.RATE_LIMITS = {**settings.RATE_LIMITS, scope: (3, 3600)}
+    post = _limited_post(endpoint, campaign, pledge_data)
+    # A new address inside the /64 on every request, and a new email address too.
+    statuses = [post(n, _in_one_64(n)) for n in range(40)]
+    assert 429 in statuses, statuses
+    first_refusal = statuses.index(429)
+    assert all(status != 429 for status in statuses[:first_refusal])
+    assert set(statuses[first_refusal:]) == {429}
+    if scope is not None:
+        assert first_refusal == 3
+    # The next /64 is another subscriber: not held back by this one.
+    assert post(100, "2001:db8:abcd:13::1") != 429
+    # An IPv4 visitor is its own address, as before.
+    assert post(101, "192.0.2.1") != 429
+    assert post(102, "192.0.2.2") != 429
 
 
 @pytest.fixture
