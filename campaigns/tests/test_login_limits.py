@@ -6,9 +6,11 @@ proxy's X-Forwarded-For, as they do in production."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 pytestmark = pytest.mark.django_db
@@ -139,3 +141,33 @@ def test_the_limits_come_from_the_settings(organiser: Any, settings: Any) -> Non
     assert [log_in(guesser, "organiser@example.org", "x").status_code for _ in range(3)] == [200, 200, 429]
     assert log_in(guesser, "nobody@example.org", "x").status_code == 200
     assert log_in(guesser, "nobody2@example.org", "x").status_code == 429
+
+
+def test_a_burst_of_simultaneous_guesses_gets_no_more_tries_than_the_limit(settings: Any) -> None:
+    """Each attempt takes its place before its password is checked, so guesses
+    sent together cannot all pass a count none of them has raised yet."""
+    settings.RATE_LIMITS = {
+        **settings.RATE_LIMITS,
+        "login-failures-account": (3, 900),
+        "login-failures-network": (100, 900),
+    }
+    # Django's own slow hasher checks each guess (against a dummy hash: the account need not
+    # exist), so the twelve are all in flight together.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    start = threading.Barrier(12)
+    statuses: list[int] = []
+
+    def guess(n: int) -> None:
+        try:
+            start.wait(timeout=30)
+            statuses.append(log_in(visitor("203.0.113.60"), "ghost@example.org", f"guess-{n}").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert sorted(statuses) == [200] * 3 + [429] * 9
