@@ -346,6 +346,35 @@ def test_reset_requests_for_one_address_are_limited_without_saying_whether_it_ha
     assert OutboxEmail.objects.filter(user=organiser).count() == 2
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    not settings.CELERY_BROKER_URL.startswith("redis"),
+    reason="needs the Redis broker (make test runs with REDIS_URL)",
+)
+def test_a_reset_email_is_sent_by_a_celery_worker_after_the_request_has_answered(
+    organiser: Any, smtp_inbox: Any
+) -> None:
+    from celery.contrib.testing.worker import start_worker
+
+    from changeday.celery import app
+    from pledges.publisher import publisher
+
+    app.control.purge()
+    response = Client().post("/accounts/password_reset/", {"email": "organiser@example.org"})
+    assert response.status_code == 302
+    # What the web process's publisher does within a second: hand the email to the broker.
+    publisher.flush()
+    assert smtp_inbox.messages == []
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        [message] = smtp_inbox.wait_for(1)
+
+    assert message["To"] == "organiser@example.org"
+    link = _reset_path(message)
+    assert "Choose a new password" in Client().get(link, follow=True).content.decode()
+    assert OutboxEmail.objects.get(user=organiser).sent_at is not None
+
+
 # --- organiser_required -------------------------------------------------------------------
 
 
