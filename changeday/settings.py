@@ -334,9 +334,15 @@ RATE_LIMITS = {
     # holds one person back is the limit per (network, email address) below.
     "pledge": env_rate("RATE_LIMIT_PLEDGE", "600/10m"),
     "pledge-email": env_rate("RATE_LIMIT_PLEDGE_PER_EMAIL", "5/10m"),
-    "login": env_rate("RATE_LIMIT_LOGIN", "20/15m"),
-    # Per account name, so an attack spread over many addresses is slowed too.
-    "login-account": env_rate("RATE_LIMIT_LOGIN_ACCOUNT", "10/15m"),
+    # Failed sign-ins (changeday.lib.loginlimits): per account from one client
+    # network, and per network across accounts. Never per account alone, so
+    # strangers failing on an organiser's account cannot lock the organiser out.
+    "login-failures-account": env_rate("RATE_LIMIT_LOGIN_FAILURES_ACCOUNT", "10/15m"),
+    "login-failures-network": env_rate("RATE_LIMIT_LOGIN_FAILURES_NETWORK", "20/15m"),
+    # Password-reset requests per client network (over it: a 429), and per
+    # address typed (over it: the same "sent" page, and no email).
+    "password-reset": env_rate("RATE_LIMIT_PASSWORD_RESET", "10/1h"),
+    "password-reset-account": env_rate("RATE_LIMIT_PASSWORD_RESET_ACCOUNT", "3/1h"),
     "report": env_rate("RATE_LIMIT_REPORT", "20/1h"),
     # "Remind me" sign-ups; each address also gets at most 5 confirmation emails.
     "remind": env_rate("RATE_LIMIT_REMIND", "30/10m"),

@@ -239,6 +239,7 @@ class EmailKind(models.TextChoices):
     PUBLISHED = "published", "Your pledge is live"
     DATA_LINK = "data-link", "Your pledges and your data"
     SIGNUP_CONFIRMATION = "signup-confirmation", "Confirm your reminder sign-up"
+    PASSWORD_RESET = "password-reset", "Reset your organiser password"
 
 
 class Action(models.TextChoices):
@@ -348,12 +349,20 @@ class OutboxEmail(models.Model):
     """An email the system owes someone, written in the same transaction as the
     change that owes it, so a broker outage delays it but never loses it."""
 
-    # Owed to a pledger, or to a visitor who signed up for reminders.
+    # Owed to a pledger, to a visitor who signed up for reminders, or to an
+    # account holder (a password reset).
     pledge = models.ForeignKey(
         Pledge, null=True, blank=True, on_delete=models.CASCADE, related_name="outbox_emails"
     )
     signup = models.ForeignKey(
         "reminders.ReminderSignup",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="outbox_emails",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.CASCADE,
@@ -379,14 +388,15 @@ class OutboxEmail(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(pledge__isnull=False, signup__isnull=True)
-                | models.Q(pledge__isnull=True, signup__isnull=False),
+                condition=models.Q(pledge__isnull=False, signup__isnull=True, user__isnull=True)
+                | models.Q(pledge__isnull=True, signup__isnull=False, user__isnull=True)
+                | models.Q(pledge__isnull=True, signup__isnull=True, user__isnull=False),
                 name="outbox_has_one_recipient",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} for {self.pledge_id or self.signup_id}"
+        return f"{self.get_kind_display()} for {self.pledge_id or self.signup_id or self.user_id}"
 
 
 # How many rows each counter is spread over: concurrent publishes pick a shard at

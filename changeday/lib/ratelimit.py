@@ -22,6 +22,7 @@ import ipaddress
 import math
 import time
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -213,3 +214,42 @@ def posted_field_key(field: str, *, purpose: str) -> KeyFunction:
         return keyed_hash(value, purpose=purpose) if value else ""
 
     return key
+
+
+# Limits on an outcome (a failed sign-in) rather than on requests. A request takes
+# a place in the window before its outcome is known and gives it back when the
+# outcome does not count, so attempts in flight at the same moment are counted
+# too: peeking first and counting afterwards would let a burst of simultaneous
+# guesses all pass a count that none of them had yet raised.
+
+
+@dataclass(frozen=True)
+class WindowPlace:
+    cache_key: str
+    # The window's count, this place included.
+    count: int
+    # Whole seconds until the window ends (what Retry-After says).
+    retry_after: int
+
+
+def window_take(*, scope: str, key: str, window_seconds: int) -> WindowPlace | None:
+    """Count one in the current window of scope/key, in the windows rate_limited
+    keeps. None when the cache is down: the caller lets the person through."""
+    now = time.time()
+    window = int(now // window_seconds)
+    remaining = max(1, math.ceil((window + 1) * window_seconds - now))
+    cache_key = f"ratelimit:{scope}:{key}:{window}"
+    try:
+        count = _count_hit(cache_key, timeout=remaining)
+    except Exception:
+        return None
+    return WindowPlace(cache_key=cache_key, count=count, retry_after=remaining)
+
+
+def window_give_back(place: WindowPlace) -> None:
+    """Undo a window_take whose outcome does not count."""
+    try:
+        cache.decr(place.cache_key)
+    except Exception:
+        # The window has ended (its key is gone) or the cache is down: nothing to undo.
+        return

@@ -211,4 +211,4 @@ def test_rate_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     code = "from django.conf import settings; import json; print(json.dumps(settings.RATE_LIMITS))"
     limits = json.loads(_printed(code, production_env(RATE_LIMIT_PLEDGE="100/1h")))
     assert limits["pledge"] == [100, 3600]
-    assert limits["login"] == [20, 900] and limits["login-account"] == [10, 900]
+    assert limits["login-failures-account"] == [10, 900] and limits["login-failures-network"] == [20, 900]
