@@ -49,7 +49,15 @@ from pledges.models import (
     sector_mask_for,
     total_keys_for,
 )
-from pledges.screening import DUPLICATE_THRESHOLD, FlagReason, flags_with, parse_blocked_words, screen_pledge
+from pledges.screening import (
+    DUPLICATE_THRESHOLD,
+    FlagReason,
+    email_quote,
+    flags_with,
+    parse_blocked_words,
+    screen_pledge,
+    without_contact_details,
+)
 from pledges.selectors import wall_changed
 
 if TYPE_CHECKING:
@@ -661,8 +669,11 @@ def _build_email(outbox: OutboxEmail, *, links: Links):  # noqa: ANN202 - EmailM
     pledge = outbox.pledge
     if outbox.kind not in EMAIL_TEMPLATES:
         raise ValueError(f"Unknown email kind {outbox.kind!r}")
+    # No email carries what a visitor typed as they typed it (email_quote); the organiser's
+    # reason for a rejection may quote the pledge, so it goes through the same hands.
     context = {
-        "pledge": pledge,
+        "pledge_text": email_quote(text=pledge.text, flags=pledge.flags),
+        "rejection_reason": without_contact_details(pledge.rejection_reason),
         "campaign": pledge.campaign,
         "confirm_url": pledge_confirmation_url(pledge=pledge, links=links),
         "withdraw_url": pledge_withdraw_url(pledge=pledge, links=links),

@@ -31,6 +31,7 @@ from changeday.lib.mail import Links, render_email
 from changeday.lib.mailsession import ClaimLost, MailSession, Throttle, record_sent
 from changeday.lib.tokens import make_token
 from pledges.models import EmailKind, Pledge, Status
+from pledges.screening import email_quote
 from pledges.services import outbox_queue
 from reminders.models import (
     Anchor,
@@ -375,9 +376,9 @@ def reminder_email(
         "campaign_url": links.url("campaigns:detail", slug=campaign.slug),
         "pledge_url": links.url("pledges:create", slug=campaign.slug),
         "unsubscribe_url": unsubscribe_url,
-        "pledge": delivery.pledge,
     }
     if delivery.pledge is not None:
+        context["pledge_text"] = email_quote(text=delivery.pledge.text, flags=delivery.pledge.flags)
         context["permalink"] = links.url("pledges:detail", public_id=delivery.pledge.public_id)
         template = "reminder_pledger"
     else:
