@@ -28,7 +28,14 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Phase
 from changeday.lib.mail import Links, render_email
-from changeday.lib.mailsession import ClaimLost, MailSession, Throttle, record_sent
+from changeday.lib.mailsession import (
+    ClaimLost,
+    MailSession,
+    Throttle,
+    is_permanent_refusal,
+    mail_error_text,
+    record_sent,
+)
 from changeday.lib.tokens import make_token
 from pledges.models import EmailKind, Pledge, Status
 from pledges.screening import email_quote
@@ -412,18 +419,8 @@ def _record_failure(delivery: ReminderDelivery, *, error: Exception, permanent: 
         sent_at=None,
         claimed_until=None,
         next_attempt_at=_retry_at(delivery.attempts, now),
-        last_error=f"{type(error).__name__}: {error}"[:2000],
+        last_error=mail_error_text(error),
     )
-
-
-def _is_permanent(error: Exception) -> bool:
-    """A 5xx answer (no such mailbox, policy refusal) will not change on retry."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in error.recipients.values()]
-        return bool(codes) and all(code >= 500 for code in codes)
-    if isinstance(error, smtplib.SMTPResponseException):
-        return error.smtp_code >= 500
-    return False
 
 
 def reminder_send_batch(
@@ -473,7 +470,7 @@ def reminder_send_batch(
                 if isinstance(exc, smtplib.SMTPServerDisconnected):
                     _batch_release(deliveries[index:], error=exc, now=now)
                     break
-                _record_failure(delivery, error=exc, permanent=_is_permanent(exc), now=now)
+                _record_failure(delivery, error=exc, permanent=is_permanent_refusal(exc), now=now)
                 continue
             except OSError as exc:
                 # SMTPException is an OSError too, hence the order of these clauses.
