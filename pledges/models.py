@@ -385,6 +385,12 @@ class OutboxEmail(models.Model):
                 name="outbox_unsent_idx",
                 condition=models.Q(sent_at__isnull=True, failed_at__isnull=True),
             ),
+            # The emails given up, which organisers are shown (selectors.outbox_failed_count).
+            models.Index(
+                fields=["failed_at"],
+                name="outbox_failed_idx",
+                condition=models.Q(failed_at__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -240,12 +240,14 @@ def _render_queue(
     if view.campaign is None:
         cards: list[Card] = []
         counts = selectors.ModerationCounts(hidden=0, flagged=0, waiting=0)
+        failed_emails = 0
     else:
         pledges = selectors.moderation_queue(
             campaign=view.campaign, status=view.status, sector=view.sector, flag=view.flag
         )
         cards = [_card(pledge) for pledge in pledges]
         counts = selectors.moderation_counts(campaign=view.campaign, sector=view.sector, flag=view.flag)
+        failed_emails = selectors.outbox_failed_count(campaign=view.campaign)
     # The selects show what the queue really shows (a bad value falls back).
     fields = QueueFilterForm.base_fields
     campaign_choices = [(campaign.slug, campaign.name) for campaign in fields["campaign"].queryset.all()]
@@ -260,6 +262,7 @@ def _render_queue(
         "filters": filters,
         "cards": cards,
         "counts": counts,
+        "failed_emails": failed_emails,
         "page_size": selectors.QUEUE_PAGE,
         "errors": errors,
         "reject_reasons": RejectionReason.choices,

@@ -24,6 +24,7 @@ from pledges.models import (
     SECTOR_BITS,
     Kind,
     ModerationEvent,
+    OutboxEmail,
     Pledge,
     Region,
     Report,
@@ -206,6 +207,16 @@ def moderation_counts(*, campaign: Campaign, sector: str = "", flag: str = "") -
         waiting=Count("id", filter=pending & Q(flags=[])),
     )
     return ModerationCounts(hidden=row["hidden"], flagged=row["flagged"], waiting=row["waiting"])
+
+
+def outbox_failed_count(*, campaign: Campaign) -> int:
+    """How many emails of a campaign were given up (a 5xx refusal, or every attempt failed):
+    read from the outbox's partial index of failed rows, which stays small."""
+    return (
+        OutboxEmail.objects.filter(failed_at__isnull=False)
+        .filter(Q(pledge__campaign=campaign) | Q(signup__campaign=campaign))
+        .count()
+    )
 
 
 def moderation_pledges(*, public_ids: list[str]) -> list[Pledge]:

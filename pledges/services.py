@@ -28,7 +28,13 @@ from django.utils.http import urlsafe_base64_encode
 from campaigns.models import Campaign, ModerationMode, Phase
 from changeday.lib.emailaddr import ascii_lower
 from changeday.lib.mail import Links, absolute_url, render_email
-from changeday.lib.mailsession import ClaimLost, MailSession, record_sent
+from changeday.lib.mailsession import (
+    ClaimLost,
+    MailSession,
+    is_permanent_refusal,
+    mail_error_text,
+    record_sent,
+)
 from changeday.lib.tokens import make_token
 from pledges.models import (
     ORGANISER_ACTIONS,
@@ -56,7 +62,15 @@ from pledges.models import (
     sector_mask_for,
     total_keys_for,
 )
-from pledges.screening import DUPLICATE_THRESHOLD, FlagReason, flags_with, parse_blocked_words, screen_pledge
+from pledges.screening import (
+    DUPLICATE_THRESHOLD,
+    FlagReason,
+    email_quote,
+    flags_with,
+    parse_blocked_words,
+    screen_pledge,
+    without_contact_details,
+)
 from pledges.selectors import wall_changed
 
 if TYPE_CHECKING:
@@ -701,8 +715,11 @@ def _build_email(outbox: OutboxEmail, *, links: Links):  # noqa: ANN202 - EmailM
     pledge = outbox.pledge
     if outbox.kind not in EMAIL_TEMPLATES:
         raise ValueError(f"Unknown email kind {outbox.kind!r}")
+    # No email carries what a visitor typed as they typed it (email_quote); the organiser's
+    # reason for a rejection may quote the pledge, so it goes through the same hands.
     context = {
-        "pledge": pledge,
+        "pledge_text": email_quote(text=pledge.text, flags=pledge.flags),
+        "rejection_reason": without_contact_details(pledge.rejection_reason),
         "campaign": pledge.campaign,
         "confirm_url": pledge_confirmation_url(pledge=pledge, links=links),
         "withdraw_url": pledge_withdraw_url(pledge=pledge, links=links),
@@ -736,9 +753,10 @@ def outbox_send_many(*, outbox_ids: Sequence[int], now: datetime | None = None) 
 
     One claim for the batch keeps a drain-queued copy of an email, or another
     batch holding it, from sending it twice; each is marked sent as the mail
-    server takes it (_outbox_mark_sent). One that fails for good is recorded
-    and the rest still go. Raises OutboxBatchPaused (from the mail error) naming
-    the emails a temporary mail error held back, for the task to retry later.
+    server takes it (_outbox_mark_sent). One that fails for good (a 5xx refusal,
+    or its last attempt) is recorded failed and the rest still go. Raises
+    OutboxBatchPaused (from the mail error) naming the emails a temporary mail
+    error held back, for the task to retry later.
     """
     claimed, locked_until = _outbox_claim(outbox_ids, now=now or timezone.now())
     links = Links()
@@ -759,7 +777,13 @@ def outbox_send_many(*, outbox_ids: Sequence[int], now: datetime | None = None) 
                 # The database is away: the task fails and the drain sends the rest later.
                 raise
             except Exception as exc:
-                _outbox_record_failure(outbox, locked_until=locked_until, error=exc)
+                permanent = is_permanent_refusal(exc)
+                _outbox_record_failure(outbox, locked_until=locked_until, error=exc, permanent=permanent)
+                if permanent:
+                    # Given up at once, neither retried nor re-queued by the drain. A refusal that
+                    # dropped the connection leaves the next email to open a new one.
+                    logger.warning("Outbox email %s was refused for good", outbox.pk)
+                    continue
                 if not isinstance(exc, TEMPORARY_MAIL_ERRORS):
                     # Not a mail error, so a retry in seconds would not help; the
                     # drain tries again until OUTBOX_MAX_ATTEMPTS.
@@ -827,9 +851,12 @@ def _outbox_mark_sent(outbox: OutboxEmail, locked_until: datetime, send_dot: Cal
     )
 
 
-def _outbox_record_failure(outbox: OutboxEmail, *, locked_until: datetime, error: Exception) -> None:
+def _outbox_record_failure(
+    outbox: OutboxEmail, *, locked_until: datetime, error: Exception, permanent: bool = False
+) -> None:
     """An attempt that did not deliver: free the email for its retry and keep
-    the error for the admin; after OUTBOX_MAX_ATTEMPTS it is given up."""
+    the error for the admin; a permanent refusal, or the attempt that reaches
+    OUTBOX_MAX_ATTEMPTS, gives it up."""
     ours = Q(locked_until=locked_until)
     if outbox.sent_at is not None:
         # Refused after the final dot, or the dot never left: our "sent" is undone.
@@ -837,9 +864,9 @@ def _outbox_record_failure(outbox: OutboxEmail, *, locked_until: datetime, error
     OutboxEmail.objects.filter(ours, pk=outbox.pk).update(
         sent_at=None,
         locked_until=None,
-        last_error=f"{type(error).__name__}: {error}"[:2000],
+        last_error=mail_error_text(error),
         # Read after the claim, so this attempt is counted.
-        failed_at=timezone.now() if outbox.attempts >= OUTBOX_MAX_ATTEMPTS else None,
+        failed_at=timezone.now() if permanent or outbox.attempts >= OUTBOX_MAX_ATTEMPTS else None,
     )
 
 

@@ -28,9 +28,17 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Phase
 from changeday.lib.mail import Links, render_email
-from changeday.lib.mailsession import ClaimLost, MailSession, Throttle, record_sent
+from changeday.lib.mailsession import (
+    ClaimLost,
+    MailSession,
+    Throttle,
+    is_permanent_refusal,
+    mail_error_text,
+    record_sent,
+)
 from changeday.lib.tokens import make_token
 from pledges.models import EmailKind, Pledge, Status
+from pledges.screening import email_quote
 from pledges.services import outbox_queue
 from reminders.models import (
     Anchor,
@@ -375,9 +383,9 @@ def reminder_email(
         "campaign_url": links.url("campaigns:detail", slug=campaign.slug),
         "pledge_url": links.url("pledges:create", slug=campaign.slug),
         "unsubscribe_url": unsubscribe_url,
-        "pledge": delivery.pledge,
     }
     if delivery.pledge is not None:
+        context["pledge_text"] = email_quote(text=delivery.pledge.text, flags=delivery.pledge.flags)
         context["permalink"] = links.url("pledges:detail", public_id=delivery.pledge.public_id)
         template = "reminder_pledger"
     else:
@@ -411,18 +419,8 @@ def _record_failure(delivery: ReminderDelivery, *, error: Exception, permanent: 
         sent_at=None,
         claimed_until=None,
         next_attempt_at=_retry_at(delivery.attempts, now),
-        last_error=f"{type(error).__name__}: {error}"[:2000],
+        last_error=mail_error_text(error),
     )
-
-
-def _is_permanent(error: Exception) -> bool:
-    """A 5xx answer (no such mailbox, policy refusal) will not change on retry."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in error.recipients.values()]
-        return bool(codes) and all(code >= 500 for code in codes)
-    if isinstance(error, smtplib.SMTPResponseException):
-        return error.smtp_code >= 500
-    return False
 
 
 def reminder_send_batch(
@@ -472,7 +470,7 @@ def reminder_send_batch(
                 if isinstance(exc, smtplib.SMTPServerDisconnected):
                     _batch_release(deliveries[index:], error=exc, now=now)
                     break
-                _record_failure(delivery, error=exc, permanent=_is_permanent(exc), now=now)
+                _record_failure(delivery, error=exc, permanent=is_permanent_refusal(exc), now=now)
                 continue
             except OSError as exc:
                 # SMTPException is an OSError too, hence the order of these clauses.
