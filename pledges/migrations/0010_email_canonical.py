@@ -73,6 +73,7 @@ def backfill(apps, schema_editor) -> None:
                 moving[pk] = new_key
         write_column(schema_editor, table, "email_canonical", canonicals)
     merge(apps, schema_editor, moving)
+    settle(schema_editor)
 
 
 def merge(apps, schema_editor, moving: dict[int, str]) -> None:
@@ -119,6 +120,15 @@ def erase(apps, pledges: list) -> None:
     # Reports, tags, owed emails and reminder deliveries go with them (CASCADE). A
     # reminder run already planned is never planned again, so no reminder goes twice.
     Pledge.objects.filter(pk__in=ids).delete()
+
+
+def settle(schema_editor) -> None:
+    """Run the foreign-key checks the deletes left pending now: PostgreSQL refuses
+    to build an index on a table with checks still pending in the transaction."""
+    if schema_editor.connection.vendor == "postgresql":
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 class Migration(migrations.Migration):

@@ -76,6 +76,7 @@ def signups_backfill(apps, schema_editor) -> None:
         ReminderDelivery.objects.filter(signup_id__in=others).update(signup_id=keep)
         ReminderSignup.objects.filter(pk__in=others).delete()
         ReminderSignup.objects.filter(pk=keep).exclude(status=merged).update(status=merged)
+    settle(schema_editor)
 
 
 def deliveries_backfill(apps, schema_editor) -> None:
@@ -111,6 +112,16 @@ def deliveries_backfill(apps, schema_editor) -> None:
     # Through placeholders, as the unique key (campaign, reminder, recipient) is checked per row.
     write_column(schema_editor, table, "recipient", [(pk, f"migrating-{pk}") for pk, _ in staying])
     write_column(schema_editor, table, "recipient", staying)
+    settle(schema_editor)
+
+
+def settle(schema_editor) -> None:
+    """Run the foreign-key checks the deletes left pending now: PostgreSQL refuses
+    to build an index on a table with checks still pending in the transaction."""
+    if schema_editor.connection.vendor == "postgresql":
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 class Migration(migrations.Migration):
