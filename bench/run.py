@@ -620,6 +620,7 @@ class Bench:
         from django.contrib.auth import get_user_model
 
         from campaigns.models import Campaign
+        from changeday.lib.emailaddr import canonical_email
         from pledges.models import (
             SECTOR_BITS,
             OutboxEmail,
@@ -653,6 +654,7 @@ class Bench:
                     kind="personal",
                     sector_mask=sum(SECTOR_BITS[slug] for slug in sectors),
                     email=email,
+                    email_canonical=canonical_email(email),
                     consent_to_publish=True,
                     status=Status.PENDING,
                     submission_token=uuid.uuid4(),
@@ -859,6 +861,7 @@ def _signups_ensure(campaign: Any, count: int) -> None:
             ReminderSignup(
                 campaign=campaign,
                 email=f"signup-{n}@example.invalid",
+                email_canonical=f"signup-{n}@example.invalid",
                 status=SignupStatus.CONFIRMED,
                 confirmed_at=now,
             )

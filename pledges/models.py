@@ -5,7 +5,6 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower, Upper
 from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
 from taggit.models import TagBase, TaggedItemBase
@@ -130,7 +129,12 @@ class Pledge(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PERSONAL)
     sectors = TaggableManager(through=TaggedSector, related_name="pledges", blank=False)
     sector_mask = models.PositiveSmallIntegerField(default=0)
+    # The address as typed (trimmed): what we display and send to.
     email = models.EmailField(max_length=254)
+    # changeday.lib.emailaddr.canonical_email(email): every lookup by address
+    # compares this exactly, never `email` in any case (a case-insensitive match
+    # folds look-alike letters together). Longer than `email`: punycode grows.
+    email_canonical = models.CharField(max_length=320, editable=False)
     consent_to_publish = models.BooleanField()
     wants_reminders = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNCONFIRMED)
@@ -146,8 +150,8 @@ class Pledge(models.Model):
     # The form carries a token made when it was shown, so a double click or a
     # resubmission from the back button lands on the pledge already made.
     submission_token = models.UUIDField(editable=False)
-    # sha256 of the normalised email and text: the same promise from the same
-    # address twice is one pledge, whatever form it came through.
+    # sha256 of the canonical address and the normalised text: the same promise
+    # from the same address twice is one pledge, whatever form it came through.
     dedupe_key = models.CharField(max_length=64, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -199,15 +203,14 @@ class Pledge(models.Model):
                 name="pledge_review_idx",
                 condition=models.Q(status__in=["published", "rejected"]),
             ),
-            # "Your data" finds every pledge of an address, in any case, with
-            # email__iexact, which PostgreSQL compiles to UPPER(email) = UPPER(%s);
-            # reminders ask the same (has a "remind me" sign-up pledged since?).
-            models.Index(Upper("email"), name="pledge_email_upper_idx"),
+            # "Your data" finds every pledge of an address, and so do the reminders
+            # (has a "remind me" sign-up pledged since?) and the confirmation cap
+            # (how many confirmations went to this address this hour?).
+            models.Index(fields=["email_canonical"], name="pledge_email_canonical_idx"),
             # The pledgers a reminder goes to, walked in address order so each
             # address comes once however many pledges it made.
             models.Index(
-                "campaign",
-                Lower("email"),
+                fields=["campaign", "email_canonical"],
                 name="pledge_reminders_idx",
                 condition=models.Q(wants_reminders=True, status="published"),
             ),
@@ -370,6 +373,9 @@ class OutboxEmail(models.Model):
     )
     kind = models.CharField(max_length=32, choices=EmailKind.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Not sent before then (null: at once). Set when the email is queued, by the
+    # cap on confirmations to one address (services.CONFIRMATIONS_PER_ADDRESS_PER_HOUR).
+    not_before = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -17,6 +17,7 @@ from django.db.models import Case, Count, Max, Prefetch, Q, QuerySet, Sum, Value
 
 from campaigns.models import Campaign
 from changeday.lib.dbrouter import replica_or_primary
+from changeday.lib.emailaddr import canonical_email
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.pagecache import generation_bump
 from pledges.models import (
@@ -485,15 +486,20 @@ def pledges_for_export(
 
 
 def pledger_pledges(*, email: str) -> list[Pledge]:
-    """Every pledge made from this address, in every campaign, oldest first."""
-    return list(
-        Pledge.objects.filter(email__iexact=email)
+    """Every pledge made from this address (its canonical form, exactly), in every
+    campaign, oldest first."""
+    wanted = canonical_email(email)
+    found = (
+        Pledge.objects.filter(email_canonical=wanted)
         .select_related("campaign")
         .prefetch_related(
             Prefetch("moderation_events", queryset=ModerationEvent.objects.order_by("created_at", "id"))
         )
         .order_by("created_at", "id")
     )
+    # A signed link shows these: each is checked in Python to be exactly the
+    # address asked for, not only by the database (CVE-2019-19844).
+    return [pledge for pledge in found if pledge.email_canonical == wanted]
 
 
 def pledger_data_export(*, pledges: list[Pledge]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, Phase
+from changeday.lib.emailaddr import canonical_email
 from changeday.lib.mail import Links, render_email
 from changeday.lib.mailsession import (
     ClaimLost,
@@ -69,10 +70,6 @@ class ReminderError(Exception):
     """A reminder request that cannot be carried out; the message is for people."""
 
 
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
 # --- Sign-ups and unsubscribing -----------------------------------------------------
 
 
@@ -88,14 +85,17 @@ def reminder_signup_create(
         raise ReminderError(
             f"Pledging for {campaign.name} has closed, so there is nothing left to remind you of."
         )
-    email = normalise_email(email)
+    # One sign-up per address, however it is typed: the first typing is kept.
+    email, canonical = email.strip(), canonical_email(email)
     with transaction.atomic():
         try:
             with transaction.atomic():
-                signup, _ = ReminderSignup.objects.get_or_create(campaign=campaign, email=email)
+                signup, _ = ReminderSignup.objects.get_or_create(
+                    campaign=campaign, email_canonical=canonical, defaults={"email": email}
+                )
         except IntegrityError:
             # Two submissions raced to create it: the other one won.
-            signup = ReminderSignup.objects.get(campaign=campaign, email=email)
+            signup = ReminderSignup.objects.get(campaign=campaign, email_canonical=canonical)
         signup = ReminderSignup.objects.select_for_update().get(pk=signup.pk)
         if signup.status == SignupStatus.CONFIRMED:
             return signup
@@ -124,16 +124,23 @@ def reminder_signup_confirm(*, signup: ReminderSignup, now: datetime | None = No
 
 def reminders_unsubscribe(*, campaign: Campaign, email: str, now: datetime | None = None) -> None:
     """Stop every reminder of a campaign to an address, whichever way it asked:
-    its sign-up and each of its pledges. Safe to repeat."""
+    its sign-up and each of its pledges. Safe to repeat.
+
+    The address comes from a signed link: each row is checked in Python to be
+    exactly this canonical address, not only by the database (CVE-2019-19844)."""
     now = now or timezone.now()
-    email = normalise_email(email)
+    wanted = canonical_email(email)
     with transaction.atomic():
-        ReminderSignup.objects.filter(campaign=campaign, email=email).exclude(
+        signups = ReminderSignup.objects.filter(campaign=campaign, email_canonical=wanted).exclude(
             status=SignupStatus.UNSUBSCRIBED
-        ).update(status=SignupStatus.UNSUBSCRIBED, unsubscribed_at=now)
-        Pledge.objects.filter(campaign=campaign, email__iexact=email, wants_reminders=True).update(
-            wants_reminders=False
         )
+        ReminderSignup.objects.filter(
+            pk__in=[row.pk for row in signups.only("pk", "email_canonical") if row.email_canonical == wanted]
+        ).update(status=SignupStatus.UNSUBSCRIBED, unsubscribed_at=now)
+        pledges = Pledge.objects.filter(campaign=campaign, email_canonical=wanted, wants_reminders=True)
+        Pledge.objects.filter(
+            pk__in=[row.pk for row in pledges.only("pk", "email_canonical") if row.email_canonical == wanted]
+        ).update(wants_reminders=False)
 
 
 def unsubscribe_token(*, pledge: Pledge | None = None, signup: ReminderSignup | None = None) -> str:
@@ -232,7 +239,7 @@ def _delivery(*, run: ReminderRun, recipient: Recipient, now: datetime) -> Remin
         run=run,
         campaign_id=run.campaign_id,
         reminder_id=run.reminder_id,
-        recipient=recipient.email,
+        recipient=recipient.email_canonical,
         pledge_id=recipient.pledge_id,
         signup_id=recipient.signup_id,
         next_attempt_at=now,
@@ -243,7 +250,7 @@ def reminder_count_unplanned(*, reminder: Reminder) -> int:
     """How many recipients a run would add now (the dry run's answer)."""
     count = 0
     for chunk in reminder_recipient_chunks(reminder=reminder, chunk_size=settings.REMINDER_CHUNK_SIZE):
-        emails = [recipient.email for recipient in chunk]
+        emails = [recipient.email_canonical for recipient in chunk]
         known = set(
             ReminderDelivery.objects.filter(reminder=reminder, recipient__in=emails).values_list(
                 "recipient", flat=True
@@ -390,7 +397,9 @@ def reminder_email(
         template = "reminder_pledger"
     else:
         template = "reminder_signup"
-    message = render_email(template=template, context=context, to=delivery.recipient)
+    # Sent to the address as typed; `recipient` is its canonical form, the key.
+    typed = delivery.pledge.email if delivery.pledge is not None else delivery.signup.email  # type: ignore[union-attr]
+    message = render_email(template=template, context=context, to=typed)
     message.extra_headers.update(
         {
             # RFC 2369 and RFC 8058: mail clients offer a one-click unsubscribe
