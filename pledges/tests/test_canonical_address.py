@@ -146,7 +146,7 @@ def test_the_migration_fills_the_canonical_form_and_merges_pledges_that_are_now_
     _as_before_the_migration([unconfirmed, first, second, elsewhere])
     assert campaign_totals(campaign=campaign).total == 3
 
-    migration = importlib.import_module("pledges.migrations.0010_email_canonical")
+    migration = importlib.import_module("pledges.migrations.0013_email_canonical")
     migration.backfill(django.apps.apps, SimpleNamespace(connection=connection))
 
     # The published one is kept over the earlier unconfirmed one, and the earlier of
