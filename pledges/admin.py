@@ -134,7 +134,9 @@ class OutboxEmailAdmin(admin.ModelAdmin):
         "kind",
         "pledge",
         "signup",
+        "user",
         "created_at",
+        "not_before",
         "attempts",
         "state",
         "sent_at",
@@ -143,11 +145,11 @@ class OutboxEmailAdmin(admin.ModelAdmin):
     ]
     list_filter = [OutboxStateFilter, "kind"]
     search_fields = ["pledge__public_id"]
-    list_select_related = ["pledge", "signup"]
+    list_select_related = ["pledge", "signup", "user"]
     readonly_fields = [f.name for f in OutboxEmail._meta.fields]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OutboxEmail]:
-        return super().get_queryset(request).select_related("pledge", "signup")
+        return super().get_queryset(request).select_related("pledge", "signup", "user")
 
     @admin.display(description="State")
     def state(self, obj: OutboxEmail) -> str:

@@ -147,18 +147,11 @@ def _count_hit(cache_key: str, *, timeout: int) -> int:
 def rate_limited(*, scope: str, key: str, limit: int, window_seconds: int) -> int:
     """Count one hit. Returns 0 when it is within the limit, otherwise the
     whole seconds until the window ends (what Retry-After says)."""
-    now = time.time()
-    window = int(now // window_seconds)
-    # Windows are aligned to the clock, so every process agrees when one ends
-    # without asking Redis for the key's time to live.
-    remaining = max(1, math.ceil((window + 1) * window_seconds - now))
-    cache_key = f"ratelimit:{scope}:{key}:{window}"
-    try:
-        count = _count_hit(cache_key, timeout=remaining)
-    except Exception:
+    place = window_take(scope=scope, key=key, window_seconds=window_seconds)
+    if place is None:
         # The cache (Redis) is down: let the person through rather than fail them.
         return 0
-    return remaining if count > limit else 0
+    return place.retry_after if place.count > limit else 0
 
 
 def too_many_requests(request: HttpRequest, *, retry_after: int, what: str) -> HttpResponse:
@@ -205,17 +198,6 @@ def rate_limit(
     return decorator
 
 
-def posted_field_key(field: str, *, purpose: str) -> KeyFunction:
-    """A key from a posted field (an account name), compared case-insensitively
-    and kept only as a keyed hash."""
-
-    def key(request: HttpRequest) -> str:
-        value = request.POST.get(field, "").strip().lower()
-        return keyed_hash(value, purpose=purpose) if value else ""
-
-    return key
-
-
 # Limits on an outcome (a failed sign-in) rather than on requests. A request takes
 # a place in the window before its outcome is known and gives it back when the
 # outcome does not count, so attempts in flight at the same moment are counted
@@ -237,6 +219,8 @@ def window_take(*, scope: str, key: str, window_seconds: int) -> WindowPlace | N
     keeps. None when the cache is down: the caller lets the person through."""
     now = time.time()
     window = int(now // window_seconds)
+    # Windows are aligned to the clock, so every process agrees when one ends
+    # without asking Redis for the key's time to live.
     remaining = max(1, math.ceil((window + 1) * window_seconds - now))
     cache_key = f"ratelimit:{scope}:{key}:{window}"
     try:
