@@ -80,9 +80,11 @@ def bench_environment(*, database_url: str, redis_url: str, http_port: int, smtp
             "CHANGEDAY_BENCH_ENDPOINTS": "1",
         }
     )
-    # Branches that rate-limit pledging (RATE_LIMIT_PLEDGE=COUNT/PERIOD) would
-    # refuse a load generator on one address; set your own value to override.
+    # Pledging is rate-limited per address (RATE_LIMIT_PLEDGE=COUNT/PERIOD) and per
+    # (address, email) (RATE_LIMIT_PLEDGE_PER_EMAIL), which would refuse a load
+    # generator on one address; both are still counted. Set your own values to override.
     env.setdefault("RATE_LIMIT_PLEDGE", "1000000000/1h")
+    env.setdefault("RATE_LIMIT_PLEDGE_PER_EMAIL", "1000000000/1h")
     return env
 
 
@@ -621,6 +623,7 @@ class Bench:
         from django.contrib.auth import get_user_model
 
         from campaigns.models import Campaign
+        from changeday.lib.emailaddr import canonical_email
         from pledges.models import (
             SECTOR_BITS,
             OutboxEmail,
@@ -654,6 +657,7 @@ class Bench:
                     kind="personal",
                     sector_mask=sum(SECTOR_BITS[slug] for slug in sectors),
                     email=email,
+                    email_canonical=canonical_email(email),
                     consent_to_publish=True,
                     status=Status.PENDING,
                     submission_token=uuid.uuid4(),
@@ -860,6 +864,7 @@ def _signups_ensure(campaign: Any, count: int) -> None:
             ReminderSignup(
                 campaign=campaign,
                 email=f"signup-{n}@example.invalid",
+                email_canonical=f"signup-{n}@example.invalid",
                 status=SignupStatus.CONFIRMED,
                 confirmed_at=now,
             )

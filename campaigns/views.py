@@ -2,16 +2,22 @@ from __future__ import annotations
 
 from csp.decorators import csp_replace
 from django.conf import settings
+from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_http_methods
 
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_for_visitors_or_404, campaign_get_current
+from changeday.lib.emailaddr import canonical_email
+from changeday.lib.hashing import keyed_hash
 from changeday.lib.pagecache import shared_page
+from changeday.lib.ratelimit import rate_limit, rate_limited
 from pledges.models import SectorSlug
 from pledges.selectors import campaign_totals_cached, campaign_totals_display
+from pledges.services import account_password_reset_request
 from reminders.forms import ReminderSignupForm
 
 
@@ -74,3 +80,29 @@ def campaign_widget(request: HttpRequest, slug: str) -> HttpResponse:
         "site_url": settings.SITE_URL,
     }
     return render(request, "campaigns/widget.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limit("password-reset", what="password reset requests")
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """Ask for a password-reset email. The answer is the same redirect and page
+    for every address, whether it has an account, whether that account is over
+    its limit: the page must not tell anyone who is an organiser. Nothing slow
+    happens here either way (the token is made and the email sent by a worker)."""
+    if request.method == "GET":
+        return render(request, "registration/password_reset_form.html", {"form": PasswordResetForm()})
+    form = PasswordResetForm(request.POST)
+    if not form.is_valid():
+        return render(request, "registration/password_reset_form.html", {"form": form}, status=400)
+    email = form.cleaned_data["email"]
+    limit, window_seconds = settings.RATE_LIMITS["password-reset-account"]
+    # Counted for every address typed, with or without an account.
+    held = rate_limited(
+        scope="password-reset-account",
+        key=keyed_hash(canonical_email(email), purpose="password-reset-account"),
+        limit=limit,
+        window_seconds=window_seconds,
+    )
+    if not held:
+        account_password_reset_request(email=email)
+    return redirect("password_reset_done")

@@ -16,7 +16,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from changeday.lib.dbrouter import REPLICA, replica_database
-from changeday.lib.env import env_bool, env_int, env_list, env_rate, env_str
+from changeday.lib.env import env_bool, env_int, env_list, env_networks, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CHANGEDAY_VAR_DIR") or BASE_DIR / "var")
@@ -344,21 +344,32 @@ PERMISSIONS_POLICY = ", ".join(
     )
 )
 
-# Rate limits, COUNT/PERIOD per client address unless said otherwise
-# (changeday.lib.ratelimit.rate_limit). Whole NHS trusts reach the internet
-# through a few shared addresses, so the pledge limit is generous: it stops
-# floods, while the honeypot, email confirmation and screening stop spam.
+# Rate limits, COUNT/PERIOD per client network (an IPv4 address, an IPv6 /64)
+# unless said otherwise (changeday.lib.ratelimit.rate_limit).
 RATE_LIMITS = {
-    "pledge": env_rate("RATE_LIMIT_PLEDGE", "60/10m"),
-    "login": env_rate("RATE_LIMIT_LOGIN", "20/15m"),
-    # Per account name, so an attack spread over many addresses is slowed too.
-    "login-account": env_rate("RATE_LIMIT_LOGIN_ACCOUNT", "10/15m"),
+    # Whole NHS trusts reach the internet through one shared address, so a network's
+    # ceiling is high enough for hundreds of staff pledging in the same ten minutes; what
+    # holds one person back is the limit per (network, email address) below.
+    "pledge": env_rate("RATE_LIMIT_PLEDGE", "600/10m"),
+    "pledge-email": env_rate("RATE_LIMIT_PLEDGE_PER_EMAIL", "5/10m"),
+    # Failed sign-ins (changeday.lib.loginlimits): per account from one client
+    # network, and per network across accounts. Never per account alone, so
+    # strangers failing on an organiser's account cannot lock the organiser out.
+    "login-failures-account": env_rate("RATE_LIMIT_LOGIN_FAILURES_ACCOUNT", "10/15m"),
+    "login-failures-network": env_rate("RATE_LIMIT_LOGIN_FAILURES_NETWORK", "20/15m"),
+    # Password-reset requests per client network (over it: a 429), and per
+    # address typed (over it: the same "sent" page, and no email).
+    "password-reset": env_rate("RATE_LIMIT_PASSWORD_RESET", "10/1h"),
+    "password-reset-account": env_rate("RATE_LIMIT_PASSWORD_RESET_ACCOUNT", "3/1h"),
     "report": env_rate("RATE_LIMIT_REPORT", "20/1h"),
     # "Remind me" sign-ups; each address also gets at most 5 confirmation emails.
     "remind": env_rate("RATE_LIMIT_REMIND", "30/10m"),
     # "Your data" requests; each address also gets at most 3 links an hour.
     "data-request": env_rate("RATE_LIMIT_DATA_REQUEST", "10/1h"),
 }
+# Networks with no per-network pledge ceiling (a trust's or a partner's gateway,
+# comma-separated CIDRs): the limit per (network, email address) still applies.
+RATE_LIMIT_TRUSTED_NETWORKS = env_networks("RATE_LIMIT_TRUSTED_NETWORKS")
 
 # Every handler carries the filter that takes the tokens of emailed links out of
 # each line (changeday/lib/logfilters.py). "django" and "django.server" are named

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from changeday.lib.admin import ReadOnlyModelAdmin
@@ -39,7 +39,7 @@ class ModerationEventInline(_ReadOnlyInline):
 
 class ReportInline(_ReadOnlyInline):
     model = Report
-    fields = ["created_at", "reason", "detail"]
+    fields = ["created_at", "reason", "detail", "counted"]
 
 
 class OutboxInline(_ReadOnlyInline):
@@ -108,16 +108,54 @@ class PledgeAdmin(admin.ModelAdmin):
         return False
 
 
+class OutboxStateFilter(admin.SimpleListFilter):
+    """Where each owed email stands: sent, still waiting (perhaps for a retry), or given up."""
+
+    title = "state"
+    parameter_name = "state"
+    STATES = {
+        "sent": Q(sent_at__isnull=False),
+        "waiting": Q(sent_at__isnull=True, failed_at__isnull=True),
+        "failed": Q(failed_at__isnull=False),
+    }
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("sent", "Sent"), ("waiting", "Waiting"), ("failed", "Failed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[OutboxEmail]) -> QuerySet[OutboxEmail]:
+        state = self.value()
+        return queryset.filter(self.STATES[state]) if state in self.STATES else queryset
+
+
 @admin.register(OutboxEmail)
 class OutboxEmailAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "pledge", "created_at", "attempts", "sent_at", "failed_at"]
-    list_filter = ["kind", ("sent_at", admin.EmptyFieldListFilter), ("failed_at", admin.EmptyFieldListFilter)]
+    list_display = [
+        "id",
+        "kind",
+        "pledge",
+        "signup",
+        "user",
+        "created_at",
+        "not_before",
+        "attempts",
+        "state",
+        "sent_at",
+        "failed_at",
+        "last_error",
+    ]
+    list_filter = [OutboxStateFilter, "kind"]
     search_fields = ["pledge__public_id"]
-    list_select_related = ["pledge"]
+    list_select_related = ["pledge", "signup", "user"]
     readonly_fields = [f.name for f in OutboxEmail._meta.fields]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OutboxEmail]:
-        return super().get_queryset(request).select_related("pledge")
+        return super().get_queryset(request).select_related("pledge", "signup", "user")
+
+    @admin.display(description="State")
+    def state(self, obj: OutboxEmail) -> str:
+        if obj.sent_at is not None:
+            return "Sent"
+        return "Failed" if obj.failed_at is not None else "Waiting"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from changeday.lib.emailaddr import canonical_email
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.ratelimit import rate_limit, rate_limited
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
@@ -47,7 +48,7 @@ def data_request(request: HttpRequest) -> HttpResponse:
     # below is the same when the limit is reached: it reveals nothing either.
     if not rate_limited(
         scope="data-email",
-        key=keyed_hash(email.strip().lower(), purpose="data-email"),
+        key=keyed_hash(canonical_email(email), purpose="data-email"),
         limit=DATA_EMAILS_PER_ADDRESS_PER_HOUR,
         window_seconds=3600,
     ):

@@ -5,7 +5,6 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower, Upper
 from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
 from taggit.models import TagBase, TaggedItemBase
@@ -130,13 +129,20 @@ class Pledge(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PERSONAL)
     sectors = TaggableManager(through=TaggedSector, related_name="pledges", blank=False)
     sector_mask = models.PositiveSmallIntegerField(default=0)
+    # The address as typed (trimmed): what we display and send to.
     email = models.EmailField(max_length=254)
+    # changeday.lib.emailaddr.canonical_email(email): every lookup by address
+    # compares this exactly, never `email` in any case (a case-insensitive match
+    # folds look-alike letters together). Longer than `email`: punycode grows.
+    email_canonical = models.CharField(max_length=320, editable=False)
     consent_to_publish = models.BooleanField()
     wants_reminders = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNCONFIRMED)
     rejection_reason = models.TextField(blank=True)
     # Screening reasons (pledges.screening.FlagReason values) found at submission.
     flags = models.JSONField(default=list, blank=True)
+    # Reports from distinct client networks (Report.counted), what the campaign's
+    # report_threshold compares; the organisers see every report.
     report_count = models.PositiveIntegerField(default=0)
     # sha256 of the normalised text alone: screening counts identical pledges by it.
     text_hash = models.CharField(max_length=64, default="", editable=False)
@@ -144,8 +150,8 @@ class Pledge(models.Model):
     # The form carries a token made when it was shown, so a double click or a
     # resubmission from the back button lands on the pledge already made.
     submission_token = models.UUIDField(editable=False)
-    # sha256 of the normalised email and text: the same promise from the same
-    # address twice is one pledge, whatever form it came through.
+    # sha256 of the canonical address and the normalised text: the same promise
+    # from the same address twice is one pledge, whatever form it came through.
     dedupe_key = models.CharField(max_length=64, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -197,15 +203,14 @@ class Pledge(models.Model):
                 name="pledge_review_idx",
                 condition=models.Q(status__in=["published", "rejected"]),
             ),
-            # "Your data" finds every pledge of an address, in any case, with
-            # email__iexact, which PostgreSQL compiles to UPPER(email) = UPPER(%s);
-            # reminders ask the same (has a "remind me" sign-up pledged since?).
-            models.Index(Upper("email"), name="pledge_email_upper_idx"),
+            # "Your data" finds every pledge of an address, and so do the reminders
+            # (has a "remind me" sign-up pledged since?) and the confirmation cap
+            # (how many confirmations went to this address this hour?).
+            models.Index(fields=["email_canonical"], name="pledge_email_canonical_idx"),
             # The pledgers a reminder goes to, walked in address order so each
             # address comes once however many pledges it made.
             models.Index(
-                "campaign",
-                Lower("email"),
+                fields=["campaign", "email_canonical"],
                 name="pledge_reminders_idx",
                 condition=models.Q(wants_reminders=True, status="published"),
             ),
@@ -237,6 +242,7 @@ class EmailKind(models.TextChoices):
     PUBLISHED = "published", "Your pledge is live"
     DATA_LINK = "data-link", "Your pledges and your data"
     SIGNUP_CONFIRMATION = "signup-confirmation", "Confirm your reminder sign-up"
+    PASSWORD_RESET = "password-reset", "Reset your organiser password"
 
 
 class Action(models.TextChoices):
@@ -312,10 +318,17 @@ class ReportReason(models.TextChoices):
 
 
 class Report(models.Model):
+    """One visitor's report. Every report is kept for the organisers; towards
+    hiding the pledge, each client network counts once, since fresh cookies make
+    a new session at will but not a new network."""
+
     pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="reports")
-    # A keyed hash of the visitor's session: one report per visitor per pledge,
-    # without keeping who they are.
+    # Keyed hashes, so nothing here says who reported: of the visitor's session,
+    # and of their client network (an IPv4 address, an IPv6 /64).
     reporter_key = models.CharField(max_length=64)
+    network_key = models.CharField(max_length=64)
+    # The first report from its network on this pledge, the one in Pledge.report_count.
+    counted = models.BooleanField("counts towards hiding", default=False)
     reason = models.CharField(max_length=16, choices=ReportReason.choices)
     detail = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -323,7 +336,12 @@ class Report(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["pledge", "reporter_key"], name="report_once_per_visitor"),
+            # Two reports from one network at the same moment: the database lets one count.
+            models.UniqueConstraint(
+                fields=["pledge", "network_key"],
+                condition=models.Q(counted=True),
+                name="report_counted_once_per_network",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -334,7 +352,8 @@ class OutboxEmail(models.Model):
     """An email the system owes someone, written in the same transaction as the
     change that owes it, so a broker outage delays it but never loses it."""
 
-    # Owed to a pledger, or to a visitor who signed up for reminders.
+    # Owed to a pledger, to a visitor who signed up for reminders, or to an
+    # account holder (a password reset).
     pledge = models.ForeignKey(
         Pledge, null=True, blank=True, on_delete=models.CASCADE, related_name="outbox_emails"
     )
@@ -345,8 +364,18 @@ class OutboxEmail(models.Model):
         on_delete=models.CASCADE,
         related_name="outbox_emails",
     )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="outbox_emails",
+    )
     kind = models.CharField(max_length=32, choices=EmailKind.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Not sent before then (null: at once). Set when the email is queued, by the
+    # cap on confirmations to one address (services.CONFIRMATIONS_PER_ADDRESS_PER_HOUR).
+    not_before = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -362,17 +391,24 @@ class OutboxEmail(models.Model):
                 name="outbox_unsent_idx",
                 condition=models.Q(sent_at__isnull=True, failed_at__isnull=True),
             ),
+            # The emails given up, which organisers are shown (selectors.outbox_failed_count).
+            models.Index(
+                fields=["failed_at"],
+                name="outbox_failed_idx",
+                condition=models.Q(failed_at__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(pledge__isnull=False, signup__isnull=True)
-                | models.Q(pledge__isnull=True, signup__isnull=False),
+                condition=models.Q(pledge__isnull=False, signup__isnull=True, user__isnull=True)
+                | models.Q(pledge__isnull=True, signup__isnull=False, user__isnull=True)
+                | models.Q(pledge__isnull=True, signup__isnull=True, user__isnull=False),
                 name="outbox_has_one_recipient",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} for {self.pledge_id or self.signup_id}"
+        return f"{self.get_kind_display()} for {self.pledge_id or self.signup_id or self.user_id}"
 
 
 # How many rows each counter is spread over: concurrent publishes pick a shard at

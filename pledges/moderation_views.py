@@ -151,6 +151,9 @@ class Card:
     can_reject: bool
     flags: list[str]
     reports: list[tuple[str, int]]
+    # Every report, counted towards hiding or not (pledge.report_count counts networks).
+    report_total: int
+    report_details: list[tuple[str, int]]
     history: list[HistoryLine]
 
 
@@ -172,7 +175,10 @@ def _actor_name(event: ModerationEvent) -> str:
 def _card(pledge: Pledge) -> Card:
     """What one card shows, from the prefetched relations (no further queries)."""
     allowed = [action for action in ORGANISER_ACTIONS if pledge.status in TRANSITIONS[action][0]]
-    reasons = Counter(report.reason for report in pledge.reports.all())
+    reports = pledge.reports.all()
+    reasons = Counter(report.reason for report in reports)
+    # One line per different text, first sent first: a flood of one text stays one line.
+    details = Counter(report.detail for report in reports if report.detail)
     return Card(
         pledge=pledge,
         actions=[
@@ -181,6 +187,8 @@ def _card(pledge: Pledge) -> Card:
         can_reject=Action.REJECT in allowed,
         flags=[_flag_label(flag) for flag in pledge.flags or []],
         reports=[(ReportReason(reason).label, n) for reason, n in sorted(reasons.items())],
+        report_total=len(reports),
+        report_details=list(details.items()),
         history=[HistoryLine(who=_actor_name(e), event=e) for e in pledge.moderation_events.all()],
     )
 
@@ -232,12 +240,14 @@ def _render_queue(
     if view.campaign is None:
         cards: list[Card] = []
         counts = selectors.ModerationCounts(hidden=0, flagged=0, waiting=0)
+        failed_emails = 0
     else:
         pledges = selectors.moderation_queue(
             campaign=view.campaign, status=view.status, sector=view.sector, flag=view.flag
         )
         cards = [_card(pledge) for pledge in pledges]
         counts = selectors.moderation_counts(campaign=view.campaign, sector=view.sector, flag=view.flag)
+        failed_emails = selectors.outbox_failed_count(campaign=view.campaign)
     # The selects show what the queue really shows (a bad value falls back).
     fields = QueueFilterForm.base_fields
     campaign_choices = [(campaign.slug, campaign.name) for campaign in fields["campaign"].queryset.all()]
@@ -252,6 +262,7 @@ def _render_queue(
         "filters": filters,
         "cards": cards,
         "counts": counts,
+        "failed_emails": failed_emails,
         "page_size": selectors.QUEUE_PAGE,
         "errors": errors,
         "reject_reasons": RejectionReason.choices,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
 from importlib import resources
@@ -48,9 +49,7 @@ def screen_pledge(
     if duplicate_threshold < 1:
         # A threshold of 0 would flag every pledge; that is a bug in the caller, not a campaign choice.
         raise ValueError("duplicate_threshold must be at least 1")
-    # NFKC folds look-alikes people use to dodge filters (full-width letters, ligatures) into
-    # plain characters, so every rule below sees the same text.
-    text = unicodedata.normalize("NFKC", text)
+    text = _normalised(text)
     found = {
         FlagReason.PROFANITY: _has_profanity(text),
         FlagReason.LINK: _has_link(text),
@@ -61,6 +60,21 @@ def screen_pledge(
         FlagReason.BLOCKED_WORD: _has_blocked_word(text, blocked_words),
     }
     return [reason.value for reason in FlagReason if found[reason]]
+
+
+# Invisible format characters (zero-width spaces and joiners, soft hyphens, direction overrides)
+# that split a word or a link for a filter while a reader, or a mail client, still sees it whole.
+@functools.cache
+def _invisible() -> dict[int, None]:
+    # Built on first use, as _profanity is: walking every code point takes a tenth of a second.
+    every = range(sys.maxunicode + 1)
+    return dict.fromkeys(code for code in every if unicodedata.category(chr(code)) == "Cf")
+
+
+def _normalised(text: str) -> str:
+    # NFKC folds look-alikes people use to dodge filters (full-width letters, ligatures) into
+    # plain characters, so every rule sees the same text.
+    return unicodedata.normalize("NFKC", text.translate(_invisible()))
 
 
 def flags_with(flags: list[str], reason: FlagReason) -> list[str]:
@@ -249,32 +263,67 @@ def _has_profanity(text: str) -> bool:
 
 # --- Links and contact details -----------------------------------------------------------------
 
-_URL_START = re.compile(r"https?://|(?<![\w.])www\.", re.IGNORECASE)
-# Bare domains need a known top-level domain, so "e.g.", "i.e.", "a.m." and "5.30pm" never match.
-# Top-level domains that are also everyday words (.care, .health, .live, .page) are left out:
-# "the ward.Care is..." with a missed space is far more common in pledges than a link to them.
-_BARE_DOMAIN = re.compile(
-    r"(?<![@\w.-])(?:[^\W_](?:[\w-]*[^\W_])?\.)+"
-    r"(?P<tld>com|org|net|uk|io|co|info|biz|gov|edu|ly|gl|ie|eu|de|fr|ru|cn|au|nz|ca|xyz|tv|ai)"
-    r"(?![\w-])",
+# One set of patterns serves both screening, which flags a pledge for a moderator and so leans
+# towards few false positives, and the emails' quotes (without_contact_details), which take out
+# everything a mail client could make into a link or a number to call.
+
+# The dots browsers and mail clients read as a domain's dots: UTS 46 maps the ideographic full
+# stops to ".", so "evil。com" opens evil.com (NFKC already folds the full-width one).
+_DOTS = ".\u3002\uff0e\uff61"
+_DOT = f"[{_DOTS}]"
+_LABEL = r"[^\W_](?:[\w-]*[^\W_])?"
+# Punctuation ending a sentence or a bracket after a link is not part of it.
+_LINK_TAIL = r"\S*?(?=[.,;:!?)\]'\"’”]*(?:\s|$))"
+# A link with a scheme, or one starting www., up to the next space.
+_URL = re.compile(rf"(?:\b[a-z][a-z\d+.-]*://|(?<![\w{_DOTS}])www{_DOT}){_LINK_TAIL}", re.IGNORECASE)
+# A domain is labels joined by dots ending in a top-level domain of letters; "e.g.", "i.e.",
+# "a.m." (one letter) and "5.30pm" (digits) never match. `rest` is a port or path after it.
+_DOMAIN = re.compile(
+    rf"(?<![@\w{_DOTS}-])(?P<domain>(?:{_LABEL}{_DOT})+(?:[^\W\d_]{{2,63}}|xn--[\w-]+))(?![\w-])"
+    rf"(?P<rest>(?::\d+)?[/?#]{_LINK_TAIL})?",
     re.IGNORECASE,
 )
-_EMAIL = re.compile(r"[\w.+-]+@[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)+")
+# What screening takes for a link without a scheme: a known top-level domain. Those that are
+# also everyday words (.care, .health, .live, .page) are left out: "the ward.Care is..." with a
+# missed space is far more common in pledges than a link to them.
+_FLAGGED_TLDS = frozenset(
+    "com org net uk io co info biz gov edu ly gl ie eu de fr ru cn au nz ca xyz tv ai".split()
+)
+_EMAIL = re.compile(rf"[\w.+-]+@{_LABEL}(?:{_DOT}{_LABEL})+")
+# Each pattern above is tried at every word of a text; most pledges hold no "://", no "www", no "@"
+# and no dot between two letters, and these checks, a fraction of the cost, rule them out first.
+# (A dot between a letter or digit and a letter; starting with the dot lets the engine skip to dots.)
+_DOTTED = re.compile(rf"{_DOT}(?=[^\W\d_])(?<=[^\W_]{_DOT})")
+
+
+def _may_hold_url(text: str) -> bool:
+    return "://" in text or "www" in text.lower()
+
+
+LINK_REMOVED = "[link removed]"
+EMAIL_REMOVED = "[email address removed]"
+PHONE_REMOVED = "[phone number removed]"
+
+
+def _as_cased_domain(label: str) -> bool:
+    # "team.Info" is a missed space after a full stop; a real domain is lower or upper case.
+    return label.islower() or label.isupper()
 
 
 def _has_link(text: str) -> bool:
-    if _URL_START.search(text):
+    if _may_hold_url(text) and _URL.search(text):
         return True
-    for match in _BARE_DOMAIN.finditer(text):
-        tld = match.group("tld")
-        # "team.Info" is a missed space after a full stop; a real domain is lower or upper case.
-        if tld.islower() or tld.isupper():
+    if not _DOTTED.search(text):
+        return False
+    for match in _DOMAIN.finditer(text):
+        labels = re.split(_DOT, match.group("domain"))[1:]
+        if any(label.lower() in _FLAGGED_TLDS and _as_cased_domain(label) for label in labels):
             return True
     return False
 
 
 def _has_email(text: str) -> bool:
-    return _EMAIL.search(text) is not None
+    return "@" in text and _EMAIL.search(text) is not None
 
 
 # Digit groups joined by single spaces, dashes or brackets: "07700 900 123", "(0113) 496-0000",
@@ -282,21 +331,36 @@ def _has_email(text: str) -> bool:
 # decimals never join into a long number.
 _DIGIT_RUN = re.compile(r"\+?\(?\d+\)?(?:[ \-]?\(?\d+\)?)*")
 _DIGIT_GROUP = re.compile(r"\+?\d+")
+_ANY_DIGIT = re.compile(r"\d")
 
 
 def _has_phone_number(text: str) -> bool:
+    return next(_phone_numbers(text), None) is not None
+
+
+def _phone_numbers(text: str, *, any_long_number: bool = False) -> Iterator[tuple[int, int]]:
+    """The (start, end) of each phone number in `text`. With any_long_number, also any run of 10
+    to 15 digits, as a phone's own mail app links "(555) 010-4477"."""
+    if not _ANY_DIGIT.search(text):
+        return
     for run in _DIGIT_RUN.finditer(text):
-        groups = _DIGIT_GROUP.findall(run.group())
-        # A number can start at any group: "in 2027 call 07700 900123" is one run.
-        for start in range(len(groups)):
+        groups = list(_DIGIT_GROUP.finditer(text, run.start(), run.end()))
+        # A number can start at any group: "2027 07700 900123" is one run.
+        start = 0
+        while start < len(groups):
             digits = ""
-            for group in groups[start:]:
-                digits += group
-                if _is_phone_number(digits):
-                    return True
+            for end in range(start, len(groups)):
+                digits += groups[end].group()
+                if _is_phone_number(digits) or (any_long_number and 10 <= len(digits.lstrip("+")) <= 15):
+                    begin = groups[start].start()
+                    if begin > run.start() and text[begin - 1] == "(":
+                        begin -= 1
+                    yield begin, groups[end].end()
+                    start = end
+                    break
                 if len(digits) > 16:
                     break
-    return False
+            start += 1
 
 
 def _is_phone_number(digits: str) -> bool:
@@ -309,6 +373,39 @@ def _is_phone_number(digits: str) -> bool:
     # UK national numbers are a zero and nine or ten digits, in ranges 01-03 and 05-09. Years,
     # times, doses and counts do not start with a zero, so they never get here.
     return digits.startswith("0") and len(digits) in (10, 11) and digits[1] in "1235789"
+
+
+def without_contact_details(text: str) -> str:
+    """`text` as an email may quote it: each link, email address and phone number replaced by a
+    marker, so nothing a visitor typed reaches an inbox as something to click or call.
+
+    Broader than screening's flags, because a mail client links what it likes: every domain is
+    taken out whatever its top-level domain, and a dot followed by a capitalised word ("Dr.Jones",
+    "the end.Then"), which reads as a missed space, gets the space, so no client links it."""
+    text = _normalised(text)
+    if _may_hold_url(text):
+        text = _URL.sub(LINK_REMOVED, text)
+    if "@" in text:
+        text = _EMAIL.sub(EMAIL_REMOVED, text)
+    if _DOTTED.search(text):
+        text = _DOMAIN.sub(_domain_quoted, text)
+    for start, end in reversed(list(_phone_numbers(text, any_long_number=True))):
+        text = text[:start] + PHONE_REMOVED + text[end:]
+    return text
+
+
+def _domain_quoted(match: re.Match[str]) -> str:
+    labels = re.split(_DOT, match.group("domain"))
+    if match.group("rest") or all(_as_cased_domain(label) for label in labels[1:]):
+        return LINK_REMOVED
+    return ". ".join(labels)
+
+
+def email_quote(*, text: str, flags: Iterable[str]) -> str:
+    """What an email may quote of a pledge: nothing once screening flagged it (its flags cover the
+    promise, the name, the role and the organisation alike, so none of them is quoted and the
+    email speaks of "your pledge"), else the text without contact details."""
+    return "" if list(flags) else without_contact_details(text)
 
 
 # --- Shouting and repetition -------------------------------------------------------------------

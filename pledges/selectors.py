@@ -17,6 +17,7 @@ from django.db.models import Case, Count, Max, Prefetch, Q, QuerySet, Sum, Value
 
 from campaigns.models import Campaign
 from changeday.lib.dbrouter import replica_or_primary
+from changeday.lib.emailaddr import canonical_email
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.pagecache import generation_bump
 from pledges.models import (
@@ -24,6 +25,7 @@ from pledges.models import (
     SECTOR_BITS,
     Kind,
     ModerationEvent,
+    OutboxEmail,
     Pledge,
     Region,
     Report,
@@ -154,7 +156,10 @@ def _moderation_filter(queryset: QuerySet[Pledge], *, sector: str, flag: str) ->
 def _with_moderation_details(queryset: QuerySet[Pledge]) -> QuerySet[Pledge]:
     """Everything a moderation card shows, in a fixed number of queries."""
     return queryset.prefetch_related(
-        Prefetch("reports", queryset=Report.objects.only("id", "pledge_id", "reason").order_by("reason")),
+        Prefetch(
+            "reports",
+            queryset=Report.objects.only("id", "pledge_id", "reason", "detail").order_by("created_at", "id"),
+        ),
         Prefetch(
             "moderation_events",
             queryset=ModerationEvent.objects.select_related("actor").order_by("created_at", "id"),
@@ -203,6 +208,16 @@ def moderation_counts(*, campaign: Campaign, sector: str = "", flag: str = "") -
         waiting=Count("id", filter=pending & Q(flags=[])),
     )
     return ModerationCounts(hidden=row["hidden"], flagged=row["flagged"], waiting=row["waiting"])
+
+
+def outbox_failed_count(*, campaign: Campaign) -> int:
+    """How many emails of a campaign were given up (a 5xx refusal, or every attempt failed):
+    read from the outbox's partial index of failed rows, which stays small."""
+    return (
+        OutboxEmail.objects.filter(failed_at__isnull=False)
+        .filter(Q(pledge__campaign=campaign) | Q(signup__campaign=campaign))
+        .count()
+    )
 
 
 def moderation_pledges(*, public_ids: list[str]) -> list[Pledge]:
@@ -471,15 +486,20 @@ def pledges_for_export(
 
 
 def pledger_pledges(*, email: str) -> list[Pledge]:
-    """Every pledge made from this address, in every campaign, oldest first."""
-    return list(
-        Pledge.objects.filter(email__iexact=email)
+    """Every pledge made from this address (its canonical form, exactly), in every
+    campaign, oldest first."""
+    wanted = canonical_email(email)
+    found = (
+        Pledge.objects.filter(email_canonical=wanted)
         .select_related("campaign")
         .prefetch_related(
             Prefetch("moderation_events", queryset=ModerationEvent.objects.order_by("created_at", "id"))
         )
         .order_by("created_at", "id")
     )
+    # A signed link shows these: each is checked in Python to be exactly the
+    # address asked for, not only by the database (CVE-2019-19844).
+    return [pledge for pledge in found if pledge.email_canonical == wanted]
 
 
 def pledger_data_export(*, pledges: list[Pledge]) -> dict[str, Any]:

@@ -14,14 +14,28 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.contrib.auth.tokens import default_token_generator
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Case, Count, F, Q, Value, When
+from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from campaigns.models import Campaign, ModerationMode, Phase
-from changeday.lib.mail import Links, render_email
-from changeday.lib.mailsession import ClaimLost, MailSession, record_sent
+from changeday.lib.emailaddr import ascii_lower, canonical_email
+from changeday.lib.mail import Links, absolute_url, render_email
+from changeday.lib.mailsession import (
+    ClaimLost,
+    MailSession,
+    is_permanent_refusal,
+    mail_error_text,
+    record_sent,
+)
 from changeday.lib.tokens import make_token
 from pledges.models import (
     ORGANISER_ACTIONS,
@@ -49,7 +63,15 @@ from pledges.models import (
     sector_mask_for,
     total_keys_for,
 )
-from pledges.screening import DUPLICATE_THRESHOLD, FlagReason, flags_with, parse_blocked_words, screen_pledge
+from pledges.screening import (
+    DUPLICATE_THRESHOLD,
+    FlagReason,
+    email_quote,
+    flags_with,
+    parse_blocked_words,
+    screen_pledge,
+    without_contact_details,
+)
 from pledges.selectors import wall_changed
 
 if TYPE_CHECKING:
@@ -70,6 +92,14 @@ TEMPORARY_MAIL_ERRORS = (smtplib.SMTPException, OSError, TimeoutError)
 # connection is still good for the next one.
 MAIL_REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 MAX_CONFIRMATION_EMAILS = 5
+# At most this many pledge confirmations go to one address in any hour, however
+# many pledges (in however many campaigns) name it: the form cannot be turned
+# into a way to flood someone's inbox. Further ones wait in the outbox.
+CONFIRMATIONS_PER_ADDRESS_PER_HOUR = 3
+CONFIRMATION_CAP_WINDOW = timedelta(hours=1)
+# First key of the advisory locks that serialise confirmations per address
+# (_confirmations_serialise); the second is a hash of the address.
+CONFIRMATION_LOCK_SPACE = 15_004
 
 
 class PledgeError(Exception):
@@ -106,7 +136,7 @@ class PledgeCreateResult:
 
 
 def pledge_dedupe_key(*, email: str, text: str) -> str:
-    normalised = f"{email.strip().lower()}\n{' '.join(text.split()).lower()}"
+    normalised = f"{canonical_email(email)}\n{' '.join(text.split()).lower()}"
     return hashlib.sha256(normalised.encode()).hexdigest()
 
 
@@ -131,11 +161,63 @@ def outbox_enqueue(outbox_ids: Sequence[int]) -> None:
 
 def outbox_queue(
     *, kind: str, pledge: Pledge | None = None, signup: ReminderSignup | None = None
-) -> OutboxEmail:
-    """Owe an email in the caller's transaction; it is sent once that commits."""
-    outbox = OutboxEmail.objects.create(pledge=pledge, signup=signup, kind=kind)
-    transaction.on_commit(lambda: _outbox_hand_over([outbox.pk]))
+) -> OutboxEmail | None:
+    """Owe an email in the caller's transaction; it is sent once that commits.
+
+    A pledge confirmation obeys the cap per address (_confirmation_not_before): it
+    may wait in the outbox, or, if it could not go within a link's lifetime, is not
+    owed at all (None)."""
+    if kind != EmailKind.CONFIRMATION or pledge is None:
+        outbox = OutboxEmail.objects.create(pledge=pledge, signup=signup, kind=kind)
+        transaction.on_commit(lambda: _outbox_hand_over([outbox.pk]))
+        return outbox
+    with transaction.atomic():
+        _confirmations_serialise(email_canonical=pledge.email_canonical)
+        now = timezone.now()
+        not_before = _confirmation_not_before(email_canonical=pledge.email_canonical, now=now)
+        if not_before is not None and not_before > now + settings.PLEDGE_CONFIRMATION_MAX_AGE:
+            return None
+        outbox = OutboxEmail.objects.create(pledge=pledge, kind=kind, not_before=not_before)
+    if not_before is None:
+        # One that waits is not handed over: outbox_claim_overdue queues it once due.
+        transaction.on_commit(lambda: _outbox_hand_over([outbox.pk]))
     return outbox
+
+
+def _confirmations_serialise(*, email_canonical: str) -> None:
+    """Hold this address's confirmation slots until the caller's transaction ends.
+
+    The race: two pledges naming one address at the same moment each count two
+    confirmations in the past hour and each take the third slot. On PostgreSQL a
+    transaction-scoped advisory lock on the address makes the second wait until the
+    first commits; its next statement then counts afresh (READ COMMITTED: a statement
+    sees what committed before it began, so the count is never in the statement that
+    takes the lock). SQLite's write transactions begin IMMEDIATE (settings): one
+    writer at a time already."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.sha256(email_canonical.encode()).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)",
+            [CONFIRMATION_LOCK_SPACE, int.from_bytes(digest[:4], "big", signed=True)],
+        )
+
+
+def _confirmation_not_before(*, email_canonical: str, now: datetime) -> datetime | None:
+    """When a new confirmation to this address may go: None for at once, else an
+    hour after the third latest of those due within the past hour, so no hour ever
+    holds more than CONFIRMATIONS_PER_ADDRESS_PER_HOUR of them. The caller holds
+    _confirmations_serialise. _PLEDGE_INSERT_SQL's `paced` is this rule in SQL."""
+    due = (
+        OutboxEmail.objects.filter(kind=EmailKind.CONFIRMATION, pledge__email_canonical=email_canonical)
+        .annotate(due=Coalesce("not_before", "created_at"))
+        .filter(due__gt=now - CONFIRMATION_CAP_WINDOW)
+        .order_by("-due")
+        .values_list("due", flat=True)
+    )
+    third = list(due[CONFIRMATIONS_PER_ADDRESS_PER_HOUR - 1 : CONFIRMATIONS_PER_ADDRESS_PER_HOUR])
+    return third[0] + CONFIRMATION_CAP_WINDOW if third else None
 
 
 def _outbox_hand_over(outbox_ids: list[int]) -> None:
@@ -207,6 +289,7 @@ def pledge_create(
         kind=kind,
         sector_mask=sector_mask_for(sectors),
         email=email.strip(),
+        email_canonical=canonical_email(email),
         consent_to_publish=True,
         wants_reminders=wants_reminders,
         submission_token=submission_token,
@@ -244,12 +327,24 @@ def pledge_create(
 # A new pledge, its sector tags and its confirmation email in one statement: one round trip
 # and one commit instead of eight statements through the ORM, which were most of a pledge
 # submission's time (bench/README.md). ON CONFLICT DO NOTHING turns a double submission into
-# no row rather than an error. The count of identical texts stops at the threshold.
+# no row rather than an error. The count of identical texts stops at the threshold. `paced` is
+# _confirmation_not_before in SQL: an hour after the third latest confirmation to the address
+# due within the past hour (NULL: at once); one that could not go within a link's lifetime is
+# not owed. The caller holds _confirmations_serialise, taken in an earlier statement.
 _PLEDGE_INSERT_SQL = """
 WITH identical AS (
     SELECT count(*) AS n FROM (
         SELECT 1 FROM pledges_pledge WHERE campaign_id = %s AND text_hash = %s LIMIT %s
     ) AS same
+), paced AS (
+    SELECT (
+        SELECT due FROM (
+            SELECT COALESCE(owed.not_before, owed.created_at) AS due
+            FROM pledges_outboxemail AS owed JOIN pledges_pledge AS named ON named.id = owed.pledge_id
+            WHERE named.email_canonical = %s AND owed.kind = %s
+        ) AS confirmations
+        WHERE due > %s ORDER BY due DESC OFFSET %s LIMIT 1
+    ) + %s AS not_before
 ), pledge AS (
     INSERT INTO pledges_pledge ({columns})
     SELECT {values} FROM identical
@@ -260,11 +355,14 @@ WITH identical AS (
     SELECT pledge.id, sector.id FROM pledge JOIN pledges_sector AS sector ON sector.slug = ANY(%s)
     RETURNING 1
 ), outbox AS (
-    INSERT INTO pledges_outboxemail (pledge_id, kind, created_at, attempts, last_error)
-    SELECT pledge.id, %s, %s, 0, '' FROM pledge WHERE %s
-    RETURNING id
+    INSERT INTO pledges_outboxemail (pledge_id, kind, created_at, not_before, attempts, last_error)
+    SELECT pledge.id, %s, %s, paced.not_before, 0, '' FROM pledge, paced
+    WHERE %s AND (paced.not_before IS NULL OR paced.not_before <= %s)
+    RETURNING id, not_before
 )
-SELECT pledge.id, pledge.flags, (SELECT count(*) FROM tags), (SELECT id FROM outbox) FROM pledge
+SELECT pledge.id, pledge.flags, (SELECT count(*) FROM tags), (SELECT id FROM outbox),
+    (SELECT not_before FROM outbox)
+FROM pledge
 """
 _PLEDGE_COLUMNS = [field for field in Pledge._meta.concrete_fields if not field.primary_key]
 
@@ -291,16 +389,28 @@ def _pledge_insert_postgresql(pledge: Pledge, *, sectors: list[str], send_confir
             values.append(field.get_db_prep_save(flags_with(value, FlagReason.DUPLICATE), connection))
         values.append(field.get_db_prep_save(value, connection))
     created_at = pledge.created_at
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _pledge_insert_statement(),
-            [pledge.campaign_id, pledge.text_hash, DUPLICATE_THRESHOLD, *values, sorted(set(sectors))]
-            + [EmailKind.CONFIRMATION, created_at, send_confirmation],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    pledge.pk, flags, tag_count, outbox_id = row
+    window = CONFIRMATION_CAP_WINDOW
+    paced = [pledge.email_canonical, EmailKind.CONFIRMATION, created_at - window]
+    paced += [CONFIRMATIONS_PER_ADDRESS_PER_HOUR - 1, window]
+    with transaction.atomic():
+        if send_confirmation:
+            _confirmations_serialise(email_canonical=pledge.email_canonical)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _pledge_insert_statement(),
+                [pledge.campaign_id, pledge.text_hash, DUPLICATE_THRESHOLD, *paced, *values]
+                + [sorted(set(sectors)), EmailKind.CONFIRMATION, created_at, send_confirmation]
+                + [created_at + settings.PLEDGE_CONFIRMATION_MAX_AGE],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            _pledge_inserted(pledge, row=row, sectors=sectors)
+    return row is not None
+
+
+def _pledge_inserted(pledge: Pledge, *, row: tuple[object, ...], sectors: list[str]) -> None:
+    """What _PLEDGE_INSERT_SQL stored, put back on `pledge`; the email handed over on commit."""
+    pledge.pk, flags, tag_count, outbox_id, not_before = row
     pledge.flags = Pledge._meta.get_field("flags").from_db_value(flags, None, connection)
     pledge._state.adding, pledge._state.db = False, connection.alias
     if tag_count < len(set(sectors)):
@@ -310,9 +420,9 @@ def _pledge_insert_postgresql(pledge: Pledge, *, sectors: list[str], send_confir
             [TaggedSector(content_object=pledge, tag=tag) for tag in _sector_tags(sectors)],
             ignore_conflicts=True,
         )
-    if outbox_id is not None:
+    if outbox_id is not None and not_before is None:
+        # One that waits is not handed over: outbox_claim_overdue queues it once due.
         transaction.on_commit(lambda: _outbox_hand_over([outbox_id]))
-    return True
 
 
 def _pledge_insert_orm(pledge: Pledge, *, sectors: list[str], send_confirmation: bool) -> bool:
@@ -610,11 +720,19 @@ def _pledge_system_move(*, pledge: Pledge, action: str, now: datetime | None) ->
 
 
 def pledge_report(
-    *, pledge: Pledge, reporter_key: str, reason: str, detail: str = "", now: datetime | None = None
+    *,
+    pledge: Pledge,
+    reporter_key: str,
+    network_key: str,
+    reason: str,
+    detail: str = "",
+    now: datetime | None = None,
 ) -> bool:
-    """Record a visitor's report; hide the pledge when enough visitors reported it.
+    """Record a visitor's report; hide the pledge once reports from the campaign's
+    report_threshold of distinct client networks came in.
 
-    Returns False when this visitor had already reported this pledge.
+    Every report is stored for the organisers, a repeated one too; only the first
+    from its network counts. Returns whether this one counted.
     """
     if reason not in ReportReason.values:
         raise PledgeError("Choose why you are reporting this pledge.")
@@ -623,15 +741,22 @@ def pledge_report(
         raise PledgeError("Keep the details to 500 characters or fewer.")
     if pledge.status not in PUBLIC_STATES:
         raise PledgeError("This pledge is not on the wall any more.")
-    try:
-        with transaction.atomic():
-            Report.objects.create(pledge=pledge, reporter_key=reporter_key, reason=reason, detail=detail)
-            Pledge.objects.filter(pk=pledge.pk).update(report_count=F("report_count") + 1)
-    except IntegrityError:
-        return False
-    pledge.refresh_from_db(fields=["report_count", "status"])
-    if pledge.report_count >= pledge.campaign.report_threshold:
-        _pledge_system_move(pledge=pledge, action=Action.AUTO_HIDE, now=now)
+    fields = {"pledge": pledge, "reporter_key": reporter_key, "network_key": network_key}
+    with transaction.atomic():
+        try:
+            # The partial unique constraint decides which report of a network counts:
+            # a second one sent at the same moment waits for this one and is refused.
+            with transaction.atomic():
+                Report.objects.create(**fields, reason=reason, detail=detail, counted=True)
+        except IntegrityError:
+            Report.objects.create(**fields, reason=reason, detail=detail, counted=False)
+            return False
+        # The UPDATE holds the pledge row until commit, so of two networks reporting at
+        # once the later one reads the count with both in it.
+        Pledge.objects.filter(pk=pledge.pk).update(report_count=F("report_count") + 1)
+        pledge.refresh_from_db(fields=["report_count", "status"])
+        if pledge.report_count >= pledge.campaign.report_threshold:
+            _pledge_system_move(pledge=pledge, action=Action.AUTO_HIDE, now=now)
     return True
 
 
@@ -653,7 +778,25 @@ EMAIL_TEMPLATES = {
 }
 
 
+def _password_reset_email(*, user: AbstractBaseUser):  # noqa: ANN202 - EmailMultiAlternatives
+    # Made at send time, in the worker: the token hashes the account's password
+    # and last login, so it stops working once either changes (one use).
+    token = default_token_generator.make_token(user)
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    path = reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token})
+    address = getattr(user, user.get_email_field_name())
+    context = {
+        "email": address,
+        # From SITE_URL: the request that asked for it, and its Host header, are long gone.
+        "reset_url": absolute_url(path),
+        "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
+    }
+    return render_email(template="password_reset", context=context, to=address)
+
+
 def _build_email(outbox: OutboxEmail, *, links: Links):  # noqa: ANN202 - EmailMultiAlternatives
+    if outbox.user_id is not None:
+        return _password_reset_email(user=outbox.user)
     if outbox.signup_id is not None:
         from reminders.services import signup_confirmation_email
 
@@ -661,8 +804,11 @@ def _build_email(outbox: OutboxEmail, *, links: Links):  # noqa: ANN202 - EmailM
     pledge = outbox.pledge
     if outbox.kind not in EMAIL_TEMPLATES:
         raise ValueError(f"Unknown email kind {outbox.kind!r}")
+    # No email carries what a visitor typed as they typed it (email_quote); the organiser's
+    # reason for a rejection may quote the pledge, so it goes through the same hands.
     context = {
-        "pledge": pledge,
+        "pledge_text": email_quote(text=pledge.text, flags=pledge.flags),
+        "rejection_reason": without_contact_details(pledge.rejection_reason),
         "campaign": pledge.campaign,
         "confirm_url": pledge_confirmation_url(pledge=pledge, links=links),
         "withdraw_url": pledge_withdraw_url(pledge=pledge, links=links),
@@ -674,8 +820,8 @@ def _build_email(outbox: OutboxEmail, *, links: Links):  # noqa: ANN202 - EmailM
     return render_email(template=EMAIL_TEMPLATES[outbox.kind], context=context, to=pledge.email)
 
 
-# What an email is made from: its pledge or sign-up, and that one's campaign.
-OUTBOX_RELATED = ("pledge__campaign", "signup__campaign")
+# What an email is made from: its pledge or sign-up, and that one's campaign, or its account.
+OUTBOX_RELATED = ("pledge__campaign", "signup__campaign", "user")
 
 
 def outbox_send(*, outbox_id: int, now: datetime | None = None) -> bool:
@@ -696,9 +842,10 @@ def outbox_send_many(*, outbox_ids: Sequence[int], now: datetime | None = None) 
 
     One claim for the batch keeps a drain-queued copy of an email, or another
     batch holding it, from sending it twice; each is marked sent as the mail
-    server takes it (_outbox_mark_sent). One that fails for good is recorded
-    and the rest still go. Raises OutboxBatchPaused (from the mail error) naming
-    the emails a temporary mail error held back, for the task to retry later.
+    server takes it (_outbox_mark_sent). One that fails for good (a 5xx refusal,
+    or its last attempt) is recorded failed and the rest still go. Raises
+    OutboxBatchPaused (from the mail error) naming the emails a temporary mail
+    error held back, for the task to retry later.
     """
     claimed, locked_until = _outbox_claim(outbox_ids, now=now or timezone.now())
     links = Links()
@@ -719,7 +866,13 @@ def outbox_send_many(*, outbox_ids: Sequence[int], now: datetime | None = None) 
                 # The database is away: the task fails and the drain sends the rest later.
                 raise
             except Exception as exc:
-                _outbox_record_failure(outbox, locked_until=locked_until, error=exc)
+                permanent = is_permanent_refusal(exc)
+                _outbox_record_failure(outbox, locked_until=locked_until, error=exc, permanent=permanent)
+                if permanent:
+                    # Given up at once, neither retried nor re-queued by the drain. A refusal that
+                    # dropped the connection leaves the next email to open a new one.
+                    logger.warning("Outbox email %s was refused for good", outbox.pk)
+                    continue
                 if not isinstance(exc, TEMPORARY_MAIL_ERRORS):
                     # Not a mail error, so a retry in seconds would not help; the
                     # drain tries again until OUTBOX_MAX_ATTEMPTS.
@@ -750,6 +903,7 @@ def _outbox_claim(outbox_ids: Sequence[int], *, now: datetime) -> tuple[list[Out
     A conditional UPDATE as the claim: the task queued at submission, a copy
     queued by the drain and a retried batch may run at once, and only one of them
     may send each email. Raw SQL for RETURNING, which the ORM's update() lacks.
+    An email held back by the confirmation cap is not claimed before its not_before.
     """
     locked_until = now + settings.OUTBOX_LOCK
     ids = list(dict.fromkeys(outbox_ids))
@@ -761,8 +915,9 @@ def _outbox_claim(outbox_ids: Sequence[int], *, now: datetime) -> tuple[list[Out
             f"UPDATE {OutboxEmail._meta.db_table} SET locked_until = %s, attempts = attempts + 1"
             f" WHERE id IN ({', '.join(['%s'] * len(ids))})"
             " AND sent_at IS NULL AND failed_at IS NULL AND (locked_until IS NULL OR locked_until < %s)"
+            " AND (not_before IS NULL OR not_before <= %s)"
             " RETURNING id",
-            [adapt(locked_until), *ids, adapt(now)],
+            [adapt(locked_until), *ids, adapt(now), adapt(now)],
         )
         claimed = [row[0] for row in cursor.fetchall()]
     if not claimed:
@@ -787,9 +942,12 @@ def _outbox_mark_sent(outbox: OutboxEmail, locked_until: datetime, send_dot: Cal
     )
 
 
-def _outbox_record_failure(outbox: OutboxEmail, *, locked_until: datetime, error: Exception) -> None:
+def _outbox_record_failure(
+    outbox: OutboxEmail, *, locked_until: datetime, error: Exception, permanent: bool = False
+) -> None:
     """An attempt that did not deliver: free the email for its retry and keep
-    the error for the admin; after OUTBOX_MAX_ATTEMPTS it is given up."""
+    the error for the admin; a permanent refusal, or the attempt that reaches
+    OUTBOX_MAX_ATTEMPTS, gives it up."""
     ours = Q(locked_until=locked_until)
     if outbox.sent_at is not None:
         # Refused after the final dot, or the dot never left: our "sent" is undone.
@@ -797,9 +955,9 @@ def _outbox_record_failure(outbox: OutboxEmail, *, locked_until: datetime, error
     OutboxEmail.objects.filter(ours, pk=outbox.pk).update(
         sent_at=None,
         locked_until=None,
-        last_error=f"{type(error).__name__}: {error}"[:2000],
+        last_error=mail_error_text(error),
         # Read after the claim, so this attempt is counted.
-        failed_at=timezone.now() if outbox.attempts >= OUTBOX_MAX_ATTEMPTS else None,
+        failed_at=timezone.now() if permanent or outbox.attempts >= OUTBOX_MAX_ATTEMPTS else None,
     )
 
 
@@ -814,13 +972,15 @@ def _outbox_release(rows: list[OutboxEmail], *, locked_until: datetime) -> None:
 def outbox_claim_overdue(
     *, now: datetime | None = None, older_than: timedelta = timedelta(minutes=1), limit: int = 500
 ) -> list[int]:
-    """Ids of owed emails whose first task never ran, marked as re-queued now."""
+    """Ids of owed emails whose first task never ran, marked as re-queued now; and
+    of those the confirmation cap held back (never handed over), once due."""
     now = now or timezone.now()
     stale = now - older_than
     due = (
         OutboxEmail.objects.filter(sent_at__isnull=True, failed_at__isnull=True, created_at__lt=stale)
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - settings.OUTBOX_LOCK))
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -847,11 +1007,57 @@ def pledger_data_request(*, email: str) -> None:
     The caller learns nothing either way: a page must never reveal whether an
     address pledged (product rule), so the answer is said by email or not at all.
     """
-    anchor = Pledge.objects.filter(email__iexact=email.strip()).order_by("-created_at", "-id").first()
-    if anchor is None:
+    wanted = canonical_email(email)
+    anchor = Pledge.objects.filter(email_canonical=wanted).order_by("-created_at", "-id").first()
+    # Checked again here, not only by the database (as Django's password reset does
+    # since CVE-2019-19844): the link goes to the anchor's address.
+    if anchor is None or anchor.email_canonical != wanted:
         return
     with transaction.atomic():
         outbox_queue(pledge=anchor, kind=EmailKind.DATA_LINK)
+
+
+# Upper-case ASCII letters and their lower-case forms, for SQL's translate().
+_ASCII_LETTERS = ("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _ascii_folded_sql(column: str) -> str:
+    """SQL for `column` with ASCII-only case folding (changeday.lib.emailaddr.ascii_lower).
+
+    Not UPPER() or LOWER() on PostgreSQL: they fold other letters too, and UPPER('ı')
+    is 'I', so a look-alike address would match. SQLite's lower() folds ASCII only."""
+    if connection.vendor == "postgresql":
+        return f"translate({column}, '{_ASCII_LETTERS[0]}', '{_ASCII_LETTERS[1]}')"
+    return f"lower({column})"
+
+
+def account_password_reset_request(*, email: str, now: datetime | None = None) -> None:
+    """Owe a password-reset email to each active account, with a password, whose
+    address is this one but for ASCII case, if there is any.
+
+    One statement whether or not there is one (finding the account and writing its
+    outbox row), and nothing slow: the token is made and the email sent by a
+    worker (_build_email), so the answer takes the same time either way and tells
+    nobody who has an account. Addresses equal but for ASCII case have the same
+    canonical form (changeday.lib.emailaddr), so no other account can match, as
+    Django checks since CVE-2019-19844."""
+    user_model = get_user_model()
+    meta = user_model._meta
+    quote = connection.ops.quote_name
+    email_column = quote(meta.get_field(user_model.get_email_field_name()).column)
+    statement = (
+        f"INSERT INTO {quote(OutboxEmail._meta.db_table)} (user_id, kind, created_at, attempts, last_error) "
+        f"SELECT {quote(meta.pk.column)}, %s, %s, 0, '' FROM {quote(meta.db_table)} "
+        f"WHERE {_ascii_folded_sql(email_column)} = %s AND {quote(meta.get_field('is_active').column)} "
+        f"AND {quote(meta.get_field('password').column)} NOT LIKE %s "
+        "RETURNING id"
+    )
+    params = [EmailKind.PASSWORD_RESET, now or timezone.now(), ascii_lower(email.strip())]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement, [*params, f"{UNUSABLE_PASSWORD_PREFIX}%"])
+        outbox_ids = [row[0] for row in cursor.fetchall()]
+        if outbox_ids:
+            transaction.on_commit(lambda: _outbox_hand_over(outbox_ids))
 
 
 def pledger_data_erase(*, email: str, now: datetime | None = None) -> int:
@@ -867,7 +1073,10 @@ def pledger_data_erase(*, email: str, now: datetime | None = None) -> int:
     with transaction.atomic():
         # Locked in id order, as pledge_moderate locks: an organiser deciding on
         # one of these pledges at this moment waits, then finds it gone.
-        pledges = list(Pledge.objects.select_for_update().filter(email__iexact=email.strip()).order_by("pk"))
+        wanted = canonical_email(email)
+        found = Pledge.objects.select_for_update().filter(email_canonical=wanted).order_by("pk")
+        # Every row checked in Python to be exactly this address (CVE-2019-19844).
+        pledges = [pledge for pledge in found if pledge.email_canonical == wanted]
         deltas: dict[int, dict[str, int]] = {}
         for pledge in pledges:
             if pledge.status in PUBLIC_STATES:
@@ -887,7 +1096,10 @@ def pledger_data_erase(*, email: str, now: datetime | None = None) -> int:
         if pledges:
             from reminders.models import ReminderSignup
 
-            ReminderSignup.objects.filter(email__iexact=email.strip()).delete()
+            signups = ReminderSignup.objects.filter(email_canonical=wanted).only("pk", "email_canonical")
+            ReminderSignup.objects.filter(
+                pk__in=[signup.pk for signup in signups if signup.email_canonical == wanted]
+            ).delete()
     if pledges:
         logger.info("Erased %d pledges at their pledger's request", len(pledges))
     return len(pledges)
@@ -899,8 +1111,9 @@ def pledge_purge_unconfirmed(*, now: datetime | None = None, batch_size: int = 1
 
     An unconfirmed pledge holds an address we were never allowed to keep. A link
     works for PLEDGE_CONFIRMATION_MAX_AGE (7 days) from when its email was sent,
-    and a resubmission sends a fresh one, so a pledge with an email made or sent
-    within that time stays: its owner may still click.
+    and a resubmission sends a fresh one, so a pledge with an email made, due or
+    sent within that time stays: its owner may still click. An email the
+    confirmation cap holds back is due later than it was made.
     """
     now = now or timezone.now()
     cutoff = now - settings.PLEDGE_CONFIRMATION_MAX_AGE
@@ -914,6 +1127,7 @@ def pledge_purge_unconfirmed(*, now: datetime | None = None, batch_size: int = 1
                 Pledge.objects.select_for_update(skip_locked=True)
                 .filter(status=Status.UNCONFIRMED, created_at__lt=cutoff)
                 .exclude(outbox_emails__created_at__gte=cutoff)
+                .exclude(outbox_emails__not_before__gte=cutoff)
                 .exclude(outbox_emails__sent_at__gte=cutoff)
                 .order_by("pk")
                 .values_list("pk", flat=True)[:batch_size]

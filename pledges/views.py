@@ -22,7 +22,12 @@ from campaigns.selectors import campaign_for_visitors_or_404
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.mail import absolute_url
 from changeday.lib.pagecache import current_get, current_set, generation_read, shared_page
-from changeday.lib.ratelimit import rate_limit
+from changeday.lib.ratelimit import (
+    client_network,
+    from_trusted_network,
+    network_and_posted_email_key,
+    rate_limit,
+)
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
 from pledges.forms import PledgeForm, ReportForm
@@ -78,7 +83,10 @@ def _blank_form_html(request: HttpRequest, campaign: Campaign, action: str) -> s
 
 
 @require_http_methods(["GET", "POST"])
-@rate_limit("pledge", what="pledges")
+# The limit per person first: a person refused for repeating themselves does not
+# use up the ceiling their colleagues behind the same address share.
+@rate_limit("pledge-email", key=network_and_posted_email_key("email"), what="pledges")
+@rate_limit("pledge", exempt=from_trusted_network, what="pledges")
 def pledge_create(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_visitors_or_404(slug)
     phase = campaign.phase()
@@ -212,10 +220,11 @@ def pledge_report(request: HttpRequest, public_id: str) -> HttpResponse:
     services.pledge_report(
         pledge=pledge,
         reporter_key=keyed_hash(request.session.session_key, purpose="reporter"),
+        network_key=keyed_hash(client_network(request), purpose="reporter-network"),
         reason=form.cleaned_data["reason"],
         detail=form.cleaned_data["detail"],
     )
-    # The same thanks for a first report and a repeated one.
+    # The same thanks whether or not the report counted towards hiding.
     messages.success(request, REPORT_THANKS)
     pledge.refresh_from_db(fields=["status"])
     if pledge.is_public:

@@ -109,8 +109,11 @@ class ReminderSignup(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="reminder_signups")
     # Unguessable id for signed links; database ids are never exposed.
     public_id = models.CharField(max_length=16, unique=True, default=new_public_id, editable=False)
-    # Stored normalised (trimmed, lower case): one sign-up per address per campaign.
+    # The address as typed (trimmed): what we send to.
     email = models.EmailField(max_length=254)
+    # changeday.lib.emailaddr.canonical_email(email): one sign-up per address per
+    # campaign, and every lookup by address compares this exactly.
+    email_canonical = models.CharField(max_length=320, editable=False)
     status = models.CharField(max_length=16, choices=SignupStatus.choices, default=SignupStatus.UNCONFIRMED)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -119,7 +122,7 @@ class ReminderSignup(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["campaign", "email"], name="signup_unique_email"),
+            models.UniqueConstraint(fields=["campaign", "email_canonical"], name="signup_unique_email"),
             models.CheckConstraint(
                 condition=models.Q(status__in=SignupStatus.values), name="signup_status_valid"
             ),
@@ -168,8 +171,10 @@ class ReminderDelivery(models.Model):
     run = models.ForeignKey(ReminderRun, on_delete=models.CASCADE, related_name="deliveries")
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
     reminder = models.ForeignKey(Reminder, on_delete=models.CASCADE, related_name="deliveries")
-    # The normalised address; deleting the pledge or sign-up deletes the row.
-    recipient = models.EmailField(max_length=254)
+    # The canonical address (changeday.lib.emailaddr.canonical_email), so one
+    # person is one recipient however they typed it; the email goes to the
+    # pledge's or sign-up's address as typed. Deleting either deletes the row.
+    recipient = models.CharField(max_length=320)
     pledge = models.ForeignKey(
         Pledge, null=True, blank=True, on_delete=models.CASCADE, related_name="reminder_deliveries"
     )

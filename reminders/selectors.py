@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Lower, Upper
 
 from campaigns.models import Campaign
 from pledges.models import Pledge, Status
@@ -24,38 +23,38 @@ from reminders.models import (
 
 @dataclass(frozen=True)
 class Recipient:
-    email: str
+    # changeday.lib.emailaddr.canonical_email: one person is one recipient.
+    email_canonical: str
     pledge_id: int | None = None
     signup_id: int | None = None
 
 
 def _confirmed_pledges() -> QuerySet[Pledge]:
-    # Matched on UPPER(email), as email__iexact compiles on PostgreSQL:
-    # pledge_email_upper_idx serves both.
-    return Pledge.objects.alias(email_upper=Upper("email")).exclude(status=Status.UNCONFIRMED)
+    # Found by email_canonical (pledge_email_canonical_idx): exactly, never in any case.
+    return Pledge.objects.exclude(status=Status.UNCONFIRMED)
 
 
 def addresses_that_pledged(*, campaign_id: int, emails: list[str]) -> set[str]:
-    """Which of these (lower-case) addresses have a confirmed pledge in the campaign."""
+    """Which of these canonical addresses have a confirmed pledge in the campaign."""
     if not emails:
         return set()
     found = (
         _confirmed_pledges()
-        .filter(campaign_id=campaign_id, email_upper__in=[email.upper() for email in emails])
-        .values_list("email", flat=True)
+        .filter(campaign_id=campaign_id, email_canonical__in=emails)
+        .values_list("email_canonical", flat=True)
     )
-    return {email.strip().lower() for email in found}
+    return set(found) & set(emails)
 
 
 def _pledger_chunks(*, campaign: Campaign, chunk_size: int) -> Iterator[list[Recipient]]:
-    eligible = (
-        Pledge.objects.filter(campaign=campaign, status=Status.PUBLISHED, wants_reminders=True)
-        .annotate(email_lower=Lower("email"))
-        .order_by("email_lower", "id")
-    )
+    eligible = Pledge.objects.filter(
+        campaign=campaign, status=Status.PUBLISHED, wants_reminders=True
+    ).order_by("email_canonical", "id")
     after = ""
     while True:
-        rows = list(eligible.filter(email_lower__gt=after).values_list("email_lower", "id")[:chunk_size])
+        rows = list(
+            eligible.filter(email_canonical__gt=after).values_list("email_canonical", "id")[:chunk_size]
+        )
         if not rows:
             return
         # Walked in address order: the first row of each address is its oldest
@@ -63,28 +62,30 @@ def _pledger_chunks(*, campaign: Campaign, chunk_size: int) -> Iterator[list[Rec
         # address with many pledges still gets one reminder.
         chunk: list[Recipient] = []
         for email, pledge_id in rows:
-            if not chunk or chunk[-1].email != email:
-                chunk.append(Recipient(email=email, pledge_id=pledge_id))
+            if not chunk or chunk[-1].email_canonical != email:
+                chunk.append(Recipient(email_canonical=email, pledge_id=pledge_id))
         after = rows[-1][0]
         yield chunk
 
 
 def _signup_chunks(*, campaign: Campaign, chunk_size: int) -> Iterator[list[Recipient]]:
     pledged = _confirmed_pledges().filter(
-        campaign_id=OuterRef("campaign_id"), email_upper=Upper(OuterRef("email"))
+        campaign_id=OuterRef("campaign_id"), email_canonical=OuterRef("email_canonical")
     )
     eligible = (
         ReminderSignup.objects.filter(campaign=campaign, status=SignupStatus.CONFIRMED)
         .filter(~Exists(pledged))
-        .order_by("email")
+        .order_by("email_canonical")
     )
     after = ""
     while True:
-        rows = list(eligible.filter(email__gt=after).values_list("email", "id")[:chunk_size])
+        rows = list(
+            eligible.filter(email_canonical__gt=after).values_list("email_canonical", "id")[:chunk_size]
+        )
         if not rows:
             return
         after = rows[-1][0]
-        yield [Recipient(email=email, signup_id=signup_id) for email, signup_id in rows]
+        yield [Recipient(email_canonical=email, signup_id=signup_id) for email, signup_id in rows]
 
 
 def reminder_recipient_chunks(*, reminder: Reminder, chunk_size: int = 2000) -> Iterator[list[Recipient]]:

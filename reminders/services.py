@@ -27,10 +27,19 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, Phase
+from changeday.lib.emailaddr import canonical_email
 from changeday.lib.mail import Links, render_email
-from changeday.lib.mailsession import ClaimLost, MailSession, Throttle, record_sent
+from changeday.lib.mailsession import (
+    ClaimLost,
+    MailSession,
+    Throttle,
+    is_permanent_refusal,
+    mail_error_text,
+    record_sent,
+)
 from changeday.lib.tokens import make_token
 from pledges.models import EmailKind, Pledge, Status
+from pledges.screening import email_quote
 from pledges.services import outbox_queue
 from reminders.models import (
     Anchor,
@@ -61,10 +70,6 @@ class ReminderError(Exception):
     """A reminder request that cannot be carried out; the message is for people."""
 
 
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
 # --- Sign-ups and unsubscribing -----------------------------------------------------
 
 
@@ -80,14 +85,17 @@ def reminder_signup_create(
         raise ReminderError(
             f"Pledging for {campaign.name} has closed, so there is nothing left to remind you of."
         )
-    email = normalise_email(email)
+    # One sign-up per address, however it is typed: the first typing is kept.
+    email, canonical = email.strip(), canonical_email(email)
     with transaction.atomic():
         try:
             with transaction.atomic():
-                signup, _ = ReminderSignup.objects.get_or_create(campaign=campaign, email=email)
+                signup, _ = ReminderSignup.objects.get_or_create(
+                    campaign=campaign, email_canonical=canonical, defaults={"email": email}
+                )
         except IntegrityError:
             # Two submissions raced to create it: the other one won.
-            signup = ReminderSignup.objects.get(campaign=campaign, email=email)
+            signup = ReminderSignup.objects.get(campaign=campaign, email_canonical=canonical)
         signup = ReminderSignup.objects.select_for_update().get(pk=signup.pk)
         if signup.status == SignupStatus.CONFIRMED:
             return signup
@@ -116,16 +124,23 @@ def reminder_signup_confirm(*, signup: ReminderSignup, now: datetime | None = No
 
 def reminders_unsubscribe(*, campaign: Campaign, email: str, now: datetime | None = None) -> None:
     """Stop every reminder of a campaign to an address, whichever way it asked:
-    its sign-up and each of its pledges. Safe to repeat."""
+    its sign-up and each of its pledges. Safe to repeat.
+
+    The address comes from a signed link: each row is checked in Python to be
+    exactly this canonical address, not only by the database (CVE-2019-19844)."""
     now = now or timezone.now()
-    email = normalise_email(email)
+    wanted = canonical_email(email)
     with transaction.atomic():
-        ReminderSignup.objects.filter(campaign=campaign, email=email).exclude(
+        signups = ReminderSignup.objects.filter(campaign=campaign, email_canonical=wanted).exclude(
             status=SignupStatus.UNSUBSCRIBED
-        ).update(status=SignupStatus.UNSUBSCRIBED, unsubscribed_at=now)
-        Pledge.objects.filter(campaign=campaign, email__iexact=email, wants_reminders=True).update(
-            wants_reminders=False
         )
+        ReminderSignup.objects.filter(
+            pk__in=[row.pk for row in signups.only("pk", "email_canonical") if row.email_canonical == wanted]
+        ).update(status=SignupStatus.UNSUBSCRIBED, unsubscribed_at=now)
+        pledges = Pledge.objects.filter(campaign=campaign, email_canonical=wanted, wants_reminders=True)
+        Pledge.objects.filter(
+            pk__in=[row.pk for row in pledges.only("pk", "email_canonical") if row.email_canonical == wanted]
+        ).update(wants_reminders=False)
 
 
 def unsubscribe_token(*, pledge: Pledge | None = None, signup: ReminderSignup | None = None) -> str:
@@ -224,7 +239,7 @@ def _delivery(*, run: ReminderRun, recipient: Recipient, now: datetime) -> Remin
         run=run,
         campaign_id=run.campaign_id,
         reminder_id=run.reminder_id,
-        recipient=recipient.email,
+        recipient=recipient.email_canonical,
         pledge_id=recipient.pledge_id,
         signup_id=recipient.signup_id,
         next_attempt_at=now,
@@ -235,7 +250,7 @@ def reminder_count_unplanned(*, reminder: Reminder) -> int:
     """How many recipients a run would add now (the dry run's answer)."""
     count = 0
     for chunk in reminder_recipient_chunks(reminder=reminder, chunk_size=settings.REMINDER_CHUNK_SIZE):
-        emails = [recipient.email for recipient in chunk]
+        emails = [recipient.email_canonical for recipient in chunk]
         known = set(
             ReminderDelivery.objects.filter(reminder=reminder, recipient__in=emails).values_list(
                 "recipient", flat=True
@@ -375,14 +390,16 @@ def reminder_email(
         "campaign_url": links.url("campaigns:detail", slug=campaign.slug),
         "pledge_url": links.url("pledges:create", slug=campaign.slug),
         "unsubscribe_url": unsubscribe_url,
-        "pledge": delivery.pledge,
     }
     if delivery.pledge is not None:
+        context["pledge_text"] = email_quote(text=delivery.pledge.text, flags=delivery.pledge.flags)
         context["permalink"] = links.url("pledges:detail", public_id=delivery.pledge.public_id)
         template = "reminder_pledger"
     else:
         template = "reminder_signup"
-    message = render_email(template=template, context=context, to=delivery.recipient)
+    # Sent to the address as typed; `recipient` is its canonical form, the key.
+    typed = delivery.pledge.email if delivery.pledge is not None else delivery.signup.email  # type: ignore[union-attr]
+    message = render_email(template=template, context=context, to=typed)
     message.extra_headers.update(
         {
             # RFC 2369 and RFC 8058: mail clients offer a one-click unsubscribe
@@ -411,18 +428,8 @@ def _record_failure(delivery: ReminderDelivery, *, error: Exception, permanent: 
         sent_at=None,
         claimed_until=None,
         next_attempt_at=_retry_at(delivery.attempts, now),
-        last_error=f"{type(error).__name__}: {error}"[:2000],
+        last_error=mail_error_text(error),
     )
-
-
-def _is_permanent(error: Exception) -> bool:
-    """A 5xx answer (no such mailbox, policy refusal) will not change on retry."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in error.recipients.values()]
-        return bool(codes) and all(code >= 500 for code in codes)
-    if isinstance(error, smtplib.SMTPResponseException):
-        return error.smtp_code >= 500
-    return False
 
 
 def reminder_send_batch(
@@ -472,7 +479,7 @@ def reminder_send_batch(
                 if isinstance(exc, smtplib.SMTPServerDisconnected):
                     _batch_release(deliveries[index:], error=exc, now=now)
                     break
-                _record_failure(delivery, error=exc, permanent=_is_permanent(exc), now=now)
+                _record_failure(delivery, error=exc, permanent=is_permanent_refusal(exc), now=now)
                 continue
             except OSError as exc:
                 # SMTPException is an OSError too, hence the order of these clauses.

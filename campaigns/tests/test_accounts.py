@@ -8,13 +8,17 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
 
 from campaigns.permissions import is_organiser, organiser_required
 from campaigns.services import ORGANISERS_GROUP
 from conftest import email_html, email_text
+from pledges import services
+from pledges.models import OutboxEmail
 
 pytestmark = pytest.mark.django_db
 
@@ -196,17 +200,52 @@ def test_the_navbar_offers_moderation_and_log_out_to_organisers_and_login_to_oth
 # --- Password reset -------------------------------------------------------------------
 
 
-def test_a_password_reset_email_arrives_and_its_link_sets_a_new_password(
+PROXY = "10.0.0.5"
+
+
+def _ask_reset(email: str, network: str = "198.51.100.7", **extra: str) -> Any:
+    client = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=network)
+    return client.post("/accounts/password_reset/", {"email": email}, **extra)
+
+
+def _worker_sends_owed_resets() -> None:
+    """What a Celery worker does with the ids the request handed over."""
+    for outbox in OutboxEmail.objects.filter(kind="password-reset", sent_at__isnull=True):
+        services.outbox_send(outbox_id=outbox.pk)
+
+
+def _reset_path(message: Any, site_url: str = "http://testserver") -> str:
+    match = re.search(rf"{re.escape(site_url)}(/accounts/reset/\S+/)", email_text(message))
+    assert match, email_text(message)
+    assert f"{site_url}{match[1]}" in email_html(message)
+    return match[1]
+
+
+def _answer(response: Any) -> tuple[int, str, bytes, list[tuple[str, str]]]:
+    """What a visitor can tell a response by, apart from its cookies."""
+    headers = sorted((name, value) for name, value in response.items() if name.lower() != "set-cookie")
+    return response.status_code, response.get("Location", ""), response.content, headers
+
+
+@pytest.fixture
+def behind_proxy(settings: Any) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+
+
+def test_a_password_reset_email_comes_through_the_outbox_and_its_link_sets_a_new_password(
     client: Client, organiser: Any, smtp_inbox: Any
 ) -> None:
     response = client.post("/accounts/password_reset/", {"email": "organiser@example.org"})
     assert response["Location"] == "/accounts/password_reset/done/"
+    # Nothing is sent in the request: the email waits in the outbox for a worker.
+    assert smtp_inbox.messages == []
+    assert OutboxEmail.objects.filter(user=organiser, kind="password-reset", sent_at=None).count() == 1
 
+    _worker_sends_owed_resets()
     [message] = smtp_inbox.wait_for(1)
     assert message["To"] == "organiser@example.org"
     assert message["Subject"] == "Reset your changeday organiser password"
-    link = re.search(r"http://testserver(/accounts/reset/\S+/)", email_text(message)).group(1)
-    assert f"http://testserver{link}" in email_html(message)
+    link = _reset_path(message)
 
     form_page = client.get(link, follow=True)
     assert form_page.status_code == 200
@@ -223,33 +262,117 @@ def test_a_password_reset_email_arrives_and_its_link_sets_a_new_password(
     assert "This link does not work" in client.get(link, follow=True).content.decode()
 
 
-def test_a_reset_for_an_unknown_email_looks_the_same_and_sends_nothing(
-    client: Client, organiser: Any, smtp_inbox: Any
+def test_a_reset_answers_known_and_unknown_addresses_alike_with_the_same_work_and_no_mail_in_the_request(
+    organiser: Any, smtp_inbox: Any, behind_proxy: None
 ) -> None:
-    known = client.post("/accounts/password_reset/", {"email": "organiser@example.org"}, follow=True)
-    smtp_inbox.wait_for(1)
-    unknown = client.post("/accounts/password_reset/", {"email": "nobody@example.org"}, follow=True)
+    answers = {}
+    statements = {}
+    # A look-alike of the organiser's address (dotless ı) is an unknown address too.
+    for email in ("organiser@example.org", "nobody@example.org", "organıser@example.org"):
+        with CaptureQueriesContext(connection) as queries:
+            response = _ask_reset(email, network="198.51.100.7")
+        answers[email] = _answer(response)
+        statements[email] = len(queries)
+    assert answers["nobody@example.org"] == answers["organiser@example.org"]
+    assert answers["organıser@example.org"] == answers["organiser@example.org"]
+    assert answers["organiser@example.org"][:2] == (302, "/accounts/password_reset/done/")
+    assert len(set(statements.values())) == 1, statements
 
-    assert unknown.redirect_chain == known.redirect_chain == [("/accounts/password_reset/done/", 302)]
-    assert unknown.content == known.content
-    assert "Check your email" in unknown.content.decode()
-    # The view sends synchronously, so anything it sent would be here already.
-    assert [m["To"] for m in smtp_inbox.messages] == ["organiser@example.org"]
+    page = Client().get("/accounts/password_reset/done/")
+    assert "Check your email" in page.content.decode()
+    assert smtp_inbox.messages == []
+    assert list(OutboxEmail.objects.values_list("user__email", flat=True)) == ["organiser@example.org"]
+
+    _worker_sends_owed_resets()
+    assert [m["To"] for m in smtp_inbox.wait_for(1)] == ["organiser@example.org"]
 
 
 def test_a_weak_new_password_is_refused_with_the_reason(
     client: Client, organiser: Any, smtp_inbox: Any
 ) -> None:
     client.post("/accounts/password_reset/", {"email": "organiser@example.org"})
+    _worker_sends_owed_resets()
     [message] = smtp_inbox.wait_for(1)
-    link = re.search(r"http://testserver(/accounts/reset/\S+/)", email_text(message)).group(1)
-    set_password_url = client.get(link, follow=True).redirect_chain[-1][0]
+    set_password_url = client.get(_reset_path(message), follow=True).redirect_chain[-1][0]
 
     response = client.post(set_password_url, {"new_password1": "password", "new_password2": "password"})
 
     assert response.status_code == 200
     assert "This password is too common." in response.content.decode()
     assert 'aria-invalid="true"' in response.content.decode()
+
+
+def test_a_reset_link_is_built_from_site_url_never_from_a_forged_host_header(
+    organiser: Any, smtp_inbox: Any, settings: Any
+) -> None:
+    settings.ALLOWED_HOSTS = ["testserver", "evil.example"]
+    settings.SITE_URL = "https://changeday.example"
+    Client().post("/accounts/password_reset/", {"email": "organiser@example.org"}, HTTP_HOST="evil.example")
+    _worker_sends_owed_resets()
+
+    [message] = smtp_inbox.wait_for(1)
+    assert "evil.example" not in email_text(message) + email_html(message)
+    link = _reset_path(message, site_url="https://changeday.example")
+    assert "Choose a new password" in Client().get(link, follow=True).content.decode()
+
+
+def test_reset_requests_from_one_network_are_limited_with_a_friendly_429(
+    organiser: Any, settings: Any, behind_proxy: None
+) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "password-reset": (2, 3600)}
+    statuses = [_ask_reset(f"someone{n}@example.org", network="203.0.113.5").status_code for n in range(3)]
+    assert statuses == [302, 302, 429]
+    held = _ask_reset("organiser@example.org", network="203.0.113.5")
+    assert held.status_code == 429
+    assert 1 <= int(held["Retry-After"]) <= 3600
+    assert "a lot of password reset requests" in held.content.decode()
+    assert not OutboxEmail.objects.exists()
+    assert _ask_reset("organiser@example.org", network="203.0.113.6").status_code == 302
+    assert OutboxEmail.objects.count() == 1
+
+
+def test_reset_requests_for_one_address_are_limited_without_saying_whether_it_has_an_account(
+    organiser: Any, settings: Any, behind_proxy: None
+) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "password-reset-account": (2, 3600)}
+    # From three networks, in three spellings of one address.
+    spellings = ["organiser@example.org", "Organiser@EXAMPLE.org", " organiser@example.org "]
+    known = [_answer(_ask_reset(email, network=f"203.0.113.{n + 1}")) for n, email in enumerate(spellings)]
+    unknown = [_answer(_ask_reset("nobody@example.org", network=f"203.0.113.{n + 1}")) for n in range(3)]
+
+    assert known[0][:2] == (302, "/accounts/password_reset/done/")
+    assert known[2] == known[0] == unknown[2] == unknown[0]
+    # The third asked for nothing more.
+    assert OutboxEmail.objects.filter(user=organiser).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    not settings.CELERY_BROKER_URL.startswith("redis"),
+    reason="needs the Redis broker (make test runs with REDIS_URL)",
+)
+def test_a_reset_email_is_sent_by_a_celery_worker_after_the_request_has_answered(
+    organiser: Any, smtp_inbox: Any
+) -> None:
+    from celery.contrib.testing.worker import start_worker
+
+    from changeday.celery import app
+    from pledges.publisher import publisher
+
+    app.control.purge()
+    response = Client().post("/accounts/password_reset/", {"email": "organiser@example.org"})
+    assert response.status_code == 302
+    # What the web process's publisher does within a second: hand the email to the broker.
+    publisher.flush()
+    assert smtp_inbox.messages == []
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        [message] = smtp_inbox.wait_for(1)
+
+    assert message["To"] == "organiser@example.org"
+    link = _reset_path(message)
+    assert "Choose a new password" in Client().get(link, follow=True).content.decode()
+    assert OutboxEmail.objects.get(user=organiser).sent_at is not None
 
 
 # --- organiser_required -------------------------------------------------------------------
@@ -287,12 +410,3 @@ def test_a_superuser_counts_as_an_organiser_and_an_inactive_organiser_does_not(o
     organiser.is_active = False
     organiser.save()
     assert not is_organiser(organiser)
-
-
-def test_a_reset_link_ignores_a_forged_host_header(organiser: Any, smtp_inbox: Any, settings: Any) -> None:
-    settings.ALLOWED_HOSTS = ["testserver", "evil.example"]
-    Client().post("/accounts/password_reset/", {"email": "organiser@example.org"}, HTTP_HOST="evil.example")
-
-    [message] = smtp_inbox.wait_for(1)
-    assert "evil.example" not in email_text(message) + email_html(message)
-    assert "http://testserver/accounts/reset/" in email_text(message)

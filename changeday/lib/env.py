@@ -6,6 +6,7 @@ configuration should stop the process at start-up, not surface as odd behaviour.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -65,3 +66,22 @@ def env_rate(name: str, default: str) -> tuple[int, int]:
             f"such as 10/1h or 30/15m; got {raw!r}"
         )
     return int(count), int(amount) * unit
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def env_networks(name: str) -> tuple[IPNetwork, ...]:
+    """Comma-separated networks in CIDR form ("192.0.2.0/24, 2001:db8::/48"; a bare
+    address is its own /32 or /128). Host bits set ("192.0.2.7/24") is refused: it
+    usually means a typo in the prefix, and the network it names would be a guess."""
+    networks = []
+    for item in env_list(name):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name} must be comma-separated networks such as 192.0.2.0/24 or 2001:db8::/48; "
+                f"{item!r} is not one ({exc})"
+            ) from exc
+    return tuple(networks)

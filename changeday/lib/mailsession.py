@@ -275,6 +275,36 @@ def _as_bytes(message: EmailMessage) -> bytes:
             return body
 
 
+def is_permanent_refusal(error: BaseException) -> bool:
+    """A 5xx refusal of a message (no such mailbox, a policy refusal): RFC 5321 4.2.1 says the
+    same request will get the same answer, so a retry only knocks on the same door.
+
+    Only refusals of the message itself: a 5xx to our greeting or login says our own set-up is
+    wrong, and every email would fail alike until someone fixes it, so those stay temporary."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(code >= 500 for code in codes)
+    if isinstance(error, smtplib.SMTPSenderRefused | smtplib.SMTPDataError):
+        return error.smtp_code >= 500
+    return False
+
+
+def mail_error_text(error: BaseException) -> str:
+    """The error as organisers read it in the admin: the server's code and its words."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        replies = "; ".join(f"{code} {_reply_text(reply)}" for code, reply in error.recipients.values())
+        text = f"{type(error).__name__}: {replies}"
+    elif isinstance(error, smtplib.SMTPResponseException):
+        text = f"{type(error).__name__}: {error.smtp_code} {_reply_text(error.smtp_error)}"
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return text[:2000]
+
+
+def _reply_text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
 class ClaimLost(Exception):
     """Another worker took this message over: it must not be delivered from here."""
 

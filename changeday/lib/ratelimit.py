@@ -7,6 +7,9 @@ count and window are in `settings.RATE_LIMITS` (README: "Rate limits"):
     @rate_limit("pledge", what="pledges")
     def pledge_create(request, slug): ...
 
+A pledge takes two: a per-network ceiling that RATE_LIMIT_TRUSTED_NETWORKS
+lifts, and a limit per (network, email address).
+
 Over the limit the person gets templates/429.html with a Retry-After header and
 the view does not run, so nothing is stored. When the cache is down everyone is
 let through: the database constraints still stop duplicates, and a pledge day
@@ -19,6 +22,7 @@ import ipaddress
 import math
 import time
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -28,10 +32,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from changeday.lib.emailaddr import canonical_email
 from changeday.lib.hashing import keyed_hash
 
 View = Callable[..., HttpResponse]
 KeyFunction = Callable[[HttpRequest], str]
+Predicate = Callable[[HttpRequest], bool]
 
 
 def _valid_ip(value: str) -> str:
@@ -90,6 +96,38 @@ def client_key(request: HttpRequest) -> str:
     return keyed_hash(client_network(request), purpose="client")
 
 
+def from_trusted_network(request: HttpRequest) -> bool:
+    """Whether the client is in settings.RATE_LIMIT_TRUSTED_NETWORKS (a trust's gateway)."""
+    trusted = settings.RATE_LIMIT_TRUSTED_NETWORKS
+    if not trusted:
+        return False
+    try:
+        ip = ipaddress.ip_address(client_ip(request))
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in trusted)
+
+
+# Longer than any address the forms take: a longer value is refused by the form anyway,
+# and cutting it keeps the canonical form's cost bounded on a hostile megabyte.
+_LONGEST_EMAIL = 320
+
+
+def network_and_posted_email_key(field: str) -> KeyFunction:
+    """A key per (client network, canonical form of a posted address): one person's
+    limit, however many colleagues share their network's address."""
+
+    def key(request: HttpRequest) -> str:
+        value = request.POST.get(field, "")[:_LONGEST_EMAIL].strip()
+        if not value:
+            return ""
+        return keyed_hash(f"{client_network(request)} {canonical_email(value)}", purpose="client-email")
+
+    return key
+
+
 def _count_hit(cache_key: str, *, timeout: int) -> int:
     """The window's count, this hit included."""
     if hasattr(cache, "count_in_window"):
@@ -109,18 +147,11 @@ def _count_hit(cache_key: str, *, timeout: int) -> int:
 def rate_limited(*, scope: str, key: str, limit: int, window_seconds: int) -> int:
     """Count one hit. Returns 0 when it is within the limit, otherwise the
     whole seconds until the window ends (what Retry-After says)."""
-    now = time.time()
-    window = int(now // window_seconds)
-    # Windows are aligned to the clock, so every process agrees when one ends
-    # without asking Redis for the key's time to live.
-    remaining = max(1, math.ceil((window + 1) * window_seconds - now))
-    cache_key = f"ratelimit:{scope}:{key}:{window}"
-    try:
-        count = _count_hit(cache_key, timeout=remaining)
-    except Exception:
+    place = window_take(scope=scope, key=key, window_seconds=window_seconds)
+    if place is None:
         # The cache (Redis) is down: let the person through rather than fail them.
         return 0
-    return remaining if count > limit else 0
+    return place.retry_after if place.count > limit else 0
 
 
 def too_many_requests(request: HttpRequest, *, retry_after: int, what: str) -> HttpResponse:
@@ -137,10 +168,12 @@ def rate_limit(
     key: KeyFunction = client_key,
     what: str = "requests",
     methods: Collection[str] = ("POST",),
+    exempt: Predicate | None = None,
 ) -> Callable[[View], View]:
     """Limit a view to settings.RATE_LIMITS[scope], a (count, window seconds)
-    pair, hits per `key` (the client
-    address by default; a key function returning "" skips the count).
+    pair, hits per `key` (the client network by default; a key function
+    returning "" skips the count). A request for which `exempt` is true is
+    neither counted nor held back by this limit (others stacked still apply).
 
     Only `methods` count: showing a form is free, sending it is not. Stack two
     for two limits, e.g. one per address and one per account name."""
@@ -150,7 +183,7 @@ def rate_limit(
     def decorator(view: View) -> View:
         @wraps(view)
         def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if request.method in methods:
+            if request.method in methods and not (exempt is not None and exempt(request)):
                 subject = key(request)
                 if subject:
                     # Read at request time so a changed setting (or a test's) applies.
@@ -165,12 +198,42 @@ def rate_limit(
     return decorator
 
 
-def posted_field_key(field: str, *, purpose: str) -> KeyFunction:
-    """A key from a posted field (an account name), compared case-insensitively
-    and kept only as a keyed hash."""
+# Limits on an outcome (a failed sign-in) rather than on requests. A request takes
+# a place in the window before its outcome is known and gives it back when the
+# outcome does not count, so attempts in flight at the same moment are counted
+# too: peeking first and counting afterwards would let a burst of simultaneous
+# guesses all pass a count that none of them had yet raised.
 
-    def key(request: HttpRequest) -> str:
-        value = request.POST.get(field, "").strip().lower()
-        return keyed_hash(value, purpose=purpose) if value else ""
 
-    return key
+@dataclass(frozen=True)
+class WindowPlace:
+    cache_key: str
+    # The window's count, this place included.
+    count: int
+    # Whole seconds until the window ends (what Retry-After says).
+    retry_after: int
+
+
+def window_take(*, scope: str, key: str, window_seconds: int) -> WindowPlace | None:
+    """Count one in the current window of scope/key, in the windows rate_limited
+    keeps. None when the cache is down: the caller lets the person through."""
+    now = time.time()
+    window = int(now // window_seconds)
+    # Windows are aligned to the clock, so every process agrees when one ends
+    # without asking Redis for the key's time to live.
+    remaining = max(1, math.ceil((window + 1) * window_seconds - now))
+    cache_key = f"ratelimit:{scope}:{key}:{window}"
+    try:
+        count = _count_hit(cache_key, timeout=remaining)
+    except Exception:
+        return None
+    return WindowPlace(cache_key=cache_key, count=count, retry_after=remaining)
+
+
+def window_give_back(place: WindowPlace) -> None:
+    """Undo a window_take whose outcome does not count."""
+    try:
+        cache.decr(place.cache_key)
+    except Exception:
+        # The window has ended (its key is gone) or the cache is down: nothing to undo.
+        return

@@ -125,6 +125,37 @@ def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(campaign: Any, setti
     assert statuses[-1] == 429
 
 
+def _key(address: str) -> str:
+    return client_key(RequestFactory().get("/", REMOTE_ADDR=BALANCER, HTTP_X_FORWARDED_FOR=address))
+
+
+def test_an_ipv6_visitor_is_one_client_across_its_64_and_the_next_64_is_another(
+    campaign: Any, settings: Any
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert _key("2001:db8:1:2::1") == _key("2001:db8:1:2:ffff:ffff:ffff:fffe") == _key("2001:DB8:1:2:0:0:0:1")
+    assert _key("2001:db8:1:2::1") != _key("2001:db8:1:3::1")
+    pledge = create_pledge(campaign, 1)
+    # A new address of the same /64 for every report.
+    rotating = [f"2001:db8:1:2:{n:x}:{n * 31:x}::{n + 1:x}" for n in range(REPORTS_PER_HOUR + 1)]
+    statuses = _reports(Client(), pledge.public_id, REPORTS_PER_HOUR + 1, rotating)
+    assert statuses == [302] * REPORTS_PER_HOUR + [429]
+    assert _reports(Client(), pledge.public_id, 1, ["2001:db8:1:3::1"]) == [302]
+
+
+def test_ipv4_clients_are_counted_by_address_and_an_ipv4_mapped_ipv6_address_is_that_address(
+    campaign: Any, settings: Any
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert _key("::ffff:198.51.100.7") == _key("198.51.100.7") != _key("198.51.100.8")
+    pledge = create_pledge(campaign, 1)
+    both_forms = ["198.51.100.7", "::ffff:198.51.100.7"]
+    statuses = _reports(Client(), pledge.public_id, REPORTS_PER_HOUR + 1, both_forms)
+    assert statuses == [302] * REPORTS_PER_HOUR + [429]
+    # The next address along is someone else, as it always was.
+    assert _reports(Client(), pledge.public_id, 1, ["198.51.100.8"]) == [302]
+
+
 @pytest.mark.services
 def test_client_addresses_reach_redis_only_as_keyed_hashes(
     settings: Any, campaign: Any, pledge_data: dict[str, Any]
@@ -180,4 +211,4 @@ def test_rate_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     code = "from django.conf import settings; import json; print(json.dumps(settings.RATE_LIMITS))"
     limits = json.loads(_printed(code, production_env(RATE_LIMIT_PLEDGE="100/1h")))
     assert limits["pledge"] == [100, 3600]
-    assert limits["login"] == [20, 900] and limits["login-account"] == [10, 900]
+    assert limits["login-failures-account"] == [10, 900] and limits["login-failures-network"] == [20, 900]

@@ -114,7 +114,12 @@ def test_a_pledge_read_from_the_replica_can_be_reported_and_every_write_goes_to_
         CaptureQueriesContext(connections[DEFAULT_DB_ALIAS]) as primary,
         CaptureQueriesContext(connections[replica]) as replica_queries,
     ):
-        assert pledge_report(pledge=shown, reporter_key="visitor-1", reason=ReportReason.SPAM) is True
+        assert (
+            pledge_report(
+                pledge=shown, reporter_key="visitor-1", network_key="network-1", reason=ReportReason.SPAM
+            )
+            is True
+        )
 
     writes = ("INSERT", "UPDATE", "DELETE")
     assert [sql for sql in primary.captured_queries if sql["sql"].startswith(writes)]

@@ -50,7 +50,7 @@ def pledger(campaign: Campaign, pre_campaign: Campaign) -> list[Pledge]:
     pending = create_pledge(pre_campaign, 3, email=KNOWN)
     create_pledge(campaign, 4, email=OTHER)
     for reporter in ("a", "b"):
-        services.pledge_report(pledge=published, reporter_key=reporter, reason="spam")
+        services.pledge_report(pledge=published, reporter_key=reporter, network_key=reporter, reason="spam")
     services.pledge_moderate(
         pledge_ids=[second.pk],
         action="reject",

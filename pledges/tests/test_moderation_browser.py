@@ -66,7 +66,12 @@ def _queue(pre_campaign: Any, organiser: Any) -> list[Pledge]:
         pledge_moderate(pledge_ids=[pledge.pk], action="publish", actor=organiser)
         pledge.refresh_from_db()
         for visitor in range(pre_campaign.report_threshold):
-            pledge_report(pledge=pledge, reporter_key=f"{pledge.pk}-{visitor}", reason="offensive")
+            pledge_report(
+                pledge=pledge,
+                reporter_key=f"{pledge.pk}-{visitor}",
+                network_key=f"network-{visitor}",
+                reason="offensive",
+            )
     assert Pledge.objects.filter(campaign=pre_campaign, status=Status.HIDDEN).count() == 12
     assert Pledge.objects.filter(campaign=pre_campaign, status=Status.PENDING).count() == QUEUE_SIZE - 12
     return pledges

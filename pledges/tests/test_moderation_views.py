@@ -61,7 +61,12 @@ def make_hidden(campaign: Any, n: int) -> Pledge:
     pledge = make_pledge(campaign, n)
     assert pledge.status == Status.PUBLISHED
     for visitor in range(campaign.report_threshold):
-        pledge_report(pledge=pledge, reporter_key=f"visitor-{n}-{visitor}", reason="offensive")
+        pledge_report(
+            pledge=pledge,
+            reporter_key=f"visitor-{n}-{visitor}",
+            network_key=f"network-{visitor}",
+            reason="offensive",
+        )
     pledge.refresh_from_db()
     assert pledge.status == Status.HIDDEN
     return pledge
@@ -224,7 +229,7 @@ def test_a_card_shows_what_the_decision_needs_and_never_the_pledgers_email(
     pledge_moderate(pledge_ids=[hidden.pk], action="restore", actor=organiser)
     hidden.refresh_from_db()
     # Its count of reports already passed the threshold: one more hides it again.
-    pledge_report(pledge=hidden, reporter_key="one-more", reason="spam")
+    pledge_report(pledge=hidden, reporter_key="one-more", network_key="another-network", reason="spam")
     hidden.refresh_from_db()
     assert hidden.status == Status.HIDDEN
 

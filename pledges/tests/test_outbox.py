@@ -276,12 +276,12 @@ def test_an_address_refused_for_now_does_not_hold_back_the_rest_of_its_batch(
 
 
 @either_smtp_way
-def test_an_email_refused_on_its_last_attempt_is_marked_failed_and_the_others_still_go(
+def test_an_email_refused_for_now_on_its_last_attempt_is_marked_failed_and_the_others_still_go(
     pre_campaign: Any, organiser: Any, smtp_inbox: Any
 ) -> None:
     pledges = _pending_pledges(pre_campaign, 5)
-    gone = pledges[2].email
-    smtp_inbox.refuse[gone] = "550 5.1.1 No such mailbox"
+    busy = pledges[2].email
+    smtp_inbox.refuse[busy] = "451 4.3.0 Try again later"
     app.control.purge()
 
     with worker_running():
@@ -291,10 +291,47 @@ def test_an_email_refused_on_its_last_attempt_is_marked_failed_and_the_others_st
             OutboxEmail.objects.filter(pledge=pledges[2]).update(attempts=OUTBOX_MAX_ATTEMPTS - 1)
         messages = _settle(smtp_inbox, 4)
 
-    assert sorted(m["To"] for m in messages) == sorted(p.email for p in pledges if p.email != gone)
+    assert sorted(m["To"] for m in messages) == sorted(p.email for p in pledges if p.email != busy)
     failed = OutboxEmail.objects.get(pledge=pledges[2])
     assert failed.failed_at is not None and failed.sent_at is None
-    assert "No such mailbox" in failed.last_error
+    assert failed.attempts == OUTBOX_MAX_ATTEMPTS
+    assert "451 4.3.0 Try again later" in failed.last_error
+
+
+@either_smtp_way
+def test_an_email_refused_for_good_is_tried_once_and_shown_to_organisers_while_one_refused_for_now_goes_later(
+    pre_campaign: Any, organiser: Any, smtp_inbox: Any
+) -> None:
+    pledges = _pending_pledges(pre_campaign, 5)
+    gone, busy = pledges[1], pledges[3]
+    smtp_inbox.refuse[gone.email] = "550 5.1.1 No such mailbox"
+    smtp_inbox.refuse_once[busy.email] = "451 4.3.0 Try again later"
+    app.control.purge()
+
+    with worker_running():
+        _publish(pledges, organiser)
+        messages = _settle(smtp_inbox, 4)
+        # The drain finds nothing of it to send again, however long it has waited.
+        assert outbox_drain(older_than_seconds=0) == 0
+        time.sleep(1)
+
+    assert sorted(m["To"] for m in messages) == sorted(p.email for p in pledges if p != gone)
+    assert messages[-1]["To"] == busy.email, "the email refused for now went on its retry"
+    assert OutboxEmail.objects.get(pledge=busy).attempts == 2
+    refused = OutboxEmail.objects.get(pledge=gone)
+    assert refused.attempts == 1, "a 5xx refusal is not retried"
+    assert refused.failed_at is not None and refused.sent_at is None
+    assert refused.last_error == "SMTPRecipientsRefused: 550 5.1.1 No such mailbox"
+
+    client = Client()
+    client.force_login(organiser)
+    failed = client.get("/admin/pledges/outboxemail/", {"state": "failed"}).content.decode()
+    assert gone.public_id in failed and "550 5.1.1 No such mailbox" in failed
+    assert busy.public_id not in failed
+    waiting = client.get("/admin/pledges/outboxemail/", {"state": "waiting"}).content.decode()
+    assert gone.public_id not in waiting
+    queue = client.get("/moderation/", {"campaign": pre_campaign.slug}).content.decode()
+    assert "1 email to people of this campaign could not be delivered" in queue
 
 
 def test_a_batch_and_the_drains_copies_of_its_emails_send_each_email_once(

@@ -84,9 +84,10 @@ def pledging_unlimited() -> Iterator[None]:
     from django.conf import settings as django_settings
     from django.test import override_settings
 
-    # A hundred examples come from one test client's address: the per-address
-    # pledge limit (tested in test_rate_limits.py) would answer the later ones.
-    with override_settings(RATE_LIMITS={**django_settings.RATE_LIMITS, "pledge": (100_000, 600)}):
+    # A hundred examples come from one test client's address, some with the same email
+    # address: the pledge limits (tested in test_pledge_limits.py) would answer the later ones.
+    limits = {**django_settings.RATE_LIMITS, "pledge": (100_000, 600), "pledge-email": (100_000, 600)}
+    with override_settings(RATE_LIMITS=limits):
         yield
 
 

@@ -83,7 +83,7 @@ def test_a_permalink_costs_the_same_queries_whatever_the_pledge_and_the_campaign
     plain = create_pledge(campaign, 1, sectors=["nhs"])
     busy = create_pledge(campaign, 2, sectors=["nhs", "social-care", "housing", "patient-carer"])
     # A history of decisions and reports must not cost a query per entry.
-    pledge_report(pledge=busy, reporter_key="visitor-1", reason="offensive")
+    pledge_report(pledge=busy, reporter_key="visitor-1", network_key="network-1", reason="offensive")
     pledge_moderate(pledge_ids=[busy.pk], action="hide", actor=organiser)
     pledge_moderate(pledge_ids=[busy.pk], action="restore", actor=organiser)
     _published(campaign, 10, 20)

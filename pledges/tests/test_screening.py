@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pledges.screening import FlagReason, _profanity, parse_blocked_words, screen_pledge
+from pledges.screening import (
+    FlagReason,
+    _profanity,
+    parse_blocked_words,
+    screen_pledge,
+    without_contact_details,
+)
 
 CLEAN_PLEDGE = (
     "ask every patient 'what matters to you?' before their care plan review, and share what I learn "
@@ -208,3 +214,23 @@ def test_a_clean_pledge_is_answered_without_the_library() -> None:
     text = "I pledge to learn the name of every patient on my ward and to listen to their carers."
     assert not _profanity().CENSOR_WORDSET.may_match_in(text)
     assert screen_pledge(text=text) == []
+
+
+# --- What emails may quote (pledges/tests/test_email_quotes.py sends them) ---
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("visit evil。example/login", "visit [link removed]"),
+        ("visit evil\u200b.com now", "visit [link removed] now"),
+        ("visit ｅｖｉｌ．ｃｏｍ now", "visit [link removed] now"),
+        ("mail help@evil.example.", "mail [email address removed]."),
+        ("call 07700 900 123 in 2027", "call [phone number removed] in 2027"),
+        ("(see https://evil.example/a?b=c).", "(see [link removed])."),
+        ("thank Dr.Jones at the end.Then rest", "thank Dr. Jones at the end. Then rest"),
+        ("e.g. at 5.30pm, i.e. 09.00-17.00, 455 nurses", "e.g. at 5.30pm, i.e. 09.00-17.00, 455 nurses"),
+    ],
+)
+def test_links_in_disguise_are_taken_out_and_ordinary_prose_is_left_alone(typed: str, shown: str) -> None:
+    assert without_contact_details(typed) == shown

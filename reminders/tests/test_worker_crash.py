@@ -77,6 +77,7 @@ def test_a_worker_killed_mid_run_and_replaced_delivers_every_reminder_exactly_on
         ReminderSignup(
             campaign=campaign,
             email=f"carer{n:05}@example.org",
+            email_canonical=f"carer{n:05}@example.org",
             status=SignupStatus.CONFIRMED,
             confirmed_at=now,
         )

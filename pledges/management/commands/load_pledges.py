@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from campaigns import services as campaign_services
 from campaigns.models import Campaign, ModerationMode
+from changeday.lib.emailaddr import canonical_email
 from pledges import services as pledge_services
 from pledges.models import (
     SECTOR_BITS,
@@ -323,6 +324,7 @@ class _Row(NamedTuple):
     kind: str
     sector_mask: int
     email: str
+    email_canonical: str
     consent_to_publish: bool
     wants_reminders: bool
     status: str
@@ -417,6 +419,7 @@ class _PledgeMaker:
             kind=kind,
             sector_mask=sum(SECTOR_BITS[slug] for slug in sectors),
             email=email,
+            email_canonical=canonical_email(email),
             consent_to_publish=True,
             wants_reminders=rng.random() < WANTS_REMINDERS_SHARE,
             status=Status.PUBLISHED,
