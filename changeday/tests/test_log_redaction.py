@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import logging.config
 import re
 import subprocess
 import sys
@@ -55,6 +56,9 @@ def assert_no_token_in(log: str, tokens: list[str]) -> None:
 @pytest.fixture
 def project_log() -> Iterator[io.StringIO]:
     """What every handler settings.LOGGING configures writes, in one buffer."""
+    # Configured afresh: an earlier test's in-process Celery worker may have put its own
+    # handlers on the root logger in place of the project's.
+    logging.config.dictConfig(settings.LOGGING)
     loggers = [
         logging.getLogger(),
         *(logging.getLogger(name) for name in settings.LOGGING.get("loggers", {})),
