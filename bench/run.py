@@ -502,7 +502,7 @@ class Bench:
 
     def reference(self, name: str, *, when: str = "before") -> float:
         """Measure a bare reference again: the machine's own speed moves from minute to minute
-        (the bare insert measured 505 and 838 a second in runs three minutes apart), so every
+        (the bare insert can move by half in runs minutes apart), so every
         scenario is compared with the mean of one taken just before it and one just after."""
         path, script = REFERENCES[name]
         rps = self.http(f"reference: {name} ({when})", path, reference="-", script=script)["rps"]
@@ -845,8 +845,8 @@ def _moderation_cleanup(campaign: Any) -> None:
 
 def _pledge_runs_cleanup() -> None:
     """The pledge runs' pledges go again, tags and outbox rows with them, so every run writes into
-    the same million-row indexes. Kept, each run added a few thousand unconfirmed rows; over the
-    fifth session 67,000 of them gathered while the CPU per POST rose (bench/README.md, run 15)."""
+    the same million-row indexes. Kept, each run added a few thousand unconfirmed rows, and the
+    CPU per POST rose as they gathered."""
     from pledges.models import Pledge
 
     Pledge.objects.filter(campaign__slug=SLUG, email__startswith=PLEDGE_RUN_EMAIL).delete()

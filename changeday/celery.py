@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from celery import Celery
+from celery.schedules import crontab
 from celery.signals import (
     after_setup_logger,
     after_setup_task_logger,
@@ -64,18 +65,25 @@ app.conf.beat_schedule = {
         "task": "pledges.tasks.outbox_drain",
         "schedule": 60.0,
     },
-    # Counters move in the same transaction as each status change, so drift
-    # means a bug or a manual edit; a recount every ten minutes bounds how long
-    # a wrong total can show, at the cost of one aggregate per campaign.
     # Reminders are set for a day and a time of day; two minutes late is on
     # time for a person, and each pass is cheap when nothing is due.
     "dispatch-reminders": {
         "task": "reminders.tasks.reminders_dispatch_task",
         "schedule": 120.0,
     },
+    # Counters move in the same transaction as each status change, so drift
+    # means a bug or a manual edit; a recount every ten minutes bounds how long
+    # a wrong total can show, at the cost of one aggregate per campaign.
     "recompute-totals": {
         "task": "pledges.tasks.recompute_totals_task",
         "schedule": 600.0,
+    },
+    # Every write path derives sector_mask from the tags it writes, so a disagreement
+    # means a manual edit or a restore; once a night, at an hour of few pledges, bounds
+    # how long a wall filter can miss a pledge, at the cost of one pass over every pledge.
+    "repair-sectors": {
+        "task": "pledges.tasks.repair_sectors_task",
+        "schedule": crontab(hour=3, minute=30),
     },
     # Unconfirmed pledges hold addresses we were never allowed to keep. The rule
     # is counted in days, so an hour late is nothing, and hourly runs keep each

@@ -1,13 +1,13 @@
 """Hands committed outbox emails to the Celery workers a few at a time.
 
 On Change Day every pledge owes a confirmation email. One Celery task per email cost the web
-process a broker publish in each request (about a tenth of a submission's time) and the workers a
-task and an SMTP connection per email (bench/README.md). Instead, each web process gathers the ids
+process a broker publish in each request and the workers a task and an SMTP connection per
+email (bench/README.md). Instead, each web process gathers the ids
 its requests committed in a background thread and publishes them as one task, which sends them over
 one mail connection (pledges.tasks.send_outbox_emails_task): as soon as a task's worth
 (services.OUTBOX_TASK_CHUNK) has gathered, or OUTBOX_PUBLISH_WINDOW_MS after the first of them. A
-batch costs the worker a mail connection, a claim and a read whatever its size: at ten emails a
-batch that was a third of each email's CPU (bench/README.md), so at a busy moment batches fill up,
+batch costs the worker a mail connection, a claim and a read whatever its size, a large share of
+each email's CPU in small batches (bench/README.md), so at a busy moment batches fill up,
 and at a quiet one an email waits at most the window.
 
 Nothing depends on the publish for safety: the outbox row is committed before its id gets here,

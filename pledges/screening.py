@@ -126,12 +126,12 @@ class _SpellingTrie:
 
     The library compares every word of the text, and every run of up to four words, with every
     entry of its list in turn, each entry allowing its own substitutions (a as @, s as $, i as 1):
-    about 4 ms for a short pledge and 150 ms for a 500-character one, most of a submission's CPU
-    (bench/README.md). The substitutions are all one character, so a text matches an entry exactly
-    when each of its characters is one the entry's character allows at the same place. Walking a
-    trie of the entries, trying at each character only the entries' characters it may stand for,
-    gives the library's answers (tests/test_screening.py checks that against the library itself)
-    in a few microseconds a word.
+    most of a submission's CPU, and more the longer the pledge (bench/README.md). The
+    substitutions are all one character, so a text matches an entry exactly when each of its
+    characters is one the entry's character allows at the same place. Walking a trie of the
+    entries, trying at each character only the entries' characters it may stand for, gives the
+    library's answers (tests/test_screening.py checks that against the library itself) without
+    comparing the text with every entry.
     """
 
     def __init__(
@@ -172,7 +172,7 @@ class _SpellingTrie:
         directly or with the characters between them. This walks the trie through every such
         joining, each gap taken or skipped on its own (a superset of the library's two ways), so
         a text it answers False for cannot match; the caller asks the library about the rest.
-        Clean pledges end here, in a fifth of the library's time (bench/README.md).
+        Clean pledges end here, much sooner than the library would (bench/README.md).
         """
         runs = [
             (is_word, "".join(run).lower())

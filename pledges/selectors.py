@@ -328,8 +328,8 @@ def wall_pledges(
     if cursor:
         when, public_id = _decode_cursor(cursor)
         # The bare range on published_at lets PostgreSQL start the index scan at
-        # the cursor; with only the OR it read from the top (4 s on the last page
-        # of a million, measured in bench/README.md).
+        # the cursor; with only the OR it read from the top, the slower the deeper
+        # the page (bench/README.md).
         queryset = queryset.filter(published_at__lte=when).filter(
             Q(published_at__lt=when) | Q(public_id__lt=public_id)
         )
@@ -370,9 +370,10 @@ def _all_matches_if_few(queryset: QuerySet[Pledge]) -> list[int] | None:
 
     The planner cannot tell a rare word from a common one it has no statistics for, and takes
     both for common: it walks the wall index newest first, testing each pledge's words, until a
-    page has matched. For a word few pledges have, that walk read the whole wall, 12 s at a
-    million pledges (bench/README.md), and anyone can type such a word. Asked through the word
-    index alone (index and sequential scans off for this one query), the answer costs at most
+    page has matched. For a word few pledges have, that walk read the whole wall, the slowest
+    page of all at a million pledges (bench/README.md), and anyone can type such a word. Asked
+    through the word index alone (index and sequential scans off for this one query), the
+    answer costs at most
     SEARCH_SORT_LIMIT rows whatever the word: all the matches of a rare word, or the proof that
     a word is common enough for the walk to find a page soon.
     """

@@ -6,6 +6,7 @@ from celery import Task, shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
 from pledges import services
+from pledges.sectors import pledge_sectors_repair
 
 # Retries of a temporary mail error (services.TEMPORARY_MAIL_ERRORS): 5 s,
 # 10 s, 20 s... up to 10 minutes, jittered, for the single and the batch task.
@@ -63,6 +64,13 @@ def recompute_totals_task(campaign_id: int | None = None) -> int:
     for campaign in campaigns.iterator():
         repaired += len(services.campaign_recompute_totals(campaign=campaign))
     return repaired
+
+
+@shared_task(acks_late=True)
+def repair_sectors_task() -> int:
+    """Derive every pledge's sector_mask again where it disagrees with its tags."""
+    repair = pledge_sectors_repair()
+    return len(repair.masks_repaired) + len(repair.tags_restored)
 
 
 @shared_task(acks_late=True)

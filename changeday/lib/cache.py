@@ -51,8 +51,8 @@ class CacheUnavailable(Exception):
 class _ReusedClient(RedisCacheClient):
     """Django's client, keeping one redis.Redis per pool instead of making one per call.
 
-    Each redis.Redis builds a table of some 200 reply handlers in its constructor: about a third of
-    a cache hit's CPU (bench/README.md). A Redis object is only a handle on its pool, which is
+    Each redis.Redis builds a table of some 200 reply handlers in its constructor, a large share
+    of a cache hit's CPU (bench/README.md). A Redis object is only a handle on its pool, which is
     thread-safe and reconnects after a fork, so one per pool serves every call.
     """
 

@@ -230,7 +230,7 @@ class _Compat32Wire(Compat32):
     """The email package's compat32 policy, as Django's messages use it, on the wire.
 
     compat32 folds every header through email.header.Header, which costs more than the rest of a
-    header's work: about a fifth of an email's CPU (bench/README.md). A header of plain ASCII
+    header's work, and a good share of an email's CPU (bench/README.md). A header of plain ASCII
     that fits on one line folds to itself, so it is written as it is; any other goes the long way.
     """
 
@@ -261,7 +261,7 @@ def _as_bytes(message: EmailMessage) -> bytes:
 
     For a multipart message the email package picks a random boundary and
     compiles a regular expression, new each time, to check that no part
-    contains it: about a quarter of the MIME work of a message. We set one of
+    contains it: a good share of the MIME work of a message. We set one of
     the same form and check by counting its delimiters instead."""
     mime = message.message()
     if not mime.is_multipart() or mime.get_boundary() is not None:
@@ -348,8 +348,8 @@ def _update_statement(
     $1, $2... placeholders and its parameters as text: PostgreSQL takes each one's type from
     its column.
 
-    Building and compiling that query per message was a third of a confirmation's CPU in the
-    worker (bench/README.md), for a statement that differs between messages only in its values.
+    Building and compiling that query per message was a large share of a confirmation's CPU in
+    the worker (bench/README.md), for a statement that differs between messages only in its values.
     So each shape is compiled once, with stand-ins, and a message puts its values in their places."""
     sql, params, places = _compiled_update(model, _shape(match), _shape(values))
     filled = list(params)

@@ -36,6 +36,7 @@ from pledges.models import (
     Status,
     TaggedSector,
     new_public_id,
+    sector_mask_for,
 )
 from pledges.services import pledge_dedupe_key
 
@@ -373,7 +374,8 @@ class _PledgeMaker:
         self.regions = list(REGION_WEIGHTS)
         self.region_weights = list(REGION_WEIGHTS.values())
 
-    def row(self, pledge_id: int) -> _Row:
+    def row(self, pledge_id: int) -> tuple[_Row, list[str]]:
+        """One pledge's row and the sector slugs to tag it with (its mask derives from them)."""
         rng = self.rng
         primary = rng.choices(self.sectors, self.sector_weights)[0]
         others = [slug for slug in self.sectors if slug != primary]
@@ -406,7 +408,8 @@ class _PledgeMaker:
         # The pledge's own id keeps addresses unique across runs and campaigns,
         # and so the dedupe key too.
         email = f"loadtest+{pledge_id}@example.invalid"
-        return _Row(
+        slugs = sorted(sectors)
+        row = _Row(
             id=pledge_id,
             campaign_id=self.campaign_id,
             public_id=new_public_id(),
@@ -417,7 +420,7 @@ class _PledgeMaker:
             organisation=organisation,
             region=rng.choices(self.regions, self.region_weights)[0],
             kind=kind,
-            sector_mask=sum(SECTOR_BITS[slug] for slug in sectors),
+            sector_mask=sector_mask_for(slugs),
             email=email,
             email_canonical=canonical_email(email),
             consent_to_publish=True,
@@ -431,6 +434,7 @@ class _PledgeMaker:
             published_at=published,
             status_changed_at=published,
         )
+        return row, slugs
 
     def _moments(self) -> tuple[datetime, datetime, datetime]:
         rng, window = self.rng, self.window
@@ -483,8 +487,8 @@ class Command(BaseCommand):
                 "The campaign has not opened yet: every pledge is stamped with the current time."
             )
         maker = _PledgeMaker(campaign=campaign, window=window, seed=options["seed"])
-        tag_ids = dict(Sector.objects.values_list("bit", "pk"))
-        if sorted(tag_ids) != sorted(SECTOR_BITS.values()):
+        tag_ids = dict(Sector.objects.values_list("slug", "pk"))
+        if sorted(tag_ids) != sorted(SECTOR_BITS):
             raise CommandError("The sector rows are missing: run `manage.py migrate` first.")
         load_batch = (
             self._load_batch_postgresql if connection.vendor == "postgresql" else self._load_batch_orm
@@ -529,7 +533,7 @@ class Command(BaseCommand):
                 return
         self.stdout.write("No campaign_recompute_totals service yet: totals left as they were.")
 
-    def _load_batch_postgresql(self, *, maker: _PledgeMaker, size: int, tag_ids: dict[int, int]) -> None:
+    def _load_batch_postgresql(self, *, maker: _PledgeMaker, size: int, tag_ids: dict[str, int]) -> None:
         pledges, tags = Pledge._meta.db_table, TaggedSector._meta.db_table
         defaults = _model_defaults()
         columns = ", ".join([*_Row._fields, *defaults])
@@ -543,19 +547,20 @@ class Command(BaseCommand):
             ids = [pk for (pk,) in cursor.fetchall()]
             links: list[tuple[int, int]] = []
             with cursor.copy(f"COPY {pledges} ({columns}) FROM STDIN") as copy:
-                for row in _rows(maker, ids):
+                for row, slugs in _rows(maker, ids):
                     copy.write_row((*row, *defaults.values()))
-                    links.extend((row.id, tag_ids[bit]) for bit in _bits(row.sector_mask))
+                    links.extend((row.id, tag_ids[slug]) for slug in slugs)
             with cursor.copy(f"COPY {tags} (content_object_id, tag_id) FROM STDIN") as copy:
                 for link in links:
                     copy.write_row(link)
 
-    def _load_batch_orm(self, *, maker: _PledgeMaker, size: int, tag_ids: dict[int, int]) -> None:
+    def _load_batch_orm(self, *, maker: _PledgeMaker, size: int, tag_ids: dict[str, int]) -> None:
         # Inside the batch's transaction SQLite holds the write lock (the
         # settings begin transactions IMMEDIATE), so no one else can take these
         # ids between reading the highest and inserting.
         first = (Pledge.objects.aggregate(top=Max("pk"))["top"] or 0) + 1
-        rows = list(_rows(maker, range(first, first + size)))
+        drawn = list(_rows(maker, range(first, first + size)))
+        rows = [row for row, _ in drawn]
         Pledge.objects.bulk_create([Pledge(**row._asdict()) for row in rows])
         # bulk_create stamps auto_now_add fields with the load time; put back the
         # times drawn for each pledge so created_at never follows published_at.
@@ -568,18 +573,14 @@ class Command(BaseCommand):
                 [(adapt(row.created_at), adapt(row.status_changed_at), row.id) for row in rows],
             )
         TaggedSector.objects.bulk_create(
-            TaggedSector(content_object_id=row.id, tag_id=tag_ids[bit])
-            for row in rows
-            for bit in _bits(row.sector_mask)
+            TaggedSector(content_object_id=row.id, tag_id=tag_ids[slug])
+            for row, slugs in drawn
+            for slug in slugs
         )
 
 
-def _rows(maker: _PledgeMaker, ids: Iterable[int]) -> Iterator[_Row]:
+def _rows(maker: _PledgeMaker, ids: Iterable[int]) -> Iterator[tuple[_Row, list[str]]]:
     return (maker.row(pk) for pk in ids)
-
-
-def _bits(mask: int) -> list[int]:
-    return [bit for bit in SECTOR_BITS.values() if mask & bit]
 
 
 def _model_defaults() -> dict[str, Any]:
