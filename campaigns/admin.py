@@ -1,13 +1,34 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import InlineModelAdmin
 from django.http import HttpRequest
 
 from campaigns.models import Campaign
-from reminders.admin import ReminderInline
-from reminders.services import reminder_schedule_default
+
+# What apps above campaigns add to the campaign's admin page (reminders adds its
+# schedule), registered at start-up through campaign_admin_extend so that
+# campaigns imports none of them.
+_extra_inlines: list[type[InlineModelAdmin]] = []
+_on_create: list[Callable[[Campaign], None]] = []
+
+
+def campaign_admin_extend(
+    *,
+    inline: type[InlineModelAdmin] | None = None,
+    on_create: Callable[[Campaign], None] | None = None,
+) -> None:
+    """Add an inline to the campaign's admin page and/or a step run once a new
+    campaign and its inlines are saved. Called from an AppConfig.ready(); adding
+    the same one twice is harmless, so a test that calls ready() again changes
+    nothing."""
+    if inline is not None and inline not in _extra_inlines:
+        _extra_inlines.append(inline)
+    if on_create is not None and on_create not in _on_create:
+        _on_create.append(on_create)
 
 
 @admin.register(Campaign)
@@ -18,14 +39,16 @@ class CampaignAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["created_at", "updated_at"]
     date_hierarchy = "opens_at"
-    inlines = [ReminderInline]
+
+    def get_inlines(self, request: HttpRequest, obj: Campaign | None) -> list[type[InlineModelAdmin]]:
+        return [*super().get_inlines(request, obj), *_extra_inlines]
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        # A new campaign with no schedule of its own gets the usual one, which
-        # organisers then see and change here.
-        if not change and not form.instance.reminders.exists():
-            reminder_schedule_default(campaign=form.instance)
+        # After the inlines, so a step sees what the organiser entered on this page.
+        if not change:
+            for step in _on_create:
+                step(form.instance)
 
     fieldsets = [
         (None, {"fields": ["name", "slug", "hashtag", "description"]}),

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "campaigns",
     "pledges",
     "reminders",
+    "pages",
 ]
 # Bare reference endpoints for bench/run.py (bench/urls.py). Off everywhere
 # else: a deployment never routes them.

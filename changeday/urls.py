@@ -5,9 +5,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from campaigns.views import password_reset
 from changeday.api import api
 from changeday.lib.loginlimits import login_limited
+from pages.views import password_reset
 
 admin.site.site_header = "changeday administration"
 admin.site.site_title = "changeday"
@@ -24,7 +24,7 @@ urlpatterns = [
     path("accounts/password_reset/", password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("moderation/", include("pledges.moderation_urls")),
-    path("", include("campaigns.urls")),
+    path("", include("pages.urls")),
     path("", include("pledges.urls")),
     path("", include("reminders.urls")),
 ]

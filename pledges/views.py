@@ -229,7 +229,7 @@ def pledge_report(request: HttpRequest, public_id: str) -> HttpResponse:
     pledge.refresh_from_db(fields=["status"])
     if pledge.is_public:
         return redirect("pledges:detail", public_id=pledge.public_id)
-    return redirect("campaigns:detail", slug=pledge.campaign.slug)
+    return redirect("pages:campaign_detail", slug=pledge.campaign.slug)
 
 
 @require_http_methods(["GET", "POST"])

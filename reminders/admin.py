@@ -10,9 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from campaigns.models import Campaign
 from changeday.lib.admin import ReadOnlyModelAdmin
 from reminders.models import Reminder, ReminderDelivery, ReminderRun, ReminderSignup
 from reminders.selectors import RUN_COUNT_ANNOTATIONS
+from reminders.services import reminder_schedule_default
 
 
 class ReminderInline(admin.TabularInline):
@@ -41,6 +43,14 @@ class ReminderInline(admin.TabularInline):
         url = reverse("admin:reminders_reminderrun_change", args=[run.pk])
         state = "Finished" if run.finished_at else "Sending"
         return format_html('<a href="{}">{}</a>', url, state)
+
+
+def campaign_schedule_default(campaign: Campaign) -> None:
+    """Run when the campaign admin saves a new campaign (registered in RemindersConfig.ready):
+    one with no schedule of its own gets the usual one, which organisers then see
+    and change on its page."""
+    if not campaign.reminders.exists():
+        reminder_schedule_default(campaign=campaign)
 
 
 def _count_column(annotation: str, description: str) -> Callable[[Any, ReminderRun], int]:

@@ -162,7 +162,7 @@ def signup_confirmation_email(
         "campaign": signup.campaign,
         "confirm_url": signup_confirmation_url(signup=signup, links=links),
         "valid_days": settings.PLEDGE_CONFIRMATION_MAX_AGE.days,
-        "campaign_url": links.url("campaigns:detail", slug=signup.campaign.slug),
+        "campaign_url": links.url("pages:campaign_detail", slug=signup.campaign.slug),
     }
     return render_email(template="reminder_signup_confirmation", context=context, to=signup.email)
 
@@ -387,7 +387,7 @@ def reminder_email(
         "reminder": delivery.reminder,
         "days_left": campaign.days_left(now),
         "change_day_passed": timezone.localdate(now) > campaign.change_day,
-        "campaign_url": links.url("campaigns:detail", slug=campaign.slug),
+        "campaign_url": links.url("pages:campaign_detail", slug=campaign.slug),
         "pledge_url": links.url("pledges:create", slug=campaign.slug),
         "unsubscribe_url": unsubscribe_url,
     }

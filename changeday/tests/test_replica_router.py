@@ -22,9 +22,9 @@ from django.db import DEFAULT_DB_ALIAS, connections, router, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from campaigns.stats import stats_cache_key
 from changeday.lib.dbrouter import REPLICA, replica_database, replica_or_primary
 from conftest import create_pledge
+from pages.stats import stats_cache_key
 from pledges.api import counters_cache_forget
 from pledges.models import Pledge, ReportReason, TotalShard
 from pledges.selectors import WallFilters, totals_cache_key, wall_pledges

@@ -13,7 +13,7 @@ PROBE = """
 import gc, json, sys
 import changeday.wsgi
 print(json.dumps({
-    "views_loaded": "pledges.views" in sys.modules and "campaigns.views" in sys.modules,
+    "views_loaded": "pledges.views" in sys.modules and "pages.views" in sys.modules,
     "frozen": gc.get_freeze_count(),
     "tracked": len(gc.get_objects()),
 }))

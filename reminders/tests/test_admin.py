@@ -4,10 +4,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.apps import apps
+from django.contrib import admin
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from campaigns.models import Campaign
+from reminders.admin import ReminderInline
 from reminders.models import Anchor, Reminder
 from reminders.tests.helpers import reminder
 
@@ -111,3 +114,16 @@ def test_an_organiser_edits_the_schedule_on_the_campaign_page_and_a_new_campaign
     week.refresh_from_db()
     assert (week.days_before, week.send_time.isoformat()) == (10, "08:30:00")
     assert Reminder.objects.filter(campaign=campaign, anchor=Anchor.DEADLINE, days_before=0).exists()
+
+
+def test_the_schedule_is_contributed_to_the_campaign_admin_once_even_if_start_up_runs_again(
+    organiser: Any,
+) -> None:
+    # campaigns sits below reminders and imports none of it: the inline is added at start-up.
+    apps.get_app_config("reminders").ready()
+    request = RequestFactory().get("/admin/campaigns/campaign/add/")
+    request.user = organiser
+
+    inlines = admin.site.get_model_admin(Campaign).get_inlines(request, None)
+
+    assert inlines.count(ReminderInline) == 1

@@ -31,7 +31,7 @@ def _render_campaign(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         # The "remind me" box is written by hand; the form gives it its honeypot.
         "remind_form": ReminderSignupForm(),
     }
-    return render(request, "campaigns/detail.html", context)
+    return render(request, "pages/detail.html", context)
 
 
 # The campaign page is where most peak traffic lands (people reloading to watch
@@ -42,7 +42,7 @@ CAMPAIGN_PAGE_CACHE_SECONDS = 1
 def _home(request: HttpRequest) -> HttpResponse:
     campaign = campaign_get_current()
     if campaign is None:
-        return render(request, "campaigns/none.html")
+        return render(request, "pages/none.html")
     return _render_campaign(request, campaign)
 
 
@@ -79,7 +79,7 @@ def campaign_widget(request: HttpRequest, slug: str) -> HttpResponse:
         "sector_label": SectorSlug(sector).label if sector else "",
         "site_url": settings.SITE_URL,
     }
-    return render(request, "campaigns/widget.html", context)
+    return render(request, "pages/widget.html", context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -11,8 +11,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from campaigns.stats import campaign_stats, stats_cache_key
 from conftest import create_pledge
+from pages.stats import campaign_stats, stats_cache_key
 from pledges.models import Pledge
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from campaigns import stats as stats_selectors
 from campaigns.models import Campaign
-from campaigns.stats import DayCount, LabelledCount
+from pages import stats as stats_selectors
+from pages.stats import DayCount, LabelledCount
 
 # Chart geometry in SVG user units. The viewBox is about a phone's width, so
 # text drawn at 14 units stays legible when the chart scales to the screen.
@@ -142,4 +142,4 @@ def campaign_stats(request: HttpRequest, slug: str) -> HttpResponse:
             ),
         ],
     }
-    return render(request, "campaigns/stats.html", context)
+    return render(request, "pages/stats.html", context)
