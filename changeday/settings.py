@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "campaigns",
     "pledges",
+    "moderation",
     "reminders",
 ]
 # Bare reference endpoints for bench/run.py (bench/urls.py). Off everywhere

@@ -5,7 +5,7 @@ from datetime import timedelta
 from celery import Task, shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
-from pledges import services
+from pledges import privacy, services
 
 # Retries of a temporary mail error (services.TEMPORARY_MAIL_ERRORS): 5 s,
 # 10 s, 20 s... up to 10 minutes, jittered, for the single and the batch task.
@@ -68,4 +68,4 @@ def recompute_totals_task(campaign_id: int | None = None) -> int:
 @shared_task(acks_late=True)
 def purge_unconfirmed_task() -> dict[str, int]:
     """Delete what people gave but never confirmed, once it can no longer be confirmed."""
-    return services.unconfirmed_purge()
+    return privacy.unconfirmed_purge()

@@ -32,7 +32,6 @@ urlpatterns = [
     path("pledges/confirm/<str:token>/", views.pledge_confirm, name="confirm"),
     path("pledges/withdraw/<str:token>/", views.pledge_withdraw, name="withdraw"),
     path("pledges/<public_id:public_id>/", views.pledge_detail, name="detail"),
-    path("pledges/<public_id:public_id>/report/", views.pledge_report, name="report"),
     path("your-data/", data_views.data_request, name="data-request"),
     path("your-data/sent/", data_views.data_sent, name="data-sent"),
     path("your-data/<str:token>/", data_views.data_detail, name="data"),

@@ -7,3 +7,13 @@ class RemindersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "reminders"
     verbose_name = "Reminders"
+
+    def ready(self) -> None:
+        """Hook into pledges' privacy module, which sits below and never imports
+        reminders: sign-ups go when their pledger erases their data, and unconfirmed
+        ones with the scheduled purge."""
+        from pledges import privacy
+        from reminders.services import reminder_signup_purge_unconfirmed, reminder_signups_erase
+
+        privacy.pledger_data_erase_listen(reminder_signups_erase)
+        privacy.unconfirmed_purge_register(what="reminder sign-ups", purge=reminder_signup_purge_unconfirmed)
