@@ -196,7 +196,7 @@ class Pledge(models.Model):
                 condition=models.Q(status__in=["pending", "hidden"]),
             ),
             # An organiser's review of what was decided, latest decision first
-            # (selectors.moderation_queue): it read the old whole-table wall index; an entry
+            # (moderation.selectors.moderation_queue): it read the old whole-table wall index; an entry
             # is made at publication or rejection, never at submission.
             models.Index(
                 fields=["campaign", "status", "-status_changed_at", "-id"],

@@ -494,15 +494,11 @@ def _totals_delta(pledge: Pledge, sign: int) -> dict[str, int]:
     return dict.fromkeys(keys, sign)
 
 
-def _pledge_move(
-    *, pledge: Pledge, to: str, now: datetime, apply_totals: bool = True, **fields: object
-) -> dict[str, int]:
-    """Move one pledge (see _pledges_move). The live counters move in the same
-    transaction; with apply_totals=False the caller applies the returned deltas."""
-    deltas = _pledges_move(pledges=[pledge], to=to, now=now, **fields)
-    if apply_totals:
-        _totals_apply(campaign_id=pledge.campaign_id, deltas=deltas)
-    return deltas
+def _pledge_move(*, pledge: Pledge, to: str, now: datetime, **fields: object) -> None:
+    """Move one pledge (see _pledges_move); the live counters move in the same transaction."""
+    _totals_apply(
+        campaign_id=pledge.campaign_id, deltas=_pledges_move(pledges=[pledge], to=to, now=now, **fields)
+    )
 
 
 def _pledges_move(*, pledges: Sequence[Pledge], to: str, now: datetime, **fields: object) -> dict[str, int]:
