@@ -1,5 +1,5 @@
 """'Your data': a pledger asks for a signed link by email, then sees, downloads
-or deletes every pledge made from their address."""
+or deletes every pledge made from their address (pledges.privacy)."""
 
 from __future__ import annotations
 
