@@ -3,6 +3,9 @@
 Every page works as plain forms that POST and redirect back (PRG). With htmx
 the same forms post in the background and the view answers with a partial:
 the status line, out-of-band updates of the counts and of each card decided.
+
+A visitor's report of a pledge (report_create) posts from the pledge's page, where
+report_section puts the form.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from moderation import selectors, services
 from moderation.export import export_csv_lines
 from moderation.forms import CAMPAIGN_CHOICE_ERROR, STALE_SELECTION, DecisionForm, QueueFilterForm, ReportForm
 from moderation.models import ORGANISER_ACTIONS, Action, ModerationEvent, RejectionReason, ReportReason
-from pledges.models import TRANSITIONS, Pledge, Status
+from moderation.subjects import PLEDGES
+from pledges.models import Pledge, Status
 from pledges.screening import FlagReason
 from pledges.selectors import BadWallQuery, WallFilters, outbox_failed_count
 from pledges.services import PledgeError
@@ -109,7 +113,7 @@ def _actor_name(event: ModerationEvent) -> str:
 
 def _card(pledge: Pledge) -> Card:
     """What one card shows, from the prefetched relations (no further queries)."""
-    allowed = [action for action in ORGANISER_ACTIONS if pledge.status in TRANSITIONS[action][0]]
+    allowed = [action for action in ORGANISER_ACTIONS if pledge.status in PLEDGES.transitions[action][0]]
     reports = pledge.reports.all()
     reasons = Counter(report.reason for report in reports)
     # One line per different text, first sent first: a flood of one text stays one line.
