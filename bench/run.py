@@ -624,6 +624,7 @@ class Bench:
 
         from campaigns.models import Campaign
         from changeday.lib.emailaddr import canonical_email
+        from moderation.services import pledge_moderate
         from pledges.models import (
             SECTOR_BITS,
             OutboxEmail,
@@ -633,7 +634,7 @@ class Bench:
             TaggedSector,
             total_keys_for,
         )
-        from pledges.services import campaign_recompute_totals, pledge_dedupe_key, pledge_moderate
+        from pledges.services import campaign_recompute_totals, pledge_dedupe_key
 
         campaign = Campaign.objects.get(slug=SLUG)
         organiser, _ = get_user_model().objects.get_or_create(

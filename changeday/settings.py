@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "campaigns",
     "pledges",
+    "moderation",
     "reminders",
     "pages",
 ]

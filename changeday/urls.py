@@ -23,7 +23,7 @@ urlpatterns = [
     # through the outbox, its link built from SITE_URL (never the Host header).
     path("accounts/password_reset/", password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("moderation/", include("pledges.moderation_urls")),
+    path("", include("moderation.urls")),
     path("", include("pages.urls")),
     path("", include("pledges.urls")),
     path("", include("reminders.urls")),

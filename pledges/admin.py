@@ -4,11 +4,10 @@ from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from changeday.lib.admin import ReadOnlyModelAdmin
-from pledges.models import ModerationEvent, OutboxEmail, Pledge, Report, TaggedSector
+from pledges.models import OutboxEmail, Pledge, TaggedSector
 
 
-class _ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline):
     """Records shown on the pledge that the admin never adds, edits or deletes."""
 
     extra = 0
@@ -24,25 +23,12 @@ class _ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class SectorInline(_ReadOnlyInline):
+class SectorInline(ReadOnlyInline):
     model = TaggedSector
     fields = ["tag"]
 
 
-class ModerationEventInline(_ReadOnlyInline):
-    """The audit record: shown on the pledge, never editable or deletable here."""
-
-    model = ModerationEvent
-    fields = ["created_at", "actor", "action", "from_status", "to_status", "reason_code", "reason_text"]
-    ordering = ["-created_at"]
-
-
-class ReportInline(_ReadOnlyInline):
-    model = Report
-    fields = ["created_at", "reason", "detail", "counted"]
-
-
-class OutboxInline(_ReadOnlyInline):
+class OutboxInline(ReadOnlyInline):
     model = OutboxEmail
     fields = ["kind", "created_at", "attempts", "sent_at", "failed_at", "last_error"]
 
@@ -97,7 +83,7 @@ class PledgeAdmin(admin.ModelAdmin):
         "status_changed_at",
     ]
     readonly_fields = [name for name in fields if name not in PLEDGE_EDITABLE_FIELDS]
-    inlines = [SectorInline, ModerationEventInline, ReportInline, OutboxInline]
+    inlines = [SectorInline, OutboxInline]
 
     @admin.display(description="Pledge")
     def short_text(self, obj: Pledge) -> str:
@@ -162,12 +148,3 @@ class OutboxEmailAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
-
-
-@admin.register(ModerationEvent)
-class ModerationEventAdmin(ReadOnlyModelAdmin):
-    list_display = ["created_at", "pledge", "actor", "action", "from_status", "to_status", "reason_code"]
-    list_filter = ["action", "to_status", "reason_code"]
-    search_fields = ["pledge__public_id", "actor__username"]
-    list_select_related = ["pledge", "actor"]
-    readonly_fields = [f.name for f in ModerationEvent._meta.fields]

@@ -9,7 +9,7 @@ from django import forms
 from django.utils.functional import cached_property
 
 from changeday.lib.honeypot import HoneypotFormMixin
-from pledges.models import Kind, Region, ReportReason, SectorSlug
+from pledges.models import Kind, Region, SectorSlug
 
 TEXT_MIN = 10
 TEXT_MAX = 500
@@ -154,32 +154,6 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
         if not cleaned.get("is_anonymous") and not (cleaned.get("display_name") or "").strip():
             self.add_error("display_name", "Enter the name to show, or tick “Show my pledge as anonymous”.")
         return cleaned
-
-
-class ReportForm(HoneypotFormMixin, forms.Form):
-    reason = forms.ChoiceField(
-        label="Why should an organiser look at this pledge?",
-        choices=ReportReason.choices,
-        widget=forms.RadioSelect,
-        error_messages={
-            "required": "Choose why you are reporting this pledge.",
-            "invalid_choice": "Choose a reason from the list.",
-        },
-    )
-    detail = forms.CharField(
-        label="Anything else an organiser should know (optional)",
-        max_length=500,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 500}),
-        error_messages={"max_length": "Keep it to 500 characters or fewer (it has %(show_value)d)."},
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The page's template writes the <form> tag; the layout places the honeypot.
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.layout = Layout("reason", "detail", self.honeypot_layout())
 
 
 class DataRequestForm(HoneypotFormMixin, forms.Form):

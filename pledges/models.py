@@ -196,7 +196,7 @@ class Pledge(models.Model):
                 condition=models.Q(status__in=["pending", "hidden"]),
             ),
             # An organiser's review of what was decided, latest decision first
-            # (selectors.moderation_queue): it read the old whole-table wall index; an entry
+            # (moderation.selectors.moderation_queue): it read the old whole-table wall index; an entry
             # is made at publication or rejection, never at submission.
             models.Index(
                 fields=["campaign", "status", "-status_changed_at", "-id"],
@@ -245,7 +245,10 @@ class EmailKind(models.TextChoices):
     PASSWORD_RESET = "password-reset", "Reset your organiser password"
 
 
-class Action(models.TextChoices):
+class Transition(models.TextChoices):
+    """The named moves of a pledge's status. The audit (moderation.models.Action) records
+    each under the same name."""
+
     PUBLISH = "publish", "Publish"
     REJECT = "reject", "Reject"
     HIDE = "hide", "Hide"
@@ -254,98 +257,19 @@ class Action(models.TextChoices):
     AUTO_HIDE = "auto-hide", "Hidden after reports"
 
 
-# Which statuses each action may start from, and where it leads. A move from
+# Which statuses each move may start from, and where it leads. A move from
 # any other status is refused (e-petitions' publish!/reject! guards).
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    Action.PUBLISH: (frozenset({Status.PENDING}), Status.PUBLISHED),
-    Action.REJECT: (frozenset({Status.PENDING, Status.HIDDEN, Status.PUBLISHED}), Status.REJECTED),
-    Action.HIDE: (frozenset({Status.PUBLISHED, Status.PENDING}), Status.HIDDEN),
-    Action.RESTORE: (frozenset({Status.HIDDEN, Status.REJECTED}), Status.PUBLISHED),
-    Action.WITHDRAW: (
+    Transition.PUBLISH: (frozenset({Status.PENDING}), Status.PUBLISHED),
+    Transition.REJECT: (frozenset({Status.PENDING, Status.HIDDEN, Status.PUBLISHED}), Status.REJECTED),
+    Transition.HIDE: (frozenset({Status.PUBLISHED, Status.PENDING}), Status.HIDDEN),
+    Transition.RESTORE: (frozenset({Status.HIDDEN, Status.REJECTED}), Status.PUBLISHED),
+    Transition.WITHDRAW: (
         frozenset({Status.UNCONFIRMED, Status.PENDING, Status.PUBLISHED, Status.HIDDEN}),
         Status.WITHDRAWN,
     ),
-    Action.AUTO_HIDE: (frozenset({Status.PUBLISHED}), Status.HIDDEN),
+    Transition.AUTO_HIDE: (frozenset({Status.PUBLISHED}), Status.HIDDEN),
 }
-ORGANISER_ACTIONS = (Action.PUBLISH, Action.REJECT, Action.HIDE, Action.RESTORE)
-
-
-class RejectionReason(models.TextChoices):
-    OFFENSIVE = "offensive", "Offensive or abusive"
-    PERSONAL_DATA = "personal-data", "Contains personal or clinical details"
-    NOT_A_PLEDGE = "not-a-pledge", "Not a pledge"
-    SPAM = "spam", "Spam or advertising"
-    DUPLICATE = "duplicate", "Duplicate of another pledge"
-    OTHER = "other", "Other"
-
-
-class ModerationEvent(models.Model):
-    """One decision about one pledge: never edited, never deleted."""
-
-    # Null once the pledger erased their data: the decision stays in the audit,
-    # the person and their words do not.
-    pledge = models.ForeignKey(
-        Pledge, null=True, blank=True, on_delete=models.SET_NULL, related_name="moderation_events"
-    )
-    # Null when nobody signed in acted: the pledger (withdraw) or the reports rule.
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="moderation_events",
-    )
-    action = models.CharField(max_length=16, choices=Action.choices)
-    from_status = models.CharField(max_length=16, choices=Status.choices)
-    to_status = models.CharField(max_length=16, choices=Status.choices)
-    reason_code = models.CharField(max_length=32, choices=RejectionReason.choices, blank=True)
-    reason_text = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.get_action_display()} {self.from_status}->{self.to_status}"
-
-
-class ReportReason(models.TextChoices):
-    OFFENSIVE = "offensive", "It is offensive or abusive"
-    PERSONAL_DATA = "personal-data", "It contains someone's personal details"
-    SPAM = "spam", "It is spam or advertising"
-    NOT_A_PLEDGE = "not-a-pledge", "It is not a pledge"
-    OTHER = "other", "Something else"
-
-
-class Report(models.Model):
-    """One visitor's report. Every report is kept for the organisers; towards
-    hiding the pledge, each client network counts once, since fresh cookies make
-    a new session at will but not a new network."""
-
-    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="reports")
-    # Keyed hashes, so nothing here says who reported: of the visitor's session,
-    # and of their client network (an IPv4 address, an IPv6 /64).
-    reporter_key = models.CharField(max_length=64)
-    network_key = models.CharField(max_length=64)
-    # The first report from its network on this pledge, the one in Pledge.report_count.
-    counted = models.BooleanField("counts towards hiding", default=False)
-    reason = models.CharField(max_length=16, choices=ReportReason.choices)
-    detail = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            # Two reports from one network at the same moment: the database lets one count.
-            models.UniqueConstraint(
-                fields=["pledge", "network_key"],
-                condition=models.Q(counted=True),
-                name="report_counted_once_per_network",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_reason_display()} on {self.pledge_id}"
 
 
 class OutboxEmail(models.Model):

@@ -1,4 +1,4 @@
-"""Reads that span relations: live totals, the moderation queue, the wall and feeds.
+"""Reads that span relations: live totals, the wall and feeds.
 
 The wall's pledges read from the read replica when one is configured
 (changeday/lib/dbrouter.py); the live totals always read the primary."""
@@ -6,31 +6,26 @@ The wall's pledges read from the read replica when one is configured
 from __future__ import annotations
 
 from base64 import urlsafe_b64decode, urlsafe_b64encode
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, connections, transaction
-from django.db.models import Case, Count, Max, Prefetch, Q, QuerySet, Sum, Value, When
+from django.db.models import Max, Q, QuerySet, Sum
 
 from campaigns.models import Campaign
 from changeday.lib.dbrouter import replica_or_primary
-from changeday.lib.emailaddr import canonical_email
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.pagecache import generation_bump
 from pledges.models import (
     PUBLIC_STATES,
     SECTOR_BITS,
     Kind,
-    ModerationEvent,
     OutboxEmail,
     Pledge,
     Region,
-    Report,
     SectorSlug,
-    Status,
     TotalShard,
     is_integration,
 )
@@ -112,102 +107,11 @@ def campaign_totals(*, campaign: Campaign) -> Totals:
     )
 
 
-# --- Moderation queue -------------------------------------------------------
-
-# The queue is worked from the top, so a page is the first QUEUE_PAGE of the
-# ordered queue plus the counts: no OFFSET walking over a large table.
-QUEUE_PAGE = 50
-QUEUE_STATES: tuple[str, ...] = (Status.HIDDEN, Status.PENDING)
-# Decided pledges an organiser may review (and reverse) through the same page.
-REVIEW_STATES: tuple[str, ...] = (Status.PENDING, Status.HIDDEN, Status.PUBLISHED, Status.REJECTED)
-
-
-@dataclass(frozen=True)
-class ModerationCounts:
-    hidden: int
-    flagged: int
-    waiting: int
-
-    @property
-    def total(self) -> int:
-        return self.hidden + self.flagged + self.waiting
-
-
-def _masks_with(bit: int) -> list[int]:
+def masks_with(bit: int) -> list[int]:
+    """The sector masks that hold this sector's bit."""
     # sector_mask is 1..15 (a check constraint), so the masks holding one bit
     # are few enough to list: an IN over an integer column, no bitwise SQL.
     return [mask for mask in range(1, 16) if mask & bit]
-
-
-def _moderation_filter(queryset: QuerySet[Pledge], *, sector: str, flag: str) -> QuerySet[Pledge]:
-    if sector:
-        queryset = queryset.filter(sector_mask__in=_masks_with(SECTOR_BITS[sector]))
-    if flag:
-        if connection.vendor == "postgresql":
-            # jsonb containment: ["reason"] is inside flags.
-            queryset = queryset.filter(flags__contains=[flag])
-        else:
-            # SQLite's JSONField has no contains lookup; match the quoted reason
-            # in the JSON text instead (reasons are slugs, so no escaping issue).
-            queryset = queryset.filter(flags__icontains=f'"{flag}"')
-    return queryset
-
-
-def _with_moderation_details(queryset: QuerySet[Pledge]) -> QuerySet[Pledge]:
-    """Everything a moderation card shows, in a fixed number of queries."""
-    return queryset.prefetch_related(
-        Prefetch(
-            "reports",
-            queryset=Report.objects.only("id", "pledge_id", "reason", "detail").order_by("created_at", "id"),
-        ),
-        Prefetch(
-            "moderation_events",
-            queryset=ModerationEvent.objects.select_related("actor").order_by("created_at", "id"),
-        ),
-    )
-
-
-def moderation_queue(
-    *, campaign: Campaign, status: str = "", sector: str = "", flag: str = "", limit: int = QUEUE_PAGE
-) -> list[Pledge]:
-    """The pledges an organiser should look at, most urgent first.
-
-    With no status: hidden after reports first (the public already objected),
-    then pledges the screening flagged, then the rest oldest first (the pledger
-    has waited longest). With a status: that status only, for review.
-    """
-    queryset = _moderation_filter(Pledge.objects.filter(campaign=campaign), sector=sector, flag=flag)
-    if status in (Status.PUBLISHED, Status.REJECTED):
-        ordered = queryset.filter(status=status).order_by("-status_changed_at", "-id")
-    else:
-        states = [status] if status else list(QUEUE_STATES)
-        ordered = (
-            queryset.filter(status__in=states)
-            .annotate(
-                need=Case(
-                    When(status=Status.HIDDEN, then=Value(0)),
-                    When(flags=[], then=Value(2)),
-                    default=Value(1),
-                )
-            )
-            .order_by("need", "created_at", "id")
-        )
-    return list(_with_moderation_details(ordered)[:limit])
-
-
-def moderation_counts(*, campaign: Campaign, sector: str = "", flag: str = "") -> ModerationCounts:
-    """How many pledges wait in each group of the queue: one aggregate over the
-    queue's partial index (pending and hidden only), never over every pledge."""
-    queryset = _moderation_filter(
-        Pledge.objects.filter(campaign=campaign, status__in=QUEUE_STATES), sector=sector, flag=flag
-    )
-    pending = Q(status=Status.PENDING)
-    row = queryset.aggregate(
-        hidden=Count("id", filter=Q(status=Status.HIDDEN)),
-        flagged=Count("id", filter=pending & ~Q(flags=[])),
-        waiting=Count("id", filter=pending & Q(flags=[])),
-    )
-    return ModerationCounts(hidden=row["hidden"], flagged=row["flagged"], waiting=row["waiting"])
 
 
 def outbox_failed_count(*, campaign: Campaign) -> int:
@@ -218,11 +122,6 @@ def outbox_failed_count(*, campaign: Campaign) -> int:
         .filter(Q(pledge__campaign=campaign) | Q(signup__campaign=campaign))
         .count()
     )
-
-
-def moderation_pledges(*, public_ids: list[str]) -> list[Pledge]:
-    """Pledges by public id with their moderation details, to redraw their cards."""
-    return list(_with_moderation_details(Pledge.objects.filter(public_id__in=public_ids)).order_by("id"))
 
 
 # --- The wall -------------------------------------------------------------------------
@@ -322,7 +221,7 @@ def wall_pledges(
     # PostgreSQL reads IN ('published'), PUBLIC_STATES' one state, as = 'published',
     # which is the condition of the wall's and the word search's partial indexes.
     queryset = Pledge.objects.using(replica_or_primary()).filter(campaign=campaign, status__in=PUBLIC_STATES)
-    queryset = _filtered(queryset, filters)
+    queryset = pledges_filtered(queryset, filters)
     if filters.q and connection.vendor == "postgresql":
         queryset = _by_id_if_rare(queryset, campaign=campaign, filters=filters)
     if cursor:
@@ -414,10 +313,10 @@ WALL_FIELDS = (
 INTEGRATION_MASKS = [mask for mask in range(1, 16) if is_integration(mask)]
 
 
-def _filtered(queryset: QuerySet[Pledge], filters: WallFilters) -> QuerySet[Pledge]:
-    """The wall's filters, shared by the wall, the API, the feeds and the export."""
+def pledges_filtered(queryset: QuerySet[Pledge], filters: WallFilters) -> QuerySet[Pledge]:
+    """The wall's filters, shared by the wall, the API, the feeds and moderation's export."""
     if filters.sector:
-        queryset = queryset.filter(sector_mask__in=_masks_with(SECTOR_BITS[filters.sector]))
+        queryset = queryset.filter(sector_mask__in=masks_with(SECTOR_BITS[filters.sector]))
     if filters.integration:
         queryset = queryset.filter(sector_mask__in=INTEGRATION_MASKS)
     if filters.region:
@@ -445,94 +344,3 @@ def _word_search(queryset: QuerySet[Pledge], q: str) -> QuerySet[Pledge]:
     for word in q.split()[:10]:
         queryset = queryset.filter(text__icontains=word)
     return queryset
-
-
-# --- The organisers' CSV export ----------------------------------------------------------
-
-EXPORT_COLUMNS = (
-    "public_id",
-    "status",
-    "created_at",
-    "confirmed_at",
-    "published_at",
-    "text",
-    "display_name",
-    "is_anonymous",
-    "role",
-    "organisation",
-    "region",
-    "kind",
-    "sector_mask",
-    "email",
-    "wants_reminders",
-    "flags",
-    "report_count",
-    "rejection_reason",
-)
-
-
-def pledges_for_export(
-    *, campaign: Campaign, filters: WallFilters, status: str = ""
-) -> Iterator[tuple[Any, ...]]:
-    """Every matching pledge as a row, streamed from a server-side cursor: a
-    million rows never sit in memory at once."""
-    queryset = Pledge.objects.filter(campaign=campaign)
-    if status:
-        queryset = queryset.filter(status=status)
-    queryset = _filtered(queryset, filters)
-    return queryset.order_by("created_at", "id").values_list(*EXPORT_COLUMNS).iterator(chunk_size=2000)
-
-
-# --- A pledger's own data ("Your data") ----------------------------------------------------
-
-
-def pledger_pledges(*, email: str) -> list[Pledge]:
-    """Every pledge made from this address (its canonical form, exactly), in every
-    campaign, oldest first."""
-    wanted = canonical_email(email)
-    found = (
-        Pledge.objects.filter(email_canonical=wanted)
-        .select_related("campaign")
-        .prefetch_related(
-            Prefetch("moderation_events", queryset=ModerationEvent.objects.order_by("created_at", "id"))
-        )
-        .order_by("created_at", "id")
-    )
-    # A signed link shows these: each is checked in Python to be exactly the
-    # address asked for, not only by the database (CVE-2019-19844).
-    return [pledge for pledge in found if pledge.email_canonical == wanted]
-
-
-def pledger_data_export(*, pledges: list[Pledge]) -> dict[str, Any]:
-    """What we hold about a pledger, as the JSON they download: every field of
-    their pledges and the decisions about them (not who made those decisions)."""
-    return {
-        "format": "changeday-pledger-data/1",
-        "pledges": [
-            {
-                "public_id": pledge.public_id,
-                "campaign": {"name": pledge.campaign.name, "slug": pledge.campaign.slug},
-                "text": pledge.text,
-                "display_name": pledge.display_name,
-                "is_anonymous": pledge.is_anonymous,
-                "role": pledge.role,
-                "organisation": pledge.organisation,
-                "region": pledge.region,
-                "kind": pledge.kind,
-                "sectors": pledge.sector_slugs,
-                "email": pledge.email,
-                "consent_to_publish": pledge.consent_to_publish,
-                "wants_reminders": pledge.wants_reminders,
-                "status": pledge.status,
-                "rejection_reason": pledge.rejection_reason,
-                "created_at": pledge.created_at,
-                "confirmed_at": pledge.confirmed_at,
-                "published_at": pledge.published_at,
-                "decisions": [
-                    {"action": event.action, "to_status": event.to_status, "at": event.created_at}
-                    for event in pledge.moderation_events.all()
-                ],
-            }
-            for pledge in pledges
-        ],
-    }

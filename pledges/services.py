@@ -38,26 +38,21 @@ from changeday.lib.mailsession import (
 )
 from changeday.lib.tokens import make_token
 from pledges.models import (
-    ORGANISER_ACTIONS,
     PUBLIC_STATES,
     SECTOR_BITS,
     TOTAL_SHARDS,
     TRANSITIONS,
-    Action,
     EmailKind,
     Kind,
-    ModerationEvent,
     OutboxEmail,
     Pledge,
     Region,
-    RejectionReason,
-    Report,
-    ReportReason,
     Sector,
     SectorSlug,
     Status,
     TaggedSector,
     TotalShard,
+    Transition,
     all_total_keys,
     new_public_id,
     sector_mask_for,
@@ -120,13 +115,6 @@ class OutboxBatchPaused(Exception):
     def __init__(self, outbox_ids: list[int]) -> None:
         super().__init__(f"{len(outbox_ids)} emails wait for a retry")
         self.outbox_ids = outbox_ids
-
-
-@dataclass(frozen=True)
-class ModerationResult:
-    done: list[Pledge]
-    # (public id, why) for each pledge the action did not apply to.
-    skipped: list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -509,15 +497,11 @@ def _totals_delta(pledge: Pledge, sign: int) -> dict[str, int]:
     return dict.fromkeys(keys, sign)
 
 
-def _pledge_move(
-    *, pledge: Pledge, to: str, now: datetime, apply_totals: bool = True, **fields: object
-) -> dict[str, int]:
-    """Move one pledge (see _pledges_move). The live counters move in the same
-    transaction; with apply_totals=False the caller applies the returned deltas."""
-    deltas = _pledges_move(pledges=[pledge], to=to, now=now, **fields)
-    if apply_totals:
-        _totals_apply(campaign_id=pledge.campaign_id, deltas=deltas)
-    return deltas
+def _pledge_move(*, pledge: Pledge, to: str, now: datetime, **fields: object) -> None:
+    """Move one pledge (see _pledges_move); the live counters move in the same transaction."""
+    _totals_apply(
+        campaign_id=pledge.campaign_id, deltas=_pledges_move(pledges=[pledge], to=to, now=now, **fields)
+    )
 
 
 def _pledges_move(*, pledges: Sequence[Pledge], to: str, now: datetime, **fields: object) -> dict[str, int]:
@@ -612,155 +596,74 @@ def campaign_recompute_totals(*, campaign: Campaign) -> dict[str, tuple[int, int
     return drift
 
 
-def pledge_moderate(
-    *,
-    pledge_ids: Sequence[int],
-    action: str,
-    actor: AbstractBaseUser | None,
-    reason_code: str = "",
-    reason_text: str = "",
-    expected_status: str | None = None,
-    now: datetime | None = None,
-) -> ModerationResult:
-    """Apply one organiser decision to one or many pledges, recording each.
-
-    expected_status is the status the organiser saw: when another organiser
-    decided first, the pledge is skipped and reported back rather than decided
-    twice. Pledges are locked for the whole decision, so two organisers acting
-    at once are serialised and the second one's decision is skipped.
+def pledges_move(*, pledges: Sequence[Pledge], transition: str, now: datetime, **fields: object) -> None:
+    """Make one named move (TRANSITIONS) for many pledges the caller has locked, in its
+    transaction: one UPDATE per group that moves alike, and the live counters moved once
+    per campaign. The first to publish a pledge stamps its published_at. A pledge whose
+    status the move cannot start from is refused (InvalidTransition): the caller skips those.
     """
-    now = now or timezone.now()
-    if action not in ORGANISER_ACTIONS:
-        raise PledgeError("Choose publish, reject, hide or restore.")
-    reason_text = reason_text.strip()
-    if len(reason_text) > 500:
-        raise PledgeError("Keep the reason to 500 characters or fewer.")
-    if action == Action.REJECT and reason_code not in RejectionReason.values:
-        raise PledgeError("Choose a reason for rejecting from the list.")
-    if action != Action.REJECT:
-        reason_code = ""
-    from_states, to = TRANSITIONS[action]
-    done: list[Pledge] = []
-    skipped: list[tuple[str, str]] = []
-    with transaction.atomic():
-        # Locked in id order, so two bulk decisions never deadlock on each other.
-        pledges = list(
-            Pledge.objects.select_for_update(of=("self",))
-            .select_related("campaign")
-            .filter(pk__in=list(pledge_ids))
-            .order_by("pk")
+    from_states, to = TRANSITIONS[transition]
+    # Pledges that move together (same campaign, status and new fields) move in one
+    # UPDATE: a bulk publish of thousands one by one was far too slow.
+    groups: dict[tuple[int, str, bool], list[Pledge]] = {}
+    for pledge in pledges:
+        if pledge.status not in from_states:
+            raise InvalidTransition(f"A {pledge.get_status_display().lower()} pledge cannot {transition}.")
+        stamp = to in PUBLIC_STATES and pledge.published_at is None
+        groups.setdefault((pledge.campaign_id, pledge.status, stamp), []).append(pledge)
+    deltas: dict[int, dict[str, int]] = {}
+    for (campaign_id, _, stamp), group in groups.items():
+        moved = _pledges_move(
+            pledges=group, to=to, now=now, **fields, **({"published_at": now} if stamp else {})
         )
-        # Pledges that move together (same campaign, status and new fields)
-        # move in one UPDATE: one by one, a bulk publish missed its target (bench/README.md).
-        groups: dict[tuple[int, str, bool], list[Pledge]] = {}
-        for pledge in pledges:
-            if (expected_status and pledge.status != expected_status) or pledge.status not in from_states:
-                skipped.append((pledge.public_id, f"It is already {pledge.get_status_display().lower()}."))
-                continue
-            stamp = to in PUBLIC_STATES and pledge.published_at is None
-            groups.setdefault((pledge.campaign_id, pledge.status, stamp), []).append(pledge)
-            done.append(pledge)
-        was_status = {pledge.pk: pledge.status for pledge in done}
-        fields: dict[str, object] = {}
-        if action == Action.REJECT:
-            label = RejectionReason(reason_code).label
-            fields["rejection_reason"] = f"{label}: {reason_text}" if reason_text else label
-        deltas: dict[int, dict[str, int]] = {}
-        for (campaign_id, _, stamp), group in groups.items():
-            moved = _pledges_move(
-                pledges=group, to=to, now=now, **fields, **({"published_at": now} if stamp else {})
-            )
-            campaign_deltas = deltas.setdefault(campaign_id, {})
-            for key, delta in moved.items():
-                campaign_deltas[key] = campaign_deltas.get(key, 0) + delta
-        # Once per campaign: one shard each, so concurrent decisions never lock two in opposite orders.
-        for campaign_id, campaign_deltas in deltas.items():
-            _totals_apply(campaign_id=campaign_id, deltas=campaign_deltas)
-        events: list[ModerationEvent] = []
-        owed: list[OutboxEmail] = []
-        for pledge in done:
-            was = was_status[pledge.pk]
-            events.append(
-                ModerationEvent(
-                    pledge=pledge,
-                    actor=actor,
-                    action=action,
-                    from_status=was,
-                    to_status=to,
-                    reason_code=reason_code,
-                    reason_text=reason_text,
-                )
-            )
-            if action == Action.REJECT and was != Status.UNCONFIRMED:
-                owed.append(OutboxEmail(pledge=pledge, kind=EmailKind.REJECTED))
-            elif action == Action.PUBLISH and was == Status.PENDING:
-                owed.append(OutboxEmail(pledge=pledge, kind=EmailKind.PUBLISHED))
-        ModerationEvent.objects.bulk_create(events)
-        _outbox_queue_many(owed)
-    found = {pledge.pk for pledge in pledges}
-    skipped += [(str(pk), "It no longer exists.") for pk in pledge_ids if pk not in found]
-    return ModerationResult(done=done, skipped=skipped)
+        campaign_deltas = deltas.setdefault(campaign_id, {})
+        for key, delta in moved.items():
+            campaign_deltas[key] = campaign_deltas.get(key, 0) + delta
+    # Once per campaign: one shard each, so concurrent moves never lock two in opposite orders.
+    for campaign_id, campaign_deltas in deltas.items():
+        _totals_apply(campaign_id=campaign_id, deltas=campaign_deltas)
 
 
-def pledge_withdraw(*, pledge: Pledge, now: datetime | None = None) -> Pledge:
-    """The pledger takes their pledge back. Safe to repeat."""
-    return _pledge_system_move(pledge=pledge, action=Action.WITHDRAW, now=now)
+@dataclass(frozen=True)
+class PledgeMoved:
+    """A move nobody signed in made (the pledger, a rule), for those who listen."""
+
+    pledge: Pledge
+    transition: str
+    was: str
 
 
-def _pledge_system_move(*, pledge: Pledge, action: str, now: datetime | None) -> Pledge:
+# Higher layers hear of the moves pledge_transition makes through listeners they
+# register at start-up (AppConfig.ready): moderation writes each to its audit.
+# Pledges never imports them.
+_moved_listeners: list[Callable[[PledgeMoved], None]] = []
+
+
+def pledge_moved_listen(listener: Callable[[PledgeMoved], None]) -> None:
+    """Call `listener` in the transaction of every move pledge_transition makes."""
+    if listener not in _moved_listeners:
+        _moved_listeners.append(listener)
+
+
+def pledge_transition(*, pledge: Pledge, transition: str, now: datetime | None = None) -> Pledge:
+    """Make one named move of one pledge if its status allows, else nothing (safe to
+    repeat); the listeners hear of each move made."""
     now = now or timezone.now()
-    from_states, to = TRANSITIONS[action]
+    from_states, _ = TRANSITIONS[transition]
     with transaction.atomic():
         pledge = Pledge.objects.select_for_update().get(pk=pledge.pk)
         if pledge.status not in from_states:
             return pledge
         was = pledge.status
-        _pledge_move(pledge=pledge, to=to, now=now)
-        ModerationEvent.objects.create(
-            pledge=pledge, actor=None, action=action, from_status=was, to_status=to
-        )
+        pledges_move(pledges=[pledge], transition=transition, now=now)
+        for listener in _moved_listeners:
+            listener(PledgeMoved(pledge=pledge, transition=transition, was=was))
     return pledge
 
 
-def pledge_report(
-    *,
-    pledge: Pledge,
-    reporter_key: str,
-    network_key: str,
-    reason: str,
-    detail: str = "",
-    now: datetime | None = None,
-) -> bool:
-    """Record a visitor's report; hide the pledge once reports from the campaign's
-    report_threshold of distinct client networks came in.
-
-    Every report is stored for the organisers, a repeated one too; only the first
-    from its network counts. Returns whether this one counted.
-    """
-    if reason not in ReportReason.values:
-        raise PledgeError("Choose why you are reporting this pledge.")
-    detail = detail.strip()
-    if len(detail) > 500:
-        raise PledgeError("Keep the details to 500 characters or fewer.")
-    if pledge.status not in PUBLIC_STATES:
-        raise PledgeError("This pledge is not on the wall any more.")
-    fields = {"pledge": pledge, "reporter_key": reporter_key, "network_key": network_key}
-    with transaction.atomic():
-        try:
-            # The partial unique constraint decides which report of a network counts:
-            # a second one sent at the same moment waits for this one and is refused.
-            with transaction.atomic():
-                Report.objects.create(**fields, reason=reason, detail=detail, counted=True)
-        except IntegrityError:
-            Report.objects.create(**fields, reason=reason, detail=detail, counted=False)
-            return False
-        # The UPDATE holds the pledge row until commit, so of two networks reporting at
-        # once the later one reads the count with both in it.
-        Pledge.objects.filter(pk=pledge.pk).update(report_count=F("report_count") + 1)
-        pledge.refresh_from_db(fields=["report_count", "status"])
-        if pledge.report_count >= pledge.campaign.report_threshold:
-            _pledge_system_move(pledge=pledge, action=Action.AUTO_HIDE, now=now)
-    return True
+def pledge_withdraw(*, pledge: Pledge, now: datetime | None = None) -> Pledge:
+    """The pledger takes their pledge back. Safe to repeat."""
+    return pledge_transition(pledge=pledge, transition=Transition.WITHDRAW, now=now)
 
 
 def pledge_confirmation_url(*, pledge: Pledge, links: Links | None = None) -> str:
@@ -993,31 +896,12 @@ def outbox_claim_overdue(
     return ids
 
 
-# --- A pledger's own data: access, erasure, and the purge of unconfirmed pledges ---
-
-
 def pledger_data_url(*, pledge: Pledge, links: Links | None = None) -> str:
     """The link to every pledge made from this pledge's address. The token
     carries a public id, never the address, so the address stays out of URLs
     and the logs that keep them."""
     token = make_token(purpose=DATA_PURPOSE, value=pledge.public_id)
     return (links or Links()).url("pledges:data", token=token)
-
-
-def pledger_data_request(*, email: str) -> None:
-    """Email a link to every pledge made from this address, if it made any.
-
-    The caller learns nothing either way: a page must never reveal whether an
-    address pledged (product rule), so the answer is said by email or not at all.
-    """
-    wanted = canonical_email(email)
-    anchor = Pledge.objects.filter(email_canonical=wanted).order_by("-created_at", "-id").first()
-    # Checked again here, not only by the database (as Django's password reset does
-    # since CVE-2019-19844): the link goes to the anchor's address.
-    if anchor is None or anchor.email_canonical != wanted:
-        return
-    with transaction.atomic():
-        outbox_queue(pledge=anchor, kind=EmailKind.DATA_LINK)
 
 
 # Upper-case ASCII letters and their lower-case forms, for SQL's translate().
@@ -1061,101 +945,3 @@ def account_password_reset_request(*, email: str, now: datetime | None = None) -
         outbox_ids = [row[0] for row in cursor.fetchall()]
         if outbox_ids:
             transaction.on_commit(lambda: _outbox_hand_over(outbox_ids))
-
-
-def pledger_data_erase(*, email: str, now: datetime | None = None) -> int:
-    """Delete every pledge made from this address, in every campaign, with its
-    reports, sector tags and owed emails. Returns how many pledges went.
-
-    Published pledges first leave the live counters through _pledge_move, the
-    one place a status changes, so the totals stay exact without a recount. The
-    moderation audit keeps each decision, without the pledge and without the
-    organiser's reason, which may quote it.
-    """
-    now = now or timezone.now()
-    with transaction.atomic():
-        # Locked in id order, as pledge_moderate locks: an organiser deciding on
-        # one of these pledges at this moment waits, then finds it gone.
-        wanted = canonical_email(email)
-        found = Pledge.objects.select_for_update().filter(email_canonical=wanted).order_by("pk")
-        # Every row checked in Python to be exactly this address (CVE-2019-19844).
-        pledges = [pledge for pledge in found if pledge.email_canonical == wanted]
-        deltas: dict[int, dict[str, int]] = {}
-        for pledge in pledges:
-            if pledge.status in PUBLIC_STATES:
-                moved = _pledge_move(pledge=pledge, to=Status.WITHDRAWN, now=now, apply_totals=False)
-                campaign_deltas = deltas.setdefault(pledge.campaign_id, {})
-                for key, delta in moved.items():
-                    campaign_deltas[key] = campaign_deltas.get(key, 0) + delta
-        # One application per campaign, in key order, as the bulk decisions do:
-        # several calls would lock shards in an order the recount could cross.
-        for campaign_id, campaign_deltas in deltas.items():
-            _totals_apply(campaign_id=campaign_id, deltas=campaign_deltas)
-        ids = [pledge.pk for pledge in pledges]
-        ModerationEvent.objects.filter(pledge_id__in=ids).update(pledge=None, reason_text="")
-        # Reports, sector tags, outbox rows and reminder deliveries go with the
-        # pledges (CASCADE); a "remind me" sign-up from the address goes too.
-        Pledge.objects.filter(pk__in=ids).delete()
-        if pledges:
-            from reminders.models import ReminderSignup
-
-            signups = ReminderSignup.objects.filter(email_canonical=wanted).only("pk", "email_canonical")
-            ReminderSignup.objects.filter(
-                pk__in=[signup.pk for signup in signups if signup.email_canonical == wanted]
-            ).delete()
-    if pledges:
-        logger.info("Erased %d pledges at their pledger's request", len(pledges))
-    return len(pledges)
-
-
-def pledge_purge_unconfirmed(*, now: datetime | None = None, batch_size: int = 1000) -> int:
-    """Delete pledges never confirmed once no confirmation link for them can
-    still work. Returns how many went.
-
-    An unconfirmed pledge holds an address we were never allowed to keep. A link
-    works for PLEDGE_CONFIRMATION_MAX_AGE (7 days) from when its email was sent,
-    and a resubmission sends a fresh one, so a pledge with an email made, due or
-    sent within that time stays: its owner may still click. An email the
-    confirmation cap holds back is due later than it was made.
-    """
-    now = now or timezone.now()
-    cutoff = now - settings.PLEDGE_CONFIRMATION_MAX_AGE
-    purged = 0
-    while True:
-        with transaction.atomic():
-            # skip_locked: a pledge being confirmed right now is locked by
-            # pledge_confirm and must not be deleted under it; the next run
-            # finds it confirmed. The status filter is re-checked under the lock.
-            ids = list(
-                Pledge.objects.select_for_update(skip_locked=True)
-                .filter(status=Status.UNCONFIRMED, created_at__lt=cutoff)
-                .exclude(outbox_emails__created_at__gte=cutoff)
-                .exclude(outbox_emails__not_before__gte=cutoff)
-                .exclude(outbox_emails__sent_at__gte=cutoff)
-                .order_by("pk")
-                .values_list("pk", flat=True)[:batch_size]
-            )
-            if ids:
-                Pledge.objects.filter(pk__in=ids).delete()
-        purged += len(ids)
-        if len(ids) < batch_size:
-            break
-    if purged:
-        logger.info("Purged %d pledges never confirmed", purged)
-    return purged
-
-
-def unconfirmed_purge(*, now: datetime | None = None) -> dict[str, int]:
-    """Every purge of data people gave but never confirmed, by what was purged.
-
-    The beat task and `manage.py purge_unconfirmed` call this one function;
-    another kind of unconfirmed record (reminder sign-ups) joins by adding its
-    own `<entity>_purge_unconfirmed(*, now)` service to this dict.
-    """
-    from reminders.services import reminder_signup_purge_unconfirmed
-
-    now = now or timezone.now()
-    return {
-        "pledges": pledge_purge_unconfirmed(now=now),
-        "reminder sign-ups": reminder_signup_purge_unconfirmed(now=now),
-    }

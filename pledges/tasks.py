@@ -5,7 +5,7 @@ from datetime import timedelta
 from celery import Task, shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
-from pledges import services
+from pledges import privacy, services
 from pledges.sectors import pledge_sectors_repair
 
 # Retries of a temporary mail error (services.TEMPORARY_MAIL_ERRORS): 5 s,
@@ -76,4 +76,4 @@ def repair_sectors_task() -> int:
 @shared_task(acks_late=True)
 def purge_unconfirmed_task() -> dict[str, int]:
     """Delete what people gave but never confirmed, once it can no longer be confirmed."""
-    return services.unconfirmed_purge()
+    return privacy.unconfirmed_purge()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from pledges import data_views, views
+from pledges import privacy_views, views
 from pledges.feeds import PledgeFeed
 
 
@@ -32,10 +32,9 @@ urlpatterns = [
     path("pledges/confirm/<str:token>/", views.pledge_confirm, name="confirm"),
     path("pledges/withdraw/<str:token>/", views.pledge_withdraw, name="withdraw"),
     path("pledges/<public_id:public_id>/", views.pledge_detail, name="detail"),
-    path("pledges/<public_id:public_id>/report/", views.pledge_report, name="report"),
-    path("your-data/", data_views.data_request, name="data-request"),
-    path("your-data/sent/", data_views.data_sent, name="data-sent"),
-    path("your-data/<str:token>/", data_views.data_detail, name="data"),
-    path("your-data/<str:token>/pledges.json", data_views.data_download, name="data-download"),
-    path("your-data/<str:token>/delete/", data_views.data_erase, name="data-erase"),
+    path("your-data/", privacy_views.data_request, name="data-request"),
+    path("your-data/sent/", privacy_views.data_sent, name="data-sent"),
+    path("your-data/<str:token>/", privacy_views.data_detail, name="data"),
+    path("your-data/<str:token>/pledges.json", privacy_views.data_download, name="data-download"),
+    path("your-data/<str:token>/delete/", privacy_views.data_erase, name="data-erase"),
 ]

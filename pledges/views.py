@@ -3,11 +3,11 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from crispy_forms.utils import render_crispy_form
 from django.conf import settings
-from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
@@ -19,18 +19,16 @@ from django.views.decorators.http import require_http_methods
 
 from campaigns.models import Campaign, Phase
 from campaigns.selectors import campaign_for_visitors_or_404
-from changeday.lib.hashing import keyed_hash
 from changeday.lib.mail import absolute_url
 from changeday.lib.pagecache import current_get, current_set, generation_read, shared_page
 from changeday.lib.ratelimit import (
-    client_network,
     from_trusted_network,
     network_and_posted_email_key,
     rate_limit,
 )
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
-from pledges.forms import PledgeForm, ReportForm
+from pledges.forms import PledgeForm
 from pledges.models import Kind, Pledge, Region, SectorSlug, Status
 from pledges.selectors import (
     BadWallQuery,
@@ -44,8 +42,6 @@ from pledges.selectors import (
 # pledge still waiting for moderation at its permalink while others get a 404.
 OWN_PLEDGES_SESSION_KEY = "own_pledges"
 
-REPORT_THANKS = "Thank you. An organiser will look at this pledge."
-
 
 # Permalinks (the URL converter in urls.py) and signed links' values alike, so
 # whatever a token carries never reaches a query unchecked (PostgreSQL refuses
@@ -54,7 +50,7 @@ PUBLIC_ID_PATTERN = "[0-9a-z]{1,16}"
 _PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
 
 
-def _find_pledge(public_id: str) -> Pledge | None:
+def find_pledge(public_id: str) -> Pledge | None:
     if not _PUBLIC_ID.fullmatch(public_id):
         return None
     return Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
@@ -138,7 +134,7 @@ def _pledge_from_token(request: HttpRequest, token: str) -> Pledge | HttpRespons
         return _expired_link(request, token)
     except InvalidToken:
         return render(request, "pledges/link_invalid.html", status=400)
-    pledge = _find_pledge(public_id)
+    pledge = find_pledge(public_id)
     if pledge is None:
         return render(request, "pledges/link_invalid.html", status=404)
     return pledge
@@ -183,8 +179,18 @@ def _share_url(pledge: Pledge, permalink: str) -> str:
     return f"https://twitter.com/intent/tweet?{query}"
 
 
+# Parts of a pledge's page that higher apps add (moderation's "Report this pledge"),
+# registered at start-up (AppConfig.ready): each renders its HTML for the page.
+_page_sections: list[Callable[[HttpRequest, Pledge], str]] = []
+
+
+def pledge_page_section_add(section: Callable[[HttpRequest, Pledge], str]) -> None:
+    if section not in _page_sections:
+        _page_sections.append(section)
+
+
 def pledge_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    pledge = _find_pledge(public_id)
+    pledge = find_pledge(public_id)
     if pledge is None:
         raise Http404("No pledge here.")
     is_owner = pledge.public_id in request.session.get(OWN_PLEDGES_SESSION_KEY, [])
@@ -197,39 +203,9 @@ def pledge_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "permalink": permalink,
         "share_url": _share_url(pledge, permalink),
         "is_owner": is_owner,
-        "report_form": ReportForm(),
+        "sections": [section(request, pledge) for section in _page_sections],
     }
     return render(request, "pledges/detail.html", context)
-
-
-@require_http_methods(["POST"])
-@rate_limit("report", what="reports")
-def pledge_report(request: HttpRequest, public_id: str) -> HttpResponse:
-    pledge = _find_pledge(public_id)
-    if pledge is None or not pledge.is_public:
-        raise Http404("No pledge here.")
-    form = ReportForm(request.POST)
-    if not form.is_valid():
-        context = {"pledge": pledge, "campaign": pledge.campaign, "report_form": form}
-        return render(request, "pledges/report.html", context, status=400)
-    if form.caught_in_honeypot:
-        messages.success(request, REPORT_THANKS)
-        return redirect("pledges:detail", public_id=pledge.public_id)
-    if not request.session.session_key:
-        request.session.save()
-    services.pledge_report(
-        pledge=pledge,
-        reporter_key=keyed_hash(request.session.session_key, purpose="reporter"),
-        network_key=keyed_hash(client_network(request), purpose="reporter-network"),
-        reason=form.cleaned_data["reason"],
-        detail=form.cleaned_data["detail"],
-    )
-    # The same thanks whether or not the report counted towards hiding.
-    messages.success(request, REPORT_THANKS)
-    pledge.refresh_from_db(fields=["status"])
-    if pledge.is_public:
-        return redirect("pledges:detail", public_id=pledge.public_id)
-    return redirect("pages:campaign_detail", slug=pledge.campaign.slug)
 
 
 @require_http_methods(["GET", "POST"])
@@ -239,7 +215,7 @@ def pledge_withdraw(request: HttpRequest, token: str) -> HttpResponse:
         public_id = read_token(purpose=services.WITHDRAW_PURPOSE, token=token, max_age=None)
     except InvalidToken:
         return render(request, "pledges/link_invalid.html", status=400)
-    pledge = _find_pledge(public_id)
+    pledge = find_pledge(public_id)
     if pledge is None:
         return render(request, "pledges/link_invalid.html", status=404)
     # GET only shows the button, so a mail scanner cannot withdraw anything.

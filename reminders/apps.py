@@ -15,3 +15,12 @@ class RemindersConfig(AppConfig):
         from reminders.admin import ReminderInline, campaign_schedule_default
 
         campaign_admin_extend(inline=ReminderInline, on_create=campaign_schedule_default)
+
+        # Hook into pledges' privacy module, which sits below and never imports
+        # reminders: sign-ups go when their pledger erases their data, and unconfirmed
+        # ones with the scheduled purge.
+        from pledges import privacy
+        from reminders.services import reminder_signup_purge_unconfirmed, reminder_signups_erase
+
+        privacy.pledger_data_erase_listen(reminder_signups_erase)
+        privacy.unconfirmed_purge_register(what="reminder sign-ups", purge=reminder_signup_purge_unconfirmed)

@@ -558,3 +558,14 @@ def reminder_signup_purge_unconfirmed(*, now: datetime | None = None) -> int:
     ).delete()
     # Not counting the owed emails deleted with them.
     return by_model.get(ReminderSignup._meta.label, 0)
+
+
+def reminder_signups_erase(*, email_canonical: str, pledge_ids: list[int]) -> None:
+    """A pledger who erased their data loses their "remind me" sign-up from that address
+    too. Registered with pledges.privacy at start-up (reminders.apps); runs in the
+    erasing transaction."""
+    signups = ReminderSignup.objects.filter(email_canonical=email_canonical).only("pk", "email_canonical")
+    # Each row checked in Python to be exactly this address (CVE-2019-19844).
+    ReminderSignup.objects.filter(
+        pk__in=[signup.pk for signup in signups if signup.email_canonical == email_canonical]
+    ).delete()

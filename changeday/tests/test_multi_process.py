@@ -34,7 +34,8 @@ from campaigns.models import ModerationMode
 from changeday.lib import testservices
 from changeday.lib.testservices import Browser
 from conftest import create_pledge
-from pledges.models import Action, ModerationEvent, Pledge, Status
+from moderation.models import Action, ModerationEvent
+from pledges.models import Pledge, Status
 from pledges.selectors import campaign_totals
 from pledges.services import campaign_recompute_totals
 from reminders.models import DeliveryStatus, ReminderDelivery

@@ -24,11 +24,12 @@ from django.test.utils import CaptureQueriesContext
 
 from changeday.lib.dbrouter import REPLICA, replica_database, replica_or_primary
 from conftest import create_pledge
+from moderation.models import ReportReason
+from moderation.services import pledge_report
 from pages.stats import stats_cache_key
 from pledges.api import counters_cache_forget
-from pledges.models import Pledge, ReportReason, TotalShard
+from pledges.models import Pledge, TotalShard
 from pledges.selectors import WallFilters, totals_cache_key, wall_pledges
-from pledges.services import pledge_report
 
 ROOT = Path(__file__).resolve().parents[2]
 PLEDGES = f'"{Pledge._meta.db_table}"'

@@ -107,33 +107,3 @@ def test_a_person_who_is_not_staff_is_sent_to_log_in(stranger: Any) -> None:
     response = _client_for(stranger).get("/admin/pledges/pledge/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
-
-
-def test_the_audit_record_shows_on_the_pledge_and_cannot_be_edited_or_deleted(
-    pre_campaign: Any, organiser: Any, django_user_model: Any
-) -> None:
-    from pledges.models import ModerationEvent
-    from pledges.services import pledge_moderate
-
-    pledge = _pledge(pre_campaign, text="read every complaint letter our team gets", email="d@example.org")
-    pledge_moderate(pledge_ids=[pledge.pk], action="reject", actor=organiser, reason_code="not-a-pledge")
-    event = ModerationEvent.objects.get()
-    admin_user = django_user_model.objects.create_superuser(
-        "root@example.org", "root@example.org", "pw-root-1"
-    )
-    client = _client_for(admin_user)
-
-    page = client.get(f"/admin/pledges/pledge/{pledge.pk}/change/").content.decode()
-    assert "Not a pledge" in page and "organiser@example.org" in page
-
-    change = client.get(f"/admin/pledges/moderationevent/{event.pk}/change/")
-    assert 'name="_save"' not in change.content.decode()
-    client.post(
-        f"/admin/pledges/moderationevent/{event.pk}/change/",
-        {"reason_code": "spam", "to_status": "published"},
-    )
-    assert (
-        client.post(f"/admin/pledges/moderationevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
-    )
-    event.refresh_from_db()
-    assert (event.reason_code, event.to_status) == ("not-a-pledge", "rejected")

@@ -14,9 +14,9 @@ from django.conf import settings
 from django.test import Client
 
 from conftest import create_pledge
+from moderation.services import pledge_moderate
 from pledges.api import COUNTERS_TTL_SECONDS, counters_cache_forget
 from pledges.models import Pledge
-from pledges.services import pledge_moderate
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from django.test import Client
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from pledges import services
+from pledges import privacy, services
 from pledges.models import EmailKind, OutboxEmail, Pledge
 from reminders.services import reminder_signup_create
 
@@ -195,6 +195,6 @@ def test_a_confirmation_that_could_not_go_within_a_link_s_lifetime_is_not_owed_a
     assert [outbox.not_before is None for outbox in owed] == [True] * 3 + [False] * 3
     assert not OutboxEmail.objects.filter(pledge__text__endswith="week 6").exists()
     # Over an hour on, the pledges whose confirmations still wait are not purged.
-    purged = services.pledge_purge_unconfirmed(now=owed[0].created_at + HOUR + timedelta(minutes=30))
+    purged = privacy.pledge_purge_unconfirmed(now=owed[0].created_at + HOUR + timedelta(minutes=30))
     assert purged == 4  # the three sent at once and the one never owed
     assert sorted(Pledge.objects.values_list("pk", flat=True)) == sorted(o.pledge_id for o in owed[3:])

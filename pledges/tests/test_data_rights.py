@@ -16,9 +16,11 @@ from django.test import Client
 from campaigns.models import Campaign
 from changeday.lib.tokens import make_token
 from conftest import create_pledge, email_html, email_text
+from moderation import services as moderation
+from moderation.models import ModerationEvent, Report
 from pledges import services
 from pledges.api import counters_cache_forget
-from pledges.models import ModerationEvent, OutboxEmail, Pledge, Report, Status, TaggedSector
+from pledges.models import OutboxEmail, Pledge, Status, TaggedSector
 from pledges.selectors import campaign_totals
 
 KNOWN = "wombat.ward3@example.org"
@@ -50,8 +52,8 @@ def pledger(campaign: Campaign, pre_campaign: Campaign) -> list[Pledge]:
     pending = create_pledge(pre_campaign, 3, email=KNOWN)
     create_pledge(campaign, 4, email=OTHER)
     for reporter in ("a", "b"):
-        services.pledge_report(pledge=published, reporter_key=reporter, network_key=reporter, reason="spam")
-    services.pledge_moderate(
+        moderation.pledge_report(pledge=published, reporter_key=reporter, network_key=reporter, reason="spam")
+    moderation.pledge_moderate(
         pledge_ids=[second.pk],
         action="reject",
         actor=None,

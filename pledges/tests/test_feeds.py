@@ -10,8 +10,8 @@ import feedparser
 import pytest
 
 from conftest import create_pledge
+from moderation.services import pledge_moderate
 from pledges.models import Status
-from pledges.services import pledge_moderate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

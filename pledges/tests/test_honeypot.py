@@ -11,7 +11,8 @@ from django.conf import settings as django_settings
 from django.test import Client
 
 from conftest import create_pledge
-from pledges.models import OutboxEmail, Pledge, Report
+from moderation.models import Report
+from pledges.models import OutboxEmail, Pledge
 
 
 def _honeypot_block(html: str) -> str:

@@ -26,9 +26,11 @@ from django.utils import timezone
 from changeday.celery import app
 from changeday.lib import mailsession
 from conftest import WorkerKilled, create_pledge, either_smtp_way, free_port, use_broker
+from moderation.models import Action
+from moderation.services import pledge_moderate
 from pledges import services
-from pledges.models import Action, OutboxEmail, Pledge
-from pledges.services import OUTBOX_MAX_ATTEMPTS, outbox_send_many, pledge_moderate
+from pledges.models import OutboxEmail, Pledge
+from pledges.services import OUTBOX_MAX_ATTEMPTS, outbox_send_many
 from pledges.tasks import outbox_drain, send_outbox_email_task
 
 pytestmark = [

@@ -17,7 +17,7 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from changeday.celery import app
 from conftest import create_pledge
-from pledges import services
+from pledges import privacy, services
 from pledges.models import OutboxEmail, Pledge, Status
 from pledges.selectors import campaign_totals
 from pledges.tasks import purge_unconfirmed_task
@@ -33,10 +33,10 @@ def test_an_unconfirmed_pledge_is_kept_for_seven_days_and_purged_after(campaign:
     pledge = create_pledge(campaign, 1, confirm=False, send_confirmation=True)
     now = timezone.now()
 
-    assert services.pledge_purge_unconfirmed(now=now + timedelta(days=6, hours=23)) == 0
+    assert privacy.pledge_purge_unconfirmed(now=now + timedelta(days=6, hours=23)) == 0
     assert Pledge.objects.filter(pk=pledge.pk).exists()
 
-    assert services.pledge_purge_unconfirmed(now=now + timedelta(days=7, minutes=1)) == 1
+    assert privacy.pledge_purge_unconfirmed(now=now + timedelta(days=7, minutes=1)) == 1
     assert not Pledge.objects.filter(pk=pledge.pk).exists()
     assert not OutboxEmail.objects.filter(pledge_id=pledge.pk).exists()
 
@@ -50,7 +50,7 @@ def test_confirmed_pledges_of_any_age_are_never_purged_and_the_totals_do_not_mov
     abandoned = create_pledge(campaign, 4, confirm=False)
     before = campaign_totals(campaign=campaign)
 
-    purged = services.pledge_purge_unconfirmed(now=timezone.now() + timedelta(days=365))
+    purged = privacy.pledge_purge_unconfirmed(now=timezone.now() + timedelta(days=365))
 
     assert purged == 1
     assert set(Pledge.objects.values_list("pk", flat=True)) == {published.pk, pending.pk, withdrawn.pk}
@@ -71,7 +71,7 @@ def test_a_pledge_whose_confirmation_was_resent_this_week_is_kept(
     services.pledge_create(campaign=campaign, **{**values, "submission_token": uuid.uuid4()})
     assert OutboxEmail.objects.filter(pledge=pledge).count() == 2
 
-    assert services.pledge_purge_unconfirmed() == 0
+    assert privacy.pledge_purge_unconfirmed() == 0
     assert Pledge.objects.get(pk=pledge.pk).status == Status.UNCONFIRMED
 
 
@@ -79,7 +79,7 @@ def test_the_purge_works_through_many_pledges_in_batches(campaign: Campaign) -> 
     for n in range(7):
         create_pledge(campaign, n, confirm=False)
 
-    purged = services.pledge_purge_unconfirmed(now=timezone.now() + timedelta(days=8), batch_size=3)
+    purged = privacy.pledge_purge_unconfirmed(now=timezone.now() + timedelta(days=8), batch_size=3)
 
     assert purged == 7
     assert not Pledge.objects.exists()

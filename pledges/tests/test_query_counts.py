@@ -16,8 +16,8 @@ from django.test.utils import CaptureQueriesContext
 
 from campaigns.selectors import campaign_memo_forget
 from conftest import create_pledge
+from moderation.services import pledge_moderate, pledge_report
 from pledges.models import Pledge, Status
-from pledges.services import pledge_moderate, pledge_report
 
 pytestmark = pytest.mark.django_db
 

@@ -64,7 +64,7 @@ def _login(client: Client, username: str, password: str, url: str = "/accounts/l
 
 def test_reports_over_the_limit_say_when_to_come_back(campaign: Any, settings: Any) -> None:
     from conftest import create_pledge
-    from pledges.models import Report
+    from moderation.models import Report
 
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "report": (1, 3600)}
     pledges = [create_pledge(campaign, n) for n in range(2)]

@@ -12,11 +12,13 @@ from django.db import connection
 
 from changeday.celery import app
 from conftest import create_pledge
+from moderation.models import Action
+from moderation.services import pledge_moderate
 from pledges import services
-from pledges.models import Action, Pledge, TaggedSector, sector_mask_for
+from pledges.models import Pledge, TaggedSector, sector_mask_for
+from pledges.privacy import pledger_data_erase
 from pledges.sectors import pledge_sectors_repair
 from pledges.selectors import campaign_totals
-from pledges.services import pledge_moderate, pledger_data_erase
 from pledges.tasks import repair_sectors_task
 
 pytestmark = pytest.mark.django_db

@@ -117,7 +117,7 @@ def test_concurrent_publishes_leave_the_counters_exact(campaign: Any) -> None:
 def test_a_burst_of_concurrent_publishes_and_unpublishes_matches_a_fresh_recount(
     campaign: Any, organiser: Any
 ) -> None:
-    from pledges.services import pledge_moderate
+    from moderation.services import pledge_moderate
 
     if connection.vendor != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL")

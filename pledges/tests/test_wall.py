@@ -14,9 +14,9 @@ from django.test.utils import CaptureQueriesContext
 
 from campaigns.selectors import campaign_memo_forget
 from conftest import create_pledge
+from moderation.services import pledge_moderate
 from pledges.models import Pledge
 from pledges.selectors import WALL_PAGE_SIZE
-from pledges.services import pledge_moderate
 
 pytestmark = pytest.mark.django_db
 

@@ -53,7 +53,7 @@ def test_an_organiser_never_gets_the_visitors_page_nor_the_visitor_the_organiser
 def test_a_pledge_hidden_by_an_organiser_leaves_the_shared_wall_at_once(
     campaign: Any, organiser: Any
 ) -> None:
-    from pledges.services import pledge_moderate
+    from moderation.services import pledge_moderate
 
     kept = create_pledge(campaign, 1)
     hidden = create_pledge(campaign, 2)

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from bench.management.commands import load_pledges
 from conftest import create_pledge
 from pledges import selectors
 
@@ -29,7 +30,7 @@ def busy_campaign(campaign: Any) -> Any:
     """Enough pledges, some never confirmed, and fresh statistics, for the
     planner to choose as it would on Change Day: on a handful of rows a
     sequential scan wins. Loaded in bulk: through the services it would take most of a minute."""
-    call_command("load_pledges", campaign=campaign.slug, count=3000, seed=3)
+    call_command(load_pledges.Command(), campaign=campaign.slug, count=3000, seed=3)
     for n in range(20):
         create_pledge(campaign, n, confirm=False)
     with connection.cursor() as cursor:

@@ -13,8 +13,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from conftest import WorkerKilled, create_pledge, either_smtp_way, email_html, email_text, free_port
-from pledges.models import Action
-from pledges.services import pledge_moderate, pledge_withdraw
+from moderation.models import Action
+from moderation.services import pledge_moderate
+from pledges.services import pledge_withdraw
 from reminders import services
 from reminders.models import Anchor, Audience, DeliveryStatus, ReminderDelivery, ReminderRun
 from reminders.tests.helpers import reminder, run_due, signup

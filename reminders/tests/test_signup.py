@@ -135,7 +135,7 @@ def test_a_confirmation_owed_while_the_broker_was_down_is_sent_by_the_drain(
 
 
 def test_unconfirmed_sign_ups_are_purged_after_seven_days_and_confirmed_ones_kept(campaign: Any) -> None:
-    from pledges.services import unconfirmed_purge
+    from pledges.privacy import unconfirmed_purge
     from reminders.services import reminder_signup_confirm, reminder_signup_create
 
     now = timezone.now()
@@ -150,7 +150,7 @@ def test_unconfirmed_sign_ups_are_purged_after_seven_days_and_confirmed_ones_kep
 
 
 def test_erasing_a_pledgers_data_removes_their_sign_up_and_reminder_records(campaign: Any) -> None:
-    from pledges.services import pledger_data_erase
+    from pledges.privacy import pledger_data_erase
     from reminders.models import ReminderDelivery
     from reminders.tests.helpers import signup
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from pledges.services import unconfirmed_purge
+from pledges.privacy import unconfirmed_purge
 
 
 class Command(BaseCommand):

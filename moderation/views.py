@@ -3,48 +3,49 @@
 Every page works as plain forms that POST and redirect back (PRG). With htmx
 the same forms post in the background and the view answers with a partial:
 the status line, out-of-band updates of the counts and of each card decided.
+
+A visitor's report of a pledge (report_create) posts from the pledge's page, where
+report_section puts the form.
 """
 
 from __future__ import annotations
 
-import csv
 import re
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict, StreamingHttpResponse
-from django.shortcuts import render
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    QueryDict,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from campaigns.models import Campaign
 from campaigns.permissions import organiser_required
-from campaigns.selectors import SLUG_RE, campaign_get_by_slug, campaign_get_current
-from pledges import selectors, services
-from pledges.models import (
-    ORGANISER_ACTIONS,
-    TRANSITIONS,
-    Action,
-    ModerationEvent,
-    Pledge,
-    RejectionReason,
-    ReportReason,
-    SectorSlug,
-    Status,
-    sector_slugs_for,
-)
+from campaigns.selectors import campaign_get_by_slug, campaign_get_current
+from changeday.lib.hashing import keyed_hash
+from changeday.lib.ratelimit import client_network, rate_limit
+from moderation import selectors, services
+from moderation.export import export_csv_lines
+from moderation.forms import CAMPAIGN_CHOICE_ERROR, STALE_SELECTION, DecisionForm, QueueFilterForm, ReportForm
+from moderation.models import ORGANISER_ACTIONS, Action, ModerationEvent, RejectionReason, ReportReason
+from moderation.subjects import PLEDGES
+from pledges.models import Pledge, Status
 from pledges.screening import FlagReason
+from pledges.selectors import BadWallQuery, WallFilters, outbox_failed_count
+from pledges.services import PledgeError
+from pledges.views import find_pledge
 
-# Forms live here rather than in pledges/forms.py: they are the moderation
-# page's own query-string and button parsing, used by nothing else.
-
-ACTION_CHOICE_ERROR = "Choose publish, reject, hide or restore."
-STALE_SELECTION = "That selection is out of date. Reload the queue and try again."
+REPORT_THANKS = "Thank you. An organiser will look at this pledge."
 # The page shows 50; a bulk post naming far more than a page is not from it.
 MAX_SELECTION = 200
 ITEM_RE = re.compile(r"^(?P<public_id>[0-9a-z]{1,16})(?::(?P<status>[a-z]{1,16}))?$")
@@ -70,68 +71,6 @@ SHORTCUTS = {
     Action.HIDE: "h",
     Action.RESTORE: "u",
 }
-
-
-CAMPAIGN_CHOICE_ERROR = "That campaign does not exist. Choose one from the list."
-
-
-class CampaignSlugField(forms.ModelChoiceField):
-    """A campaign by slug; anything that cannot be a slug (a null character)
-    is refused before the lookup, which would otherwise be a database error."""
-
-    def to_python(self, value: Any) -> Campaign | None:
-        if value in self.empty_values:
-            return None
-        if not SLUG_RE.fullmatch(str(value)):
-            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
-        return super().to_python(value)
-
-
-class QueueFilterForm(forms.Form):
-    campaign = CampaignSlugField(
-        queryset=Campaign.objects.order_by("-opens_at"),
-        to_field_name="slug",
-        required=False,
-        empty_label=None,
-        error_messages={"invalid_choice": CAMPAIGN_CHOICE_ERROR},
-    )
-    status = forms.ChoiceField(
-        choices=[("", "Needs a decision")] + [(s, Status(s).label) for s in selectors.REVIEW_STATES],
-        required=False,
-        error_messages={"invalid_choice": "Choose a status from the list."},
-    )
-    sector = forms.ChoiceField(
-        choices=[("", "All sectors"), *SectorSlug.choices],
-        required=False,
-        error_messages={"invalid_choice": "Choose a sector from the list."},
-    )
-    flag = forms.ChoiceField(
-        choices=[("", "Any screening result"), *FlagReason.choices],
-        required=False,
-        label="Screening flag",
-        error_messages={"invalid_choice": "Choose a screening flag from the list."},
-    )
-
-
-class DecisionForm(forms.Form):
-    action = forms.ChoiceField(
-        choices=[(action, Action(action).label) for action in ORGANISER_ACTIONS],
-        error_messages={"required": ACTION_CHOICE_ERROR, "invalid_choice": ACTION_CHOICE_ERROR},
-    )
-    reason_code = forms.ChoiceField(
-        choices=[("", "Choose a reason"), *RejectionReason.choices],
-        required=False,
-        error_messages={"invalid_choice": "Choose a reason for rejecting from the list."},
-    )
-    reason_text = forms.CharField(
-        required=False,
-        max_length=500,
-        error_messages={"max_length": "Keep the reason to 500 characters or fewer."},
-    )
-    expected_status = forms.ChoiceField(
-        choices=Status.choices, required=False, error_messages={"invalid_choice": STALE_SELECTION}
-    )
-    all_on_page = forms.BooleanField(required=False)
 
 
 class BadDecision(Exception):
@@ -174,7 +113,7 @@ def _actor_name(event: ModerationEvent) -> str:
 
 def _card(pledge: Pledge) -> Card:
     """What one card shows, from the prefetched relations (no further queries)."""
-    allowed = [action for action in ORGANISER_ACTIONS if pledge.status in TRANSITIONS[action][0]]
+    allowed = [action for action in ORGANISER_ACTIONS if pledge.status in PLEDGES.transitions[action][0]]
     reports = pledge.reports.all()
     reasons = Counter(report.reason for report in reports)
     # One line per different text, first sent first: a flood of one text stays one line.
@@ -247,7 +186,7 @@ def _render_queue(
         )
         cards = [_card(pledge) for pledge in pledges]
         counts = selectors.moderation_counts(campaign=view.campaign, sector=view.sector, flag=view.flag)
-        failed_emails = selectors.outbox_failed_count(campaign=view.campaign)
+        failed_emails = outbox_failed_count(campaign=view.campaign)
     # The selects show what the queue really shows (a bad value falls back).
     fields = QueueFilterForm.base_fields
     campaign_choices = [(campaign.slug, campaign.name) for campaign in fields["campaign"].queryset.all()]
@@ -315,12 +254,7 @@ def _decide(request: HttpRequest, form: DecisionForm) -> Outcome:
     selection = _selection(
         request, all_on_page=values["all_on_page"], expected_status=values["expected_status"]
     )
-    found = {
-        public_id: (pk, text)
-        for public_id, pk, text in Pledge.objects.filter(public_id__in=list(selection)).values_list(
-            "public_id", "pk", "text"
-        )
-    }
+    found = selectors.pledge_ids_and_texts(public_ids=list(selection))
     if not found:
         raise BadDecision("Those pledges no longer exist. Reload the queue.")
     notes: list[tuple[str, str]] = []
@@ -350,7 +284,7 @@ def _decide(request: HttpRequest, form: DecisionForm) -> Outcome:
     elif done:
         notes.insert(0, ("success", f"{DONE_VERBS[action]} {len(done)} pledges."))
     if skipped:
-        now = dict(Pledge.objects.filter(public_id__in=skipped).values_list("public_id", "status"))
+        now = selectors.pledge_statuses(public_ids=skipped)
         for public_id in skipped:
             excerpt = _excerpt(found[public_id][1])
             status = now.get(public_id, "")
@@ -386,7 +320,7 @@ def moderation_decide(request: HttpRequest) -> HttpResponse:
         return _bad_request(request, view, first)
     try:
         outcome = _decide(request, form)
-    except (BadDecision, services.PledgeError) as exc:
+    except (BadDecision, PledgeError) as exc:
         return _bad_request(request, view, str(exc))
     if not _is_htmx(request):
         levels = {"success": messages.SUCCESS, "warning": messages.WARNING}
@@ -411,22 +345,6 @@ def moderation_decide(request: HttpRequest) -> HttpResponse:
     return render(request, "moderation/_decision.html", context)
 
 
-# Spreadsheets run a cell that starts with one of these as a formula; a pledge
-# text must never become one (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @organiser_required
 @require_GET
 def moderation_export(request: HttpRequest) -> HttpResponse:
@@ -441,22 +359,52 @@ def moderation_export(request: HttpRequest) -> HttpResponse:
     if status and status not in Status.values:
         return HttpResponse("Choose a status from the list.", status=400, content_type="text/plain")
     try:
-        filters = selectors.WallFilters.from_query(request.GET)
-    except selectors.BadWallQuery as exc:
+        filters = WallFilters.from_query(request.GET)
+    except BadWallQuery as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
-    rows = selectors.pledges_for_export(campaign=campaign, filters=filters, status=status)
-    writer = csv.writer(_Echo())
-    columns = [c for c in selectors.EXPORT_COLUMNS if c != "sector_mask"]
-    mask_at = selectors.EXPORT_COLUMNS.index("sector_mask")
-
-    def lines() -> Iterator[str]:
-        yield writer.writerow([*columns, "sectors"])
-        for row in rows:
-            sectors = " ".join(sector_slugs_for(row[mask_at]))
-            cells = [_csv_cell(value) for i, value in enumerate(row) if i != mask_at]
-            yield writer.writerow([*cells, sectors])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    lines = export_csv_lines(campaign=campaign, filters=filters, status=status)
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="pledges-{campaign.slug}.csv"'
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# --- A visitor's report, from a pledge's page ---------------------------------------------
+
+
+def report_section(request: HttpRequest, pledge: Pledge) -> str:
+    """The "Report this pledge" part of a pledge's page (registered with pledges.views)."""
+    if not pledge.is_public:
+        return ""
+    context = {"pledge": pledge, "report_form": ReportForm()}
+    return render_to_string("moderation/_report_section.html", context, request)
+
+
+@require_http_methods(["POST"])
+@rate_limit("report", what="reports")
+def report_create(request: HttpRequest, public_id: str) -> HttpResponse:
+    pledge = find_pledge(public_id)
+    if pledge is None or not pledge.is_public:
+        raise Http404("No pledge here.")
+    form = ReportForm(request.POST)
+    if not form.is_valid():
+        context = {"pledge": pledge, "campaign": pledge.campaign, "report_form": form}
+        return render(request, "moderation/report.html", context, status=400)
+    if form.caught_in_honeypot:
+        messages.success(request, REPORT_THANKS)
+        return redirect("pledges:detail", public_id=pledge.public_id)
+    if not request.session.session_key:
+        request.session.save()
+    services.pledge_report(
+        pledge=pledge,
+        reporter_key=keyed_hash(request.session.session_key, purpose="reporter"),
+        network_key=keyed_hash(client_network(request), purpose="reporter-network"),
+        reason=form.cleaned_data["reason"],
+        detail=form.cleaned_data["detail"],
+    )
+    # The same thanks whether or not the report counted towards hiding.
+    messages.success(request, REPORT_THANKS)
+    pledge.refresh_from_db(fields=["status"])
+    if pledge.is_public:
+        return redirect("pledges:detail", public_id=pledge.public_id)
+    return redirect("pages:campaign_detail", slug=pledge.campaign.slug)

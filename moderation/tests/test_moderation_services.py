@@ -12,14 +12,11 @@ from django.db import close_old_connections, connection
 from django.test import Client
 
 from conftest import create_pledge
-from pledges.models import Action, ModerationEvent, OutboxEmail, Pledge, Report, Status
+from moderation.models import Action, ModerationEvent, Report
+from moderation.services import pledge_moderate
+from pledges.models import OutboxEmail, Pledge, Status
 from pledges.selectors import campaign_totals
-from pledges.services import (
-    PledgeError,
-    campaign_recompute_totals,
-    pledge_moderate,
-    pledge_withdraw_url,
-)
+from pledges.services import PledgeError, campaign_recompute_totals, pledge_withdraw_url
 
 pytestmark = pytest.mark.django_db
 

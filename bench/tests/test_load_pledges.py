@@ -1,4 +1,7 @@
-"""load_pledges: bulk benchmark pledges that keep every rule a real pledge keeps."""
+"""load_pledges: bulk benchmark pledges that keep every rule a real pledge keeps.
+
+The bench app is installed only for the benchmark harness (CHANGEDAY_BENCH_ENDPOINTS),
+so the command is called by its object rather than by name."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
+from bench.management.commands import load_pledges
 from campaigns.models import Campaign
 from pledges.models import PUBLIC_ID_ALPHABET, SECTOR_BITS, Kind, Pledge, Region, Status, TaggedSector
 from pledges.services import pledge_dedupe_key
@@ -27,7 +31,7 @@ PUBLIC_ID = re.compile(f"^[{PUBLIC_ID_ALPHABET}]{{12}}$")
 def _load(campaign: Campaign, count: int = COUNT, **options: Any) -> str:
     out = io.StringIO()
     options.setdefault("seed", 2014)
-    call_command("load_pledges", campaign=campaign.slug, count=count, stdout=out, **options)
+    call_command(load_pledges.Command(), campaign=campaign.slug, count=count, stdout=out, **options)
     return out.getvalue()
 
 
@@ -144,7 +148,7 @@ def test_pre_moderated_pledges_were_published_after_they_were_confirmed(pre_camp
 
 def test_load_pledges_refuses_an_unknown_campaign(campaign: Campaign) -> None:
     with pytest.raises(CommandError, match="no-such-day"):
-        call_command("load_pledges", campaign="no-such-day", count=10, stdout=io.StringIO())
+        call_command(load_pledges.Command(), campaign="no-such-day", count=10, stdout=io.StringIO())
     assert not Pledge.objects.exists()
 
 

@@ -1,5 +1,5 @@
 """'Your data': a pledger asks for a signed link by email, then sees, downloads
-or deletes every pledge made from their address."""
+or deletes every pledge made from their address (pledges.privacy)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from changeday.lib.emailaddr import canonical_email
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.ratelimit import rate_limit, rate_limited
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
-from pledges import services
+from pledges import privacy, services
 from pledges.forms import DataRequestForm
 from pledges.models import Pledge
-from pledges.selectors import pledger_data_export, pledger_pledges
+from pledges.privacy import pledger_data_export, pledger_pledges
 
 # One mailbox gets at most this many links an hour, however many people ask for it.
 DATA_EMAILS_PER_ADDRESS_PER_HOUR = 3
@@ -52,7 +52,7 @@ def data_request(request: HttpRequest) -> HttpResponse:
         limit=DATA_EMAILS_PER_ADDRESS_PER_HOUR,
         window_seconds=3600,
     ):
-        services.pledger_data_request(email=email)
+        privacy.pledger_data_request(email=email)
     return redirect("pledges:data-sent")
 
 
@@ -120,5 +120,5 @@ def data_download(request: HttpRequest, token: str, email: str) -> HttpResponse:
 @require_http_methods(["POST"])
 @_for_link_holder
 def data_erase(request: HttpRequest, token: str, email: str) -> HttpResponse:
-    erased = services.pledger_data_erase(email=email)
+    erased = privacy.pledger_data_erase(email=email)
     return render(request, "pledges/data_erased.html", {"erased": erased})

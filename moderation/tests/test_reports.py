@@ -14,8 +14,9 @@ from django.db import close_old_connections, connection
 from django.test import Client
 
 from conftest import create_pledge
-from pledges.models import ModerationEvent, Pledge, Report, Status
-from pledges.services import pledge_report
+from moderation.models import ModerationEvent, Report
+from moderation.services import pledge_report
+from pledges.models import Pledge, Status
 
 BALANCER = "10.0.0.2"
 

@@ -12,15 +12,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from campaigns.services import organiser_group_ensure
-from pledges.models import EmailKind, ModerationEvent, OutboxEmail, Pledge, Status
+from moderation.models import ModerationEvent
+from moderation.services import pledge_moderate, pledge_report
+from pledges.models import EmailKind, OutboxEmail, Pledge, Status
 from pledges.selectors import campaign_totals
-from pledges.services import (
-    campaign_recompute_totals,
-    pledge_confirm,
-    pledge_create,
-    pledge_moderate,
-    pledge_report,
-)
+from pledges.services import campaign_recompute_totals, pledge_confirm, pledge_create
 
 QUEUE = "/moderation/"
 DECIDE = "/moderation/decide/"

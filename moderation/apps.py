@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ModerationConfig(AppConfig):
+    name = "moderation"
+    verbose_name = "Moderation"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Hook into pledges, which sits below and never imports moderation: the moves
+        nobody signed in made go into the audit, an erased pledger's decisions lose the
+        person, their download lists the decisions, and their page offers a report."""
+        from moderation.selectors import pledger_decisions
+        from moderation.services import pledge_moved_record, pledger_audit_forget
+        from moderation.views import report_section
+        from pledges import privacy, services, views
+
+        services.pledge_moved_listen(pledge_moved_record)
+        privacy.pledger_data_erase_listen(pledger_audit_forget)
+        privacy.pledger_data_export_extend(pledger_decisions)
+        views.pledge_page_section_add(report_section)

@@ -1,0 +1,106 @@
+"""The moderation page's query-string and button parsing, and the visitors' report form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Layout
+from django import forms
+
+from campaigns.models import Campaign
+from campaigns.selectors import SLUG_RE
+from changeday.lib.honeypot import HoneypotFormMixin
+from moderation.models import ORGANISER_ACTIONS, Action, RejectionReason, ReportReason
+from moderation.selectors import REVIEW_STATES
+from pledges.models import SectorSlug, Status
+from pledges.screening import FlagReason
+
+ACTION_CHOICE_ERROR = "Choose publish, reject, hide or restore."
+STALE_SELECTION = "That selection is out of date. Reload the queue and try again."
+CAMPAIGN_CHOICE_ERROR = "That campaign does not exist. Choose one from the list."
+
+
+class CampaignSlugField(forms.ModelChoiceField):
+    """A campaign by slug; anything that cannot be a slug (a null character)
+    is refused before the lookup, which would otherwise be a database error."""
+
+    def to_python(self, value: Any) -> Campaign | None:
+        if value in self.empty_values:
+            return None
+        if not SLUG_RE.fullmatch(str(value)):
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+class QueueFilterForm(forms.Form):
+    campaign = CampaignSlugField(
+        queryset=Campaign.objects.order_by("-opens_at"),
+        to_field_name="slug",
+        required=False,
+        empty_label=None,
+        error_messages={"invalid_choice": CAMPAIGN_CHOICE_ERROR},
+    )
+    status = forms.ChoiceField(
+        choices=[("", "Needs a decision")] + [(s, Status(s).label) for s in REVIEW_STATES],
+        required=False,
+        error_messages={"invalid_choice": "Choose a status from the list."},
+    )
+    sector = forms.ChoiceField(
+        choices=[("", "All sectors"), *SectorSlug.choices],
+        required=False,
+        error_messages={"invalid_choice": "Choose a sector from the list."},
+    )
+    flag = forms.ChoiceField(
+        choices=[("", "Any screening result"), *FlagReason.choices],
+        required=False,
+        label="Screening flag",
+        error_messages={"invalid_choice": "Choose a screening flag from the list."},
+    )
+
+
+class DecisionForm(forms.Form):
+    action = forms.ChoiceField(
+        choices=[(action, Action(action).label) for action in ORGANISER_ACTIONS],
+        error_messages={"required": ACTION_CHOICE_ERROR, "invalid_choice": ACTION_CHOICE_ERROR},
+    )
+    reason_code = forms.ChoiceField(
+        choices=[("", "Choose a reason"), *RejectionReason.choices],
+        required=False,
+        error_messages={"invalid_choice": "Choose a reason for rejecting from the list."},
+    )
+    reason_text = forms.CharField(
+        required=False,
+        max_length=500,
+        error_messages={"max_length": "Keep the reason to 500 characters or fewer."},
+    )
+    expected_status = forms.ChoiceField(
+        choices=Status.choices, required=False, error_messages={"invalid_choice": STALE_SELECTION}
+    )
+    all_on_page = forms.BooleanField(required=False)
+
+
+class ReportForm(HoneypotFormMixin, forms.Form):
+    reason = forms.ChoiceField(
+        label="Why should an organiser look at this pledge?",
+        choices=ReportReason.choices,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose why you are reporting this pledge.",
+            "invalid_choice": "Choose a reason from the list.",
+        },
+    )
+    detail = forms.CharField(
+        label="Anything else an organiser should know (optional)",
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 500}),
+        error_messages={"max_length": "Keep it to 500 characters or fewer (it has %(show_value)d)."},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The page's template writes the <form> tag; the layout places the honeypot.
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout("reason", "detail", self.honeypot_layout())

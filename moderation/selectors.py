@@ -1,0 +1,175 @@
+"""Reads of moderation: the queue, its counts, the cards' details, the organisers'
+CSV export and a pledger's decisions for their download."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Case, Count, Prefetch, Q, QuerySet, Value, When
+
+from campaigns.models import Campaign
+from moderation.models import ModerationEvent, Report
+from pledges.models import SECTOR_BITS, Pledge, Status
+from pledges.selectors import WallFilters, masks_with, pledges_filtered
+
+# The queue is worked from the top, so a page is the first QUEUE_PAGE of the
+# ordered queue plus the counts: no OFFSET walking over a large table.
+QUEUE_PAGE = 50
+QUEUE_STATES: tuple[str, ...] = (Status.HIDDEN, Status.PENDING)
+# Decided pledges an organiser may review (and reverse) through the same page.
+REVIEW_STATES: tuple[str, ...] = (Status.PENDING, Status.HIDDEN, Status.PUBLISHED, Status.REJECTED)
+
+
+@dataclass(frozen=True)
+class ModerationCounts:
+    hidden: int
+    flagged: int
+    waiting: int
+
+    @property
+    def total(self) -> int:
+        return self.hidden + self.flagged + self.waiting
+
+
+def _moderation_filter(queryset: QuerySet[Pledge], *, sector: str, flag: str) -> QuerySet[Pledge]:
+    if sector:
+        queryset = queryset.filter(sector_mask__in=masks_with(SECTOR_BITS[sector]))
+    if flag:
+        if connection.vendor == "postgresql":
+            # jsonb containment: ["reason"] is inside flags.
+            queryset = queryset.filter(flags__contains=[flag])
+        else:
+            # SQLite's JSONField has no contains lookup; match the quoted reason
+            # in the JSON text instead (reasons are slugs, so no escaping issue).
+            queryset = queryset.filter(flags__icontains=f'"{flag}"')
+    return queryset
+
+
+def _with_moderation_details(queryset: QuerySet[Pledge]) -> QuerySet[Pledge]:
+    """Everything a moderation card shows, in a fixed number of queries."""
+    return queryset.prefetch_related(
+        Prefetch(
+            "reports",
+            queryset=Report.objects.only("id", "pledge_id", "reason", "detail").order_by("created_at", "id"),
+        ),
+        Prefetch(
+            "moderation_events",
+            queryset=ModerationEvent.objects.select_related("actor").order_by("created_at", "id"),
+        ),
+    )
+
+
+def moderation_queue(
+    *, campaign: Campaign, status: str = "", sector: str = "", flag: str = "", limit: int = QUEUE_PAGE
+) -> list[Pledge]:
+    """The pledges an organiser should look at, most urgent first.
+
+    With no status: hidden after reports first (the public already objected),
+    then pledges the screening flagged, then the rest oldest first (the pledger
+    has waited longest). With a status: that status only, for review.
+    """
+    queryset = _moderation_filter(Pledge.objects.filter(campaign=campaign), sector=sector, flag=flag)
+    if status in (Status.PUBLISHED, Status.REJECTED):
+        ordered = queryset.filter(status=status).order_by("-status_changed_at", "-id")
+    else:
+        states = [status] if status else list(QUEUE_STATES)
+        ordered = (
+            queryset.filter(status__in=states)
+            .annotate(
+                need=Case(
+                    When(status=Status.HIDDEN, then=Value(0)),
+                    When(flags=[], then=Value(2)),
+                    default=Value(1),
+                )
+            )
+            .order_by("need", "created_at", "id")
+        )
+    return list(_with_moderation_details(ordered)[:limit])
+
+
+def moderation_counts(*, campaign: Campaign, sector: str = "", flag: str = "") -> ModerationCounts:
+    """How many pledges wait in each group of the queue: one aggregate over the
+    queue's partial index (pending and hidden only), never over every pledge."""
+    queryset = _moderation_filter(
+        Pledge.objects.filter(campaign=campaign, status__in=QUEUE_STATES), sector=sector, flag=flag
+    )
+    pending = Q(status=Status.PENDING)
+    row = queryset.aggregate(
+        hidden=Count("id", filter=Q(status=Status.HIDDEN)),
+        flagged=Count("id", filter=pending & ~Q(flags=[])),
+        waiting=Count("id", filter=pending & Q(flags=[])),
+    )
+    return ModerationCounts(hidden=row["hidden"], flagged=row["flagged"], waiting=row["waiting"])
+
+
+def moderation_pledges(*, public_ids: list[str]) -> list[Pledge]:
+    """Pledges by public id with their moderation details, to redraw their cards."""
+    return list(_with_moderation_details(Pledge.objects.filter(public_id__in=public_ids)).order_by("id"))
+
+
+# --- The organisers' CSV export ----------------------------------------------------------
+
+EXPORT_COLUMNS = (
+    "public_id",
+    "status",
+    "created_at",
+    "confirmed_at",
+    "published_at",
+    "text",
+    "display_name",
+    "is_anonymous",
+    "role",
+    "organisation",
+    "region",
+    "kind",
+    "sector_mask",
+    "email",
+    "wants_reminders",
+    "flags",
+    "report_count",
+    "rejection_reason",
+)
+
+
+def pledges_for_export(
+    *, campaign: Campaign, filters: WallFilters, status: str = ""
+) -> Iterator[tuple[Any, ...]]:
+    """Every matching pledge as a row, streamed from a server-side cursor: a
+    million rows never sit in memory at once."""
+    queryset = Pledge.objects.filter(campaign=campaign)
+    if status:
+        queryset = queryset.filter(status=status)
+    queryset = pledges_filtered(queryset, filters)
+    return queryset.order_by("created_at", "id").values_list(*EXPORT_COLUMNS).iterator(chunk_size=2000)
+
+
+# --- A pledger's own data ----------------------------------------------------------------
+
+
+def pledger_decisions(pledges: list[Pledge]) -> dict[int, dict[str, Any]]:
+    """The decisions about each pledge, for its pledger's download (pledges.privacy):
+    what was done and when, not who did it."""
+    events = ModerationEvent.objects.filter(pledge__in=pledges).order_by("created_at", "id")
+    decisions: dict[int, list[dict[str, Any]]] = {pledge.pk: [] for pledge in pledges}
+    for event in events.only("pledge_id", "action", "to_status", "created_at"):
+        decisions[event.pledge_id].append(
+            {"action": event.action, "to_status": event.to_status, "at": event.created_at}
+        )
+    return {pk: {"decisions": found} for pk, found in decisions.items()}
+
+
+# --- A decision's pledges ------------------------------------------------------------------
+
+
+def pledge_ids_and_texts(*, public_ids: list[str]) -> dict[str, tuple[int, str]]:
+    """{public id: (id, text)} of the pledges a decision names that still exist."""
+    rows = Pledge.objects.filter(public_id__in=public_ids).values_list("public_id", "pk", "text")
+    return {public_id: (pk, text) for public_id, pk, text in rows}
+
+
+def pledge_statuses(*, public_ids: list[str]) -> dict[str, str]:
+    """{public id: status} now, to say what happened to a skipped decision's pledges."""
+    return dict(Pledge.objects.filter(public_id__in=public_ids).values_list("public_id", "status"))

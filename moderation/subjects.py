@@ -1,0 +1,100 @@
+"""What organisers moderate, seen through one small protocol.
+
+A decision is the same steps whatever it is about: validate the request, lock the
+things decided on in id order, apply the move each one's own app defines, record
+it in the audit, and queue what follows on commit. A kind of subject supplies the
+parts that differ. Pledges are the first kind; stories of what people did will
+register as a second, with their own states and moves, without changing the steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from moderation.models import Action
+from pledges import services as pledge_services
+from pledges.models import TRANSITIONS, EmailKind, OutboxEmail, Pledge, Status
+
+
+class Moderatable(Protocol):
+    """One thing decided on: a row with a public id and a status."""
+
+    pk: Any
+    public_id: str
+    status: str
+
+    def get_status_display(self) -> str: ...
+
+
+class ModerationSubject(Protocol):
+    """A kind of thing organisers decide about."""
+
+    kind: str
+    # action -> (the statuses it may start from, the status it leads to)
+    transitions: Mapping[str, tuple[frozenset[str], str]]
+
+    def lock(self, ids: Sequence[int]) -> list[Moderatable]:
+        """The rows, locked for the caller's transaction, in id order (so two bulk
+        decisions never wait on each other in opposite orders)."""
+        ...
+
+    def apply(self, items: Sequence[Moderatable], *, action: str, reason: str, now: datetime) -> None:
+        """Move every item by `action` in the caller's transaction; `reason` is the
+        organiser's reason for a rejection, as the subject keeps it."""
+        ...
+
+    def audit_target(self, item: Moderatable) -> dict[str, Any]:
+        """The ModerationEvent fields that name the item."""
+        ...
+
+    def after_decision(self, items: Sequence[Moderatable], *, action: str, was: Mapping[Any, str]) -> None:
+        """Queue what follows a decision (emails) to happen on commit."""
+        ...
+
+
+class PledgeSubject:
+    """Pledges: their status machine and counters live in pledges (pledges_move)."""
+
+    kind = "pledge"
+    transitions = TRANSITIONS
+
+    def lock(self, ids: Sequence[int]) -> list[Pledge]:
+        return list(
+            Pledge.objects.select_for_update(of=("self",))
+            .select_related("campaign")
+            .filter(pk__in=list(ids))
+            .order_by("pk")
+        )
+
+    def apply(self, items: Sequence[Pledge], *, action: str, reason: str, now: datetime) -> None:
+        fields = {"rejection_reason": reason} if action == Action.REJECT else {}
+        pledge_services.pledges_move(pledges=items, transition=action, now=now, **fields)
+
+    def audit_target(self, item: Pledge) -> dict[str, Any]:
+        return {"pledge": item}
+
+    def after_decision(self, items: Sequence[Pledge], *, action: str, was: Mapping[Any, str]) -> None:
+        owed: list[OutboxEmail] = []
+        for pledge in items:
+            if action == Action.REJECT and was[pledge.pk] != Status.UNCONFIRMED:
+                owed.append(OutboxEmail(pledge=pledge, kind=EmailKind.REJECTED))
+            elif action == Action.PUBLISH and was[pledge.pk] == Status.PENDING:
+                owed.append(OutboxEmail(pledge=pledge, kind=EmailKind.PUBLISHED))
+        # One INSERT, and the emails handed to the workers on commit.
+        pledge_services._outbox_queue_many(owed)
+
+
+PLEDGES = PledgeSubject()
+
+_subjects: dict[str, ModerationSubject] = {PLEDGES.kind: PLEDGES}
+
+
+def subject_register(subject: ModerationSubject) -> None:
+    """A new kind of subject joins the queue's decisions (from its AppConfig.ready)."""
+    _subjects[subject.kind] = subject
+
+
+def subject_get(kind: str) -> ModerationSubject:
+    return _subjects[kind]

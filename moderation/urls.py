@@ -1,0 +1,20 @@
+"""The organisers' queue at /moderation/ (every view there is wrapped in
+organiser_required), and a visitor's report from a pledge's page."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from moderation import views
+
+# Registers the public_id converter the report's path uses, whichever urls load first.
+from pledges import urls as _pledge_urls  # noqa: F401
+
+app_name = "moderation"
+
+urlpatterns = [
+    path("moderation/", views.moderation_queue, name="queue"),
+    path("moderation/decide/", views.moderation_decide, name="decide"),
+    path("moderation/export.csv", views.moderation_export, name="export"),
+    path("pledges/<public_id:public_id>/report/", views.report_create, name="report"),
+]
