@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "moderation",
     "reminders",
     "pages",
+    # `manage.py load_pledges` (bulk data for benchmarks): a command, no models, no URLs.
+    "bench.tools",
 ]
 # Bare reference endpoints for bench/run.py (bench/urls.py). Off everywhere
 # else: a deployment never routes them.

@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
-from bench.management.commands import load_pledges
+from bench.tools.management.commands import load_pledges
 from campaigns.models import Campaign
 from pledges.models import PUBLIC_ID_ALPHABET, SECTOR_BITS, Kind, Pledge, Region, Status, TaggedSector
 from pledges.services import pledge_dedupe_key

@@ -62,10 +62,7 @@ ALLOWED_RELATIONS: dict[str, str] = {
 
 # An app may hold more than MAX_SHARE of the code only while listed here.
 MAX_SHARE = 0.40
-ALLOWED_OVER_SHARE: set[str] = {
-    # Helpers i1 and i2 move the outbox and moderation out of pledges.
-    "pledges",
-}
+ALLOWED_OVER_SHARE: set[str] = set()
 
 # Calls that import a module named in a string.
 STRING_IMPORTERS = {"include", "import_module", "import_string", "add_router", "__import__"}

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from bench.management.commands import load_pledges
+from bench.tools.management.commands import load_pledges
 from conftest import create_pledge
 from pledges import selectors
 
