@@ -16,9 +16,9 @@ from django.urls import include, path
 
 from campaigns.permissions import is_organiser, organiser_required
 from campaigns.services import ORGANISERS_GROUP
-from conftest import email_html, email_text
 from pledges import services
 from pledges.models import OutboxEmail
+from testsupport.mail import email_html, email_text
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from changeday.lib.env import env_bool, env_int, env_list
-from conftest import free_port
+from testsupport.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,10 +20,11 @@ from django.test import Client
 
 from campaigns.models import Campaign
 from changeday.lib.emailaddr import canonical_email
-from conftest import create_pledge, email_text
+from conftest import create_pledge
 from pledges import services
 from pledges.models import ModerationEvent, OutboxEmail, Pledge, Status
 from pledges.selectors import campaign_totals, pledger_pledges
+from testsupport.mail import email_text
 
 pytestmark = pytest.mark.django_db
 

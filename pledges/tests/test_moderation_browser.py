@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from conftest import browser_log_in, screenshot
 from pledges.models import ModerationEvent, Pledge, Status
 from pledges.selectors import campaign_totals
 from pledges.services import (
@@ -18,6 +17,7 @@ from pledges.services import (
     pledge_moderate,
     pledge_report,
 )
+from testsupport.browser import browser_log_in, screenshot
 
 # Wait for the moderation page to settle after one decision: the card decided is
 # gone or redrawn with a new status, nothing is in flight, and focus is on a card

@@ -294,8 +294,8 @@ def test_reports_from_one_address_are_rate_limited(campaign: Any) -> None:
 def test_the_rejection_email_reaches_the_pledger_with_the_reason_and_a_publication_email_too(
     pre_campaign: Any, organiser: Any, smtp_inbox: Any
 ) -> None:
-    from conftest import email_html, email_text
     from pledges.services import outbox_send
+    from testsupport.mail import email_html, email_text
 
     rejected = _pledge(pre_campaign, 1)
     published = _pledge(pre_campaign, 2)

@@ -25,11 +25,12 @@ from django.utils import timezone
 
 from changeday.celery import app
 from changeday.lib import mailsession
-from conftest import WorkerKilled, create_pledge, either_smtp_way, free_port, use_broker
+from conftest import create_pledge, either_smtp_way, use_broker
 from pledges import services
 from pledges.models import Action, OutboxEmail, Pledge
 from pledges.services import OUTBOX_MAX_ATTEMPTS, outbox_send_many, pledge_moderate
 from pledges.tasks import outbox_drain, send_outbox_email_task
+from testsupport.processes import WorkerKilled, free_port
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from conftest import create_pledge, free_port
+from conftest import create_pledge
 from pledges.models import OutboxEmail, Pledge
+from testsupport.processes import free_port
 
 
 def _pledge(client: Client, campaign: Any, pledge_data: dict[str, Any], n: int, **extra: str) -> Any:
