@@ -29,8 +29,16 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "changeday
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Under `make test` (and so in CI) the suite must run on PostgreSQL and
-    Redis: a run that quietly fell back to SQLite or no Redis is a failure."""
+    """Under `make test` (and so in CI) the first pass must run on PostgreSQL and
+    Redis: a run that quietly fell back to SQLite or no Redis is a failure. The
+    second pass (CHANGEDAY_SQLITE_PASS=1) must run on the embedded default `make run`
+    uses, SQLite without Redis, so each write's SQLite path is exercised too."""
+    if os.environ.get("CHANGEDAY_SQLITE_PASS") == "1":
+        engine = settings.DATABASES["default"]["ENGINE"]
+        if engine != "django.db.backends.sqlite3" or settings.REDIS_URL:
+            pytest.exit(
+                f"CHANGEDAY_SQLITE_PASS=1 but the run is on {engine} with REDIS_URL set", returncode=3
+            )
     if os.environ.get("CHANGEDAY_REQUIRE_SERVICES") != "1":
         return
     engine = settings.DATABASES["default"]["ENGINE"]
@@ -44,6 +52,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
         pytest.exit(f"CHANGEDAY_REQUIRE_SERVICES=1 but Redis does not answer: {exc}", returncode=3)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked postgres_only or redis (services and faults: both) skips, saying why, on a run
+    without that service, such as plain `pytest` on SQLite; make test's SQLite pass leaves them out."""
+    on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    needs = {
+        "postgres_only": ("PostgreSQL", on_postgres),
+        "redis": ("Redis", bool(settings.REDIS_URL)),
+        "services": ("PostgreSQL and Redis", on_postgres and bool(settings.REDIS_URL)),
+        "faults": ("PostgreSQL and Redis", on_postgres and bool(settings.REDIS_URL)),
+    }
+    for item in items:
+        for name, (service, available) in needs.items():
+            marker = item.get_closest_marker(name)
+            if marker and not available:
+                why = f": {marker.args[0]}" if marker.args else ""
+                item.add_marker(pytest.mark.skip(reason=f"needs {service}{why}"))
+                break
 
 
 @pytest.fixture(autouse=True)

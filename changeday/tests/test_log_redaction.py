@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import logging.config
 import re
 import subprocess
 import sys
@@ -55,6 +56,9 @@ def assert_no_token_in(log: str, tokens: list[str]) -> None:
 @pytest.fixture
 def project_log() -> Iterator[io.StringIO]:
     """What every handler settings.LOGGING configures writes, in one buffer."""
+    # A Celery worker an earlier test started in this process replaced the root logger's handlers
+    # with its own (worker_hijack_root_logger): start from the configuration as a process has it.
+    logging.config.dictConfig(settings.LOGGING)
     loggers = [
         logging.getLogger(),
         *(logging.getLogger(name) for name in settings.LOGGING.get("loggers", {})),
@@ -215,6 +219,7 @@ def test_a_celery_worker_keeps_its_own_log_handlers_and_they_redact_tokens() -> 
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres_only("the server process needs a database it can share")
 def test_gunicorn_with_the_shipped_configuration_keeps_tokens_out_of_its_access_log(
     pledge: Pledge, organiser: Any, tmp_path: Path
 ) -> None:

@@ -129,12 +129,11 @@ def test_a_decision_on_a_pledge_someone_else_already_decided_is_skipped(
     assert Pledge.objects.get(pk=pledge.pk).status == Status.PUBLISHED
 
 
+@pytest.mark.postgres_only("concurrent writers: SQLite serialises them")
 @pytest.mark.django_db(transaction=True)
 def test_two_organisers_deciding_at_once_make_one_decision_and_one_email(
     pre_campaign: Any, organiser: Any, stranger: Any
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL")
     pledges = [_pledge(pre_campaign, n) for n in range(20)]
     ids = [p.pk for p in pledges]
     results: list[Any] = []

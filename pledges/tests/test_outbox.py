@@ -34,10 +34,7 @@ from testsupport.processes import WorkerKilled, free_port
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not settings.CELERY_BROKER_URL.startswith("redis"),
-        reason="needs the Redis broker (make test runs with REDIS_URL)",
-    ),
+    pytest.mark.redis("the Celery broker"),
 ]
 
 
@@ -476,11 +473,10 @@ def test_a_worker_dying_before_the_final_dot_delivers_nothing_and_the_next_sends
     assert Counter(m["To"] for m in messages) == Counter(p.email for p in pledges)
 
 
+@pytest.mark.postgres_only("only PostgreSQL sends the record and the final dot back to back")
 def test_a_worker_dying_just_after_the_final_dot_leaves_its_email_sent_and_a_retry_sends_no_copy(
     pre_campaign: Any, organiser: Any, smtp_inbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("only PostgreSQL sends the record and the final dot back to back")
     (pledge,) = _pending_pledges(pre_campaign, 1)
     app.control.purge()
     _publish([pledge], organiser)

@@ -61,7 +61,7 @@ def sink() -> Iterator[tuple[CountingSink, int]]:
         controller.stop()
 
 
-@pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs Redis as the Celery broker")
+@pytest.mark.redis("the Celery broker")
 def test_a_worker_killed_mid_run_and_replaced_delivers_every_reminder_exactly_once(
     make_campaign: Any, sink: tuple[CountingSink, int], settings: Any, tmp_path: Path
 ) -> None:
