@@ -4,24 +4,20 @@ on loopback and a real Celery worker on the configured broker."""
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.utils import timezone
 from hypothesis import settings as hypothesis_settings
 
 from campaigns.models import Campaign, ModerationMode
 from campaigns.services import campaign_create
-from changeday.lib.testservices import free_port
+from testsupport.browser import chromium_missing, chromium_running
+from testsupport.mail import Inbox, inbox_running
 
 # Property tests (hypothesis, schemathesis): modest example counts keep the suite
 # fast; no deadline, since a request to PostgreSQL varies with the machine's load;
@@ -33,8 +29,16 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "changeday
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Under `make test` (and so in CI) the suite must run on PostgreSQL and
-    Redis: a run that quietly fell back to SQLite or no Redis is a failure."""
+    """Under `make test` (and so in CI) the first pass must run on PostgreSQL and
+    Redis: a run that quietly fell back to SQLite or no Redis is a failure. The
+    second pass (CHANGEDAY_SQLITE_PASS=1) must run on the embedded default `make run`
+    uses, SQLite without Redis, so each write's SQLite path is exercised too."""
+    if os.environ.get("CHANGEDAY_SQLITE_PASS") == "1":
+        engine = settings.DATABASES["default"]["ENGINE"]
+        if engine != "django.db.backends.sqlite3" or settings.REDIS_URL:
+            pytest.exit(
+                f"CHANGEDAY_SQLITE_PASS=1 but the run is on {engine} with REDIS_URL set", returncode=3
+            )
     if os.environ.get("CHANGEDAY_REQUIRE_SERVICES") != "1":
         return
     engine = settings.DATABASES["default"]["ENGINE"]
@@ -48,6 +52,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
         pytest.exit(f"CHANGEDAY_REQUIRE_SERVICES=1 but Redis does not answer: {exc}", returncode=3)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked postgres_only or redis (services and faults: both) skips, saying why, on a run
+    without that service, such as plain `pytest` on SQLite; make test's SQLite pass leaves them out."""
+    on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    needs = {
+        "postgres_only": ("PostgreSQL", on_postgres),
+        "redis": ("Redis", bool(settings.REDIS_URL)),
+        "services": ("PostgreSQL and Redis", on_postgres and bool(settings.REDIS_URL)),
+        "faults": ("PostgreSQL and Redis", on_postgres and bool(settings.REDIS_URL)),
+    }
+    for item in items:
+        for name, (service, available) in needs.items():
+            marker = item.get_closest_marker(name)
+            if marker and not available:
+                why = f": {marker.args[0]}" if marker.args else ""
+                item.add_marker(pytest.mark.skip(reason=f"needs {service}{why}"))
+                break
 
 
 @pytest.fixture(autouse=True)
@@ -190,75 +213,16 @@ def stranger(db: None, django_user_model: Any) -> Any:
     )
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self._arrived = threading.Condition()
-        # Address -> SMTP reply, to play a mail server refusing a recipient
-        # ("451 4.3.0 Try again later", "550 5.1.1 No such mailbox").
-        self.refuse: dict[str, str] = {}
-        # The same, for the address's next RCPT only: a server busy for a moment.
-        self.refuse_once: dict[str, str] = {}
-        # The client's (host, port) of each message: one port per SMTP connection.
-        self.peers: list[Any] = []
-        # Offer PIPELINING (RFC 2920), as large mail providers do; for each RCPT, whether the
-        # client's DATA had already arrived with it, i.e. the envelope came in one write.
-        self.pipelining = False
-        self.data_arrived_with_rcpt: list[bool] = []
-
-    async def handle_EHLO(  # noqa: N802
-        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
-    ) -> list[str]:
-        session.host_name = hostname
-        return [*responses[:-1], "250-PIPELINING", responses[-1]] if self.pipelining else responses
-
-    async def handle_RCPT(  # noqa: N802
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
-    ) -> str:
-        # asyncio keeps what has arrived and not yet been read in the reader's buffer.
-        self.data_arrived_with_rcpt.append(b"data\r\n" in bytes(server._reader._buffer).lower())
-        if address in self.refuse:
-            return self.refuse[address]
-        if address in self.refuse_once:
-            return self.refuse_once.pop(address)
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        message = message_from_bytes(envelope.original_content, policy=policy.default)
-        with self._arrived:
-            self.messages.append(message)  # type: ignore[arg-type]
-            self.peers.append(session.peer)
-            self._arrived.notify_all()
-        return "250 Message accepted for delivery"
-
-    def wait_for(self, count: int, timeout: float = 20.0) -> list[EmailMessage]:
-        with self._arrived:
-            self._arrived.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
-        return list(self.messages)
-
-
 @pytest.fixture
-def smtp_inbox(settings: Any, request: pytest.FixtureRequest) -> Iterator[_Inbox]:
+def smtp_inbox(settings: Any, request: pytest.FixtureRequest) -> Iterator[Inbox]:
     """A real SMTP server on loopback; the app sends to it over SMTP. Offering
     PIPELINING when a test asks for it (either_smtp_way)."""
-    inbox = _Inbox()
-    inbox.pipelining = getattr(request, "param", False)
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
-    settings.EMAIL_USE_TLS = False
-    try:
+    with inbox_running(pipelining=getattr(request, "param", False)) as (inbox, port):
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = port
+        settings.EMAIL_USE_TLS = False
         yield inbox
-    finally:
-        controller.stop()
-
-
-class WorkerKilled(BaseException):
-    """Raised where a test kills a worker mid-send: a BaseException, so no
-    handler of the code under test records anything, as after a real kill."""
 
 
 # Runs a test against smtp_inbox twice: without PIPELINING, then offering it.
@@ -289,60 +253,19 @@ def celery_worker(transactional_db: None) -> Iterator[Any]:
         yield worker
 
 
-def email_text(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    return part.get_content()
-
-
-def email_html(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("html",))
-    assert part is not None
-    return part.get_content()
-
-
-CHROMIUM = "/usr/bin/chromium"
-# Debian's chromium, headless; without the background-networking flags it keeps
-# trying to reach Google's hosts, which this machine's closed network refuses.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
 @pytest.fixture
 def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A headless Debian chromium driven by Playwright (make test installs it)."""
-    import shutil
-
-    if not shutil.which(CHROMIUM):
-        message = f"{CHROMIUM} is missing: install Debian's chromium package (make test does)."
+    missing = chromium_missing()
+    if missing:
         if os.environ.get("CHANGEDAY_REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
+            pytest.fail(missing)
+        pytest.skip(missing)
     # Playwright's sync API runs an event loop in this thread; the ORM calls the
     # tests make between browser steps are still plain synchronous calls.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-# Browser-test helpers: accessibility checks with axe-core (pinned in package.json,
-# read from node_modules, never a CDN) and screenshots kept as test artifacts.
-AXE_SCRIPT = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "test-artifacts" / "screenshots"
-# What blocks people: axe's "serious" and "critical" findings fail a test.
-BLOCKING_IMPACTS = ("serious", "critical")
+    with chromium_running() as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -353,44 +276,3 @@ def live_site(live_server: Any, settings: Any) -> str:
     settings.CSRF_COOKIE_SECURE = False
     settings.SITE_URL = live_server.url
     return live_server.url
-
-
-def browser_log_in(context: Any, user: Any, base_url: str) -> None:
-    """Sign `user` in to a Playwright browser context without the login form,
-    with the session cookie of a test client that force_login signed in."""
-    from django.test import Client
-
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base_url}])
-
-
-def screenshot(page: Any, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def axe_violations(page: Any) -> list[str]:
-    """The page's serious and critical axe findings, one readable line per element.
-
-    The page's context needs bypass_csp=True: axe is injected as a script the
-    site's Content-Security-Policy would rightly refuse."""
-    if not page.evaluate("() => Boolean(window.axe)"):
-        page.add_script_tag(path=str(AXE_SCRIPT))
-    violations = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-    )
-    lines = []
-    for violation in violations:
-        if violation["impact"] not in BLOCKING_IMPACTS:
-            continue
-        for node in violation["nodes"]:
-            summary = " ".join(node.get("failureSummary", "").split())
-            lines.append(
-                f"{violation['impact']} {violation['id']} ({violation['help']}) at {node['target']}: "
-                f"{node['html'][:160]} | {summary}"
-            )
-    return lines

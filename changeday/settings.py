@@ -28,7 +28,8 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (production). "
-            "For local use run `make run`, which turns DJANGO_DEBUG on."
+            "For local use run `make run` or `python manage.py ...` with neither DJANGO_SECRET_KEY nor "
+            "DATABASE_URL set (both turn DJANGO_DEBUG on), or set DJANGO_DEBUG=1."
         )
     SECRET_KEY = "django-insecure-local-development-only-never-in-production"
 

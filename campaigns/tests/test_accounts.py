@@ -16,9 +16,9 @@ from django.urls import include, path
 
 from campaigns.permissions import is_organiser, organiser_required
 from campaigns.services import ORGANISERS_GROUP
-from conftest import email_html, email_text
 from pledges import services
 from pledges.models import OutboxEmail
+from testsupport.mail import email_html, email_text
 
 pytestmark = pytest.mark.django_db
 
@@ -347,10 +347,7 @@ def test_reset_requests_for_one_address_are_limited_without_saying_whether_it_ha
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    not settings.CELERY_BROKER_URL.startswith("redis"),
-    reason="needs the Redis broker (make test runs with REDIS_URL)",
-)
+@pytest.mark.redis("the Celery broker")
 def test_a_reset_email_is_sent_by_a_celery_worker_after_the_request_has_answered(
     organiser: Any, smtp_inbox: Any
 ) -> None:

@@ -157,11 +157,10 @@ def test_ipv4_clients_are_counted_by_address_and_an_ipv4_mapped_ipv6_address_is_
 
 
 @pytest.mark.services
+@pytest.mark.redis("the cache")
 def test_client_addresses_reach_redis_only_as_keyed_hashes(
     settings: Any, campaign: Any, pledge_data: dict[str, Any]
 ) -> None:
-    if not settings.REDIS_URL:
-        pytest.skip("needs Redis")
     import redis
 
     settings.TRUSTED_PROXY_COUNT = 1

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from conftest import browser_log_in, create_pledge, free_port
+from conftest import create_pledge
 from pledges.models import Pledge, Status
+from testsupport.browser import browser_log_in
+from testsupport.processes import free_port
 
 # Runs in every document and frame before its own scripts.
 COLLECT_VIOLATIONS = """

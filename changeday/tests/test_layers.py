@@ -43,8 +43,6 @@ SKIPPED_DIRECTORIES = {"tests", "migrations", "__pycache__"}
 # imported). The lead empties this list when that work is merged; an entry no
 # longer needed fails test_the_allowed_exceptions_are_all_still_needed.
 ALLOWED_IMPORTS: set[tuple[str, str]] = {
-    # Test settings; helper i3 moves them into the test-support package.
-    ("changeday/lib/testenv.py", "changeday.settings"),
     # ReminderSignup for the sign-up confirmation email (helper i1: the outbox, with
     # reminders registering its kind of email) and for the erasure of a pledger's
     # data (helper i2: the privacy module, reminders registering what it erases).

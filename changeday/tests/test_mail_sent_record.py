@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from changeday.lib import mailsession
@@ -16,6 +15,8 @@ from conftest import create_pledge
 from pledges.models import EmailKind, OutboxEmail
 from pledges.services import outbox_queue
 from reminders.models import DeliveryStatus, ReminderDelivery
+
+pytestmark = pytest.mark.postgres_only("only PostgreSQL writes the record through the compiled statement")
 
 
 @pytest.mark.django_db
@@ -62,8 +63,6 @@ def test_each_message_s_statement_is_the_one_the_orm_writes_for_it_though_compil
 def test_recording_one_email_sent_changes_its_row_only_and_only_while_the_claim_is_ours(
     campaign: Any,
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("only PostgreSQL writes the record through the compiled statement")
     locked_until = timezone.now() + timedelta(minutes=5)
     first, second = (
         outbox_queue(pledge=create_pledge(campaign, n, confirm=False), kind=EmailKind.CONFIRMATION)

@@ -31,8 +31,6 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from campaigns.models import ModerationMode
-from changeday.lib import testservices
-from changeday.lib.testservices import Browser
 from conftest import create_pledge
 from moderation.models import Action, ModerationEvent
 from pledges.models import Pledge, Status
@@ -41,6 +39,8 @@ from pledges.services import campaign_recompute_totals
 from reminders.models import DeliveryStatus, ReminderDelivery
 from reminders.tasks import reminders_dispatch_task
 from reminders.tests.helpers import reminder, signup
+from testsupport import processes
+from testsupport.processes import Browser
 
 REPORTS_PER_HOUR = django_settings.RATE_LIMITS["report"][0]
 
@@ -96,7 +96,7 @@ class Sink:
 @dataclass
 class Cluster:
     nodes: list[str]
-    workers: list[testservices.AppProcess]
+    workers: list[processes.AppProcess]
     sink: Sink
 
     def node(self, n: int) -> str:
@@ -108,11 +108,11 @@ def cluster(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> 
     from changeday.celery import app
 
     sink = Sink()
-    smtp = Controller(sink, hostname="127.0.0.1", port=testservices.free_port())
+    smtp = Controller(sink, hostname="127.0.0.1", port=processes.free_port())
     smtp.start()
-    database_url = testservices.database_url()
+    database_url = processes.database_url()
     logs = tmp_path_factory.mktemp("cluster")
-    env = testservices.django_env(
+    env = processes.django_env(
         DATABASE_URL=database_url,
         # A replica that is the primary itself: the nodes route through it as
         # production would, and every answer must still be exact.
@@ -126,27 +126,27 @@ def cluster(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> 
         CHANGEDAY_VAR_DIR=str(logs / "var"),
     )
     app.control.purge()
-    ports = [testservices.free_port(), testservices.free_port()]
+    ports = [processes.free_port(), processes.free_port()]
     # Started side by side: on two cores, four start-ups one after another
     # would take most of the test's time.
     with ThreadPoolExecutor(4) as pool:
         webs = [
-            pool.submit(testservices.gunicorn, env=env, log=logs / f"web-{n}.log", port=port)
+            pool.submit(processes.gunicorn, env=env, log=logs / f"web-{n}.log", port=port)
             for n, port in enumerate(ports)
         ]
         workers = [
-            pool.submit(testservices.celery_worker, env=env, log=logs / f"worker-{n}.log", name=f"worker{n}")
+            pool.submit(processes.celery_worker, env=env, log=logs / f"worker-{n}.log", name=f"worker{n}")
             for n in range(2)
         ]
-        processes = [future.result() for future in webs + workers]
+        started = [future.result() for future in webs + workers]
     try:
         yield Cluster(
             nodes=[f"http://127.0.0.1:{port}" for port in ports],
-            workers=processes[2:],
+            workers=started[2:],
             sink=sink,
         )
     finally:
-        for process in processes:
+        for process in started:
             process.stop()
         smtp.stop()
 
@@ -161,7 +161,7 @@ def _log_in(browser: Browser, node: str) -> None:
 
 
 def _wait_for(check: Any, *, timeout: float, what: str) -> None:
-    testservices.wait_until(check, timeout=timeout, what=what, interval=0.2)
+    processes.wait_until(check, timeout=timeout, what=what, interval=0.2)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -215,7 +215,7 @@ def _submit(cluster: Cluster, campaign_slug: str, n: int) -> str:
         "email": email,
         "consent_to_publish": "on",
         "submission_token": SUBMISSION.search(page)[1],  # type: ignore[index]
-        "csrfmiddlewaretoken": testservices.csrf_token(page, where=form_url),
+        "csrfmiddlewaretoken": processes.csrf_token(page, where=form_url),
     }
     if n % 2 == 0:
         data["wants_reminders"] = "on"

@@ -169,7 +169,7 @@ def _settings_of(**env: str) -> subprocess.CompletedProcess[str]:
         "r = s.DATABASES.get('replica'); "
         "print(sorted(s.DATABASES), r and r['NAME'], r and r['TEST']['MIRROR'], s.DATABASE_ROUTERS)"
     )
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "changeday.lib.testenv", **env}
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "testsupport.settings", **env}
     return subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
     )

@@ -17,7 +17,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from changeday.lib.env import env_bool, env_int, env_list
-from conftest import free_port
+from testsupport.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,9 +60,11 @@ def test_env_helpers_refuse_values_they_cannot_understand(monkeypatch: pytest.Mo
     assert env_bool("X_FLAG") is True
 
 
-def test_production_without_a_secret_key_refuses_to_start() -> None:
+def test_production_without_a_secret_key_refuses_to_start(tmp_path: Path) -> None:
     env = production_env()
     del env["DJANGO_SECRET_KEY"]
+    # A deployment names its database; with neither, manage.py takes the local default (debug).
+    env.setdefault("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}")
     result = manage("check", env=env)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
@@ -119,10 +121,9 @@ def test_check_deploy_passes_with_the_documented_environment() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres_only("the server process needs a database it can share")
 def test_gunicorn_serves_pages_and_whitenoise_serves_static_files(tmp_path: Path, settings: Any) -> None:
     db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip("the server process needs a database it can share: PostgreSQL")
     database_url = (
         f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     )

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from conftest import browser_log_in, screenshot
 from moderation.models import ModerationEvent
 from moderation.services import pledge_moderate, pledge_report
 from pledges.models import Pledge, Status
 from pledges.selectors import campaign_totals
 from pledges.services import campaign_recompute_totals, pledge_confirm, pledge_create
+from testsupport.browser import browser_log_in, screenshot
 
 # Wait for the moderation page to settle after one decision: the card decided is
 # gone or redrawn with a new status, nothing is in flight, and focus is on a card

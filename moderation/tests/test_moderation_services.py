@@ -126,12 +126,11 @@ def test_a_decision_on_a_pledge_someone_else_already_decided_is_skipped(
     assert Pledge.objects.get(pk=pledge.pk).status == Status.PUBLISHED
 
 
+@pytest.mark.postgres_only("concurrent writers: SQLite serialises them")
 @pytest.mark.django_db(transaction=True)
 def test_two_organisers_deciding_at_once_make_one_decision_and_one_email(
     pre_campaign: Any, organiser: Any, stranger: Any
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL")
     pledges = [_pledge(pre_campaign, n) for n in range(20)]
     ids = [p.pk for p in pledges]
     results: list[Any] = []
@@ -291,8 +290,8 @@ def test_reports_from_one_address_are_rate_limited(campaign: Any) -> None:
 def test_the_rejection_email_reaches_the_pledger_with_the_reason_and_a_publication_email_too(
     pre_campaign: Any, organiser: Any, smtp_inbox: Any
 ) -> None:
-    from conftest import email_html, email_text
     from pledges.services import outbox_send
+    from testsupport.mail import email_html, email_text
 
     rejected = _pledge(pre_campaign, 1)
     published = _pledge(pre_campaign, 2)

@@ -111,10 +111,9 @@ def test_the_x_forwarded_for_a_visitor_writes_does_not_make_them_another_network
     assert pledge.status == Status.PUBLISHED and pledge.report_count == 1
 
 
+@pytest.mark.postgres_only("concurrent writers: SQLite serialises them")
 @pytest.mark.django_db(transaction=True)
 def test_reports_sent_at_the_same_moment_count_each_network_exactly_once(campaign: Any) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL")
     campaign.report_threshold = 4
     campaign.save(update_fields=["report_threshold"])
     pledge = create_pledge(campaign, 1)

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from conftest import axe_violations, browser_log_in, create_pledge, screenshot
+from conftest import create_pledge
 from pledges.services import pledge_confirmation_url, pledge_withdraw_url
+from testsupport.browser import axe_violations, browser_log_in, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

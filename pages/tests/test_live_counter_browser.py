@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from conftest import create_pledge, screenshot
+from conftest import create_pledge
+from testsupport.browser import screenshot
 
 
 @pytest.mark.django_db(transaction=True)

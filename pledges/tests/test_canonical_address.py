@@ -20,13 +20,14 @@ from django.test import Client
 
 from campaigns.models import Campaign
 from changeday.lib.emailaddr import canonical_email
-from conftest import create_pledge, email_text
+from conftest import create_pledge
 from moderation.models import ModerationEvent
 from moderation.services import pledge_moderate
 from pledges import privacy, services
 from pledges.models import OutboxEmail, Pledge, Status
 from pledges.privacy import pledger_pledges
 from pledges.selectors import campaign_totals
+from testsupport.mail import email_text
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
@@ -27,10 +26,7 @@ from reminders.services import reminder_signup_create
 TARGET = "someone.else@example.org"
 HOUR = timedelta(hours=1)
 
-needs_broker = pytest.mark.skipif(
-    not settings.CELERY_BROKER_URL.startswith("redis"),
-    reason="needs the Redis broker (make test runs with REDIS_URL)",
-)
+needs_broker = pytest.mark.redis("the Celery broker")
 
 
 def _pledge_over_http(campaign: Campaign, data: dict[str, Any], *, email: str, ip: str, n: int) -> Any:
@@ -115,6 +111,7 @@ def test_five_pledges_naming_one_address_are_stored_and_answered_alike_and_three
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres_only("concurrent writers: SQLite serialises them")
 def test_two_pledges_at_the_same_moment_cannot_both_take_an_address_s_third_confirmation_of_the_hour(
     campaign: Campaign,
 ) -> None:

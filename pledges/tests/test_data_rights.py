@@ -15,13 +15,14 @@ from django.test import Client
 
 from campaigns.models import Campaign
 from changeday.lib.tokens import make_token
-from conftest import create_pledge, email_html, email_text
+from conftest import create_pledge
 from moderation import services as moderation
 from moderation.models import ModerationEvent, Report
 from pledges import services
 from pledges.api import counters_cache_forget
 from pledges.models import OutboxEmail, Pledge, Status, TaggedSector
 from pledges.selectors import campaign_totals
+from testsupport.mail import email_html, email_text
 
 KNOWN = "wombat.ward3@example.org"
 OTHER = "numbat.carer@example.org"

@@ -15,9 +15,9 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from conftest import email_html, email_text
 from pledges.models import Pledge, Status
 from reminders.tests.helpers import reminder, run_due
+from testsupport.mail import email_html, email_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,7 +1,7 @@
 """Faults with real services: Redis down, PostgreSQL restarted, a worker killed.
 
 Each test starts its own Redis, PostgreSQL cluster or app process
-(changeday/lib/testservices.py), breaks it, and prints and asserts what was
+(changeday/lib/processes.py), breaks it, and prints and asserts what was
 lost: nothing. The shared services on 5432 and 6379 are never touched.
 """
 
@@ -26,12 +26,12 @@ from django.conf import settings
 from django.test import Client
 
 from campaigns.models import Campaign
-from changeday.lib import testservices
-from changeday.lib.testservices import Browser, PostgresCluster, RedisServer
 from conftest import create_pledge, use_broker
 from pledges import services
 from pledges.models import OutboxEmail, Pledge, Status
 from pledges.tasks import outbox_drain
+from testsupport import processes
+from testsupport.processes import Browser, PostgresCluster, RedisServer
 
 pytestmark = [
     pytest.mark.faults,
@@ -76,8 +76,8 @@ def app_on_own_redis(own_redis: RedisServer, settings: Any) -> Iterator[RedisSer
 
 
 def _worker_env(redis: RedisServer, inbox_port: int, var_dir: Path, **extra: str) -> dict[str, str]:
-    return testservices.django_env(
-        DATABASE_URL=testservices.database_url(),
+    return processes.django_env(
+        DATABASE_URL=processes.database_url(),
         REDIS_URL=redis.url(0),
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(inbox_port),
@@ -154,7 +154,7 @@ def test_with_redis_down_pledges_are_stored_pages_show_database_counts_and_the_e
 
     redis.start()
     use_broker(redis.url(0))  # drop the producer connections that died with it
-    worker = testservices.celery_worker(
+    worker = processes.celery_worker(
         env=_worker_env(redis, settings.EMAIL_PORT, tmp_path / "var"), log=tmp_path / "worker.log", name="w1"
     )
     try:
@@ -207,7 +207,7 @@ def _pledge(browser: Browser, slug: str, form: dict[str, Any]) -> int:
     status, page = browser.get(url)
     if status != 200:
         return status
-    return browser.post(url, {**form, "csrfmiddlewaretoken": testservices.csrf_token(page, where=url)})[0]
+    return browser.post(url, {**form, "csrfmiddlewaretoken": processes.csrf_token(page, where=url)})[0]
 
 
 @pytest.fixture
@@ -239,7 +239,7 @@ def test_a_postgresql_restart_is_survived_by_the_running_app_without_losing_a_pl
 ) -> None:
     with psycopg.connect(own_postgres.url("postgres"), autocommit=True) as admin:
         admin.execute("CREATE DATABASE changeday")
-    env = testservices.django_env(
+    env = processes.django_env(
         DATABASE_URL=own_postgres.url("changeday"),
         # Persistent connections, as production keeps them: the restart kills
         # the one the web worker holds between requests.
@@ -248,10 +248,10 @@ def test_a_postgresql_restart_is_survived_by_the_running_app_without_losing_a_pl
     )
     # Cache and broker in-process and in files: this test is about the database.
     env.pop("REDIS_URL", None)
-    testservices.manage("migrate", "--noinput", env=env)
-    testservices.manage("shell", "-c", MAKE_CAMPAIGN, env=env)
-    port = testservices.free_port()
-    web = testservices.gunicorn(env=env, log=tmp_path / "gunicorn.log", port=port)
+    processes.manage("migrate", "--noinput", env=env)
+    processes.manage("shell", "-c", MAKE_CAMPAIGN, env=env)
+    port = processes.free_port()
+    web = processes.gunicorn(env=env, log=tmp_path / "gunicorn.log", port=port)
     browser = Browser(f"http://127.0.0.1:{port}", timeout=30)
     answers: list[tuple[str, int]] = []
     try:
@@ -295,7 +295,7 @@ def test_a_worker_keeps_its_database_connection_and_survives_a_postgresql_restar
 ) -> None:
     with psycopg.connect(own_postgres.url("postgres"), autocommit=True) as admin:
         admin.execute("CREATE DATABASE changeday")
-    env = testservices.django_env(
+    env = processes.django_env(
         DATABASE_URL=own_postgres.url("changeday"),
         DB_CONN_MAX_AGE="600",  # as production: the worker keeps its connection between tasks
         CHANGEDAY_VAR_DIR=str(tmp_path / "var"),
@@ -303,9 +303,9 @@ def test_a_worker_keeps_its_database_connection_and_survives_a_postgresql_restar
         EMAIL_PORT=str(holding_inbox.port),  # type: ignore[attr-defined]
     )
     env.pop("REDIS_URL", None)  # a broker in files: this test is about the database
-    testservices.manage("migrate", "--noinput", env=env)
-    testservices.manage("shell", "-c", MAKE_CAMPAIGN, env=env)
-    worker = testservices.celery_worker(env=env, log=tmp_path / "celery.log", name="restart")
+    processes.manage("migrate", "--noinput", env=env)
+    processes.manage("shell", "-c", MAKE_CAMPAIGN, env=env)
+    worker = processes.celery_worker(env=env, log=tmp_path / "celery.log", name="restart")
 
     def worker_backends() -> set[int]:
         with psycopg.connect(own_postgres.url("postgres")) as db:
@@ -317,7 +317,7 @@ def test_a_worker_keeps_its_database_connection_and_survives_a_postgresql_restar
 
     try:
         for n in (1, 2):
-            testservices.manage("shell", "-c", MAKE_PLEDGE.replace("NUMBER", str(n)), env=env)
+            processes.manage("shell", "-c", MAKE_PLEDGE.replace("NUMBER", str(n)), env=env)
             holding_inbox.wait_for(n, timeout=30)
             if n == 1:
                 kept = worker_backends()
@@ -325,7 +325,7 @@ def test_a_worker_keeps_its_database_connection_and_survives_a_postgresql_restar
 
         own_postgres.restart()  # kills the connection the worker holds
 
-        testservices.manage("shell", "-c", MAKE_PLEDGE.replace("NUMBER", "3"), env=env)
+        processes.manage("shell", "-c", MAKE_PLEDGE.replace("NUMBER", "3"), env=env)
         # No beat runs here, so no drain: the task itself must get through.
         holding_inbox.wait_for(3, timeout=30)
     finally:
@@ -375,7 +375,7 @@ class HoldingInbox:
 @pytest.fixture
 def holding_inbox() -> Iterator[HoldingInbox]:
     inbox = HoldingInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=testservices.free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=processes.free_port())
     controller.start()
     inbox.port = controller.port  # type: ignore[attr-defined]
     try:
@@ -401,9 +401,9 @@ def test_a_worker_killed_mid_send_loses_no_email_and_sends_none_twice(
     env = _worker_env(redis, holding_inbox.port, tmp_path / "var", OUTBOX_LOCK_SECONDS="3")  # type: ignore[attr-defined]
 
     holding_inbox.holding = True
-    first = testservices.celery_worker(env=env, log=tmp_path / "worker-1.log", name="doomed")
+    first = processes.celery_worker(env=env, log=tmp_path / "worker-1.log", name="doomed")
     try:
-        testservices.wait_until(lambda: holding_inbox.held >= 1, timeout=30, what="a send in progress")
+        processes.wait_until(lambda: holding_inbox.held >= 1, timeout=30, what="a send in progress")
     finally:
         first.kill()
     # The dead worker's batch, claimed as one (each email's attempt counted) and none of it sent.
@@ -412,7 +412,7 @@ def test_a_worker_killed_mid_send_loses_no_email_and_sends_none_twice(
     assert holding_inbox.messages == []
 
     holding_inbox.holding = False
-    second = testservices.celery_worker(env=env, log=tmp_path / "worker-2.log", name="survivor")
+    second = processes.celery_worker(env=env, log=tmp_path / "worker-2.log", name="survivor")
     try:
         _drain_until(holding_inbox, count)
     finally:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from conftest import email_html, email_text
 from pledges.models import Pledge, Status
+from testsupport.mail import email_html, email_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

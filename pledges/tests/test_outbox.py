@@ -25,20 +25,18 @@ from django.utils import timezone
 
 from changeday.celery import app
 from changeday.lib import mailsession
-from conftest import WorkerKilled, create_pledge, either_smtp_way, free_port, use_broker
+from conftest import create_pledge, either_smtp_way, use_broker
 from moderation.models import Action
 from moderation.services import pledge_moderate
 from pledges import services
 from pledges.models import OutboxEmail, Pledge
 from pledges.services import OUTBOX_MAX_ATTEMPTS, outbox_send_many
 from pledges.tasks import outbox_drain, send_outbox_email_task
+from testsupport.processes import WorkerKilled, free_port
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not settings.CELERY_BROKER_URL.startswith("redis"),
-        reason="needs the Redis broker (make test runs with REDIS_URL)",
-    ),
+    pytest.mark.redis("the Celery broker"),
 ]
 
 
@@ -477,11 +475,10 @@ def test_a_worker_dying_before_the_final_dot_delivers_nothing_and_the_next_sends
     assert Counter(m["To"] for m in messages) == Counter(p.email for p in pledges)
 
 
+@pytest.mark.postgres_only("only PostgreSQL sends the record and the final dot back to back")
 def test_a_worker_dying_just_after_the_final_dot_leaves_its_email_sent_and_a_retry_sends_no_copy(
     pre_campaign: Any, organiser: Any, smtp_inbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("only PostgreSQL sends the record and the final dot back to back")
     (pledge,) = _pending_pledges(pre_campaign, 1)
     app.control.purge()
     _publish([pledge], organiser)

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from conftest import email_text, screenshot
 from pledges.models import Pledge, Status
+from testsupport.browser import screenshot
+from testsupport.mail import email_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -152,6 +152,7 @@ def test_the_fourth_pledge_with_the_same_words_is_flagged_as_a_duplicate_in_the_
     assert stored.public_id == pledges[3].public_id
 
 
+@pytest.mark.postgres_only("the one-statement insert is PostgreSQL's; SQLite takes the ORM path")
 def test_a_new_pledge_is_stored_with_its_sectors_and_its_email_in_one_statement_after_its_address_s_lock(
     campaign: Campaign, pledge_data: dict[str, Any]
 ) -> None:

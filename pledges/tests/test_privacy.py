@@ -12,9 +12,9 @@ from django.http import HttpResponse
 from django.test import Client
 
 from campaigns.models import Campaign
-from conftest import email_html, email_text
 from pledges import services
 from pledges.models import Pledge
+from testsupport.mail import email_html, email_text
 
 # Distinctive enough that no page could contain them by chance.
 EMAILS = [

@@ -10,7 +10,6 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -97,9 +96,7 @@ def test_the_management_command_purges_and_says_how_many(campaign: Campaign) -> 
     assert list(Pledge.objects.values_list("pk", flat=True)) == [recent.pk]
 
 
-@pytest.mark.skipif(
-    not settings.CELERY_BROKER_URL.startswith("redis"), reason="needs the Redis broker (make test has it)"
-)
+@pytest.mark.redis("the Celery broker")
 def test_the_hourly_beat_task_purges_through_a_real_worker(campaign: Campaign, celery_worker: Any) -> None:
     entry = app.conf.beat_schedule["purge-unconfirmed"]
     assert (entry["task"], entry["schedule"]) == (purge_unconfirmed_task.name, 3600.0)

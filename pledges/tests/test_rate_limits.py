@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from conftest import create_pledge, free_port
+from conftest import create_pledge
 from pledges.models import OutboxEmail, Pledge
+from testsupport.processes import free_port
 
 
 def _pledge(client: Client, campaign: Any, pledge_data: dict[str, Any], n: int, **extra: str) -> Any:
@@ -174,13 +175,12 @@ def test_with_the_cache_down_pledges_and_logins_go_through(
     assert _login(client, "organiser@example.org", "pw-organiser-1").status_code == 302
 
 
+@pytest.mark.redis("counts through a Redis script")
 def test_a_limit_keeps_counting_after_redis_forgets_its_scripts_and_each_window_expires(
     campaign: Any, pledge_data: dict[str, Any], settings: Any
 ) -> None:
     from django.core.cache import cache
 
-    if not hasattr(cache, "count_in_window"):
-        pytest.skip("counts through a Redis script; this run has no Redis cache")
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "pledge": (2, 600)}
     client = Client(REMOTE_ADDR="192.0.2.20")
     assert _pledge(client, campaign, pledge_data, 1).status_code == 302

@@ -79,10 +79,9 @@ def test_recompute_repairs_a_corrupted_counter(campaign: Any) -> None:
     assert campaign_recompute_totals(campaign=campaign) == {}
 
 
+@pytest.mark.postgres_only("concurrent writers: SQLite serialises them")
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_publishes_leave_the_counters_exact(campaign: Any) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL")
     pledges = [
         _make(campaign, n, sectors=["nhs", "social-care"] if n % 3 else ["housing"]) for n in range(120)
     ]
@@ -113,14 +112,13 @@ def test_concurrent_publishes_leave_the_counters_exact(campaign: Any) -> None:
     assert TotalShard.objects.filter(campaign=campaign, key="total", value__gt=0).count() > 1
 
 
+@pytest.mark.postgres_only("concurrent writers: SQLite serialises them")
 @pytest.mark.django_db(transaction=True)
 def test_a_burst_of_concurrent_publishes_and_unpublishes_matches_a_fresh_recount(
     campaign: Any, organiser: Any
 ) -> None:
     from moderation.services import pledge_moderate
 
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL")
     sectors = [["social-care"], ["nhs", "housing"]]
     pledges = [_make(campaign, n, sectors=sectors[n % 2]) for n in range(90)]
     for pledge in pledges[:60]:

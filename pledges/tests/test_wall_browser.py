@@ -8,8 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import create_pledge, screenshot
+from conftest import create_pledge
 from pledges.selectors import WALL_PAGE_SIZE
+from testsupport.browser import screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

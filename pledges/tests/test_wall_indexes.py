@@ -18,7 +18,7 @@ from pledges import selectors
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="partial and GIN indexes are PostgreSQL's"),
+    pytest.mark.postgres_only("partial and GIN indexes are PostgreSQL's"),
 ]
 
 WALL_INDEX = "pledge_wall_published_idx"

@@ -77,6 +77,7 @@ def test_the_unsubscribe_link_stops_every_form_of_its_address_and_nothing_of_a_l
     assert victim_signup.status == SignupStatus.CONFIRMED
 
 
+@pytest.mark.postgres_only("puts rows back as migration 0001 stored them with PostgreSQL's SQL")
 def test_the_migration_merges_sign_ups_and_deliveries_that_are_now_one_address(campaign: Any) -> None:
     from django.utils import timezone
 

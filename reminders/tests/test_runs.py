@@ -12,13 +12,15 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from conftest import WorkerKilled, create_pledge, either_smtp_way, email_html, email_text, free_port
+from conftest import create_pledge, either_smtp_way
 from moderation.models import Action
 from moderation.services import pledge_moderate
 from pledges.services import pledge_withdraw
 from reminders import services
 from reminders.models import Anchor, Audience, DeliveryStatus, ReminderDelivery, ReminderRun
 from reminders.tests.helpers import reminder, run_due, signup
+from testsupport.mail import email_html, email_text
+from testsupport.processes import WorkerKilled, free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,11 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from conftest import create_pledge, email_text
+from conftest import create_pledge
 from pledges.services import outbox_claim_overdue, outbox_send
 from reminders.models import ReminderSignup, SignupStatus
 from reminders.tests.helpers import reminder, run_due
+from testsupport.mail import email_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -22,10 +22,10 @@ from aiosmtpd.controller import Controller
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from changeday.lib import testservices
 from reminders.models import DeliveryStatus, ReminderDelivery, ReminderRun, ReminderSignup, SignupStatus
 from reminders.tasks import reminders_dispatch_task
 from reminders.tests.helpers import reminder
+from testsupport import processes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,7 +53,7 @@ class CountingSink:
 @pytest.fixture
 def sink() -> Iterator[tuple[CountingSink, int]]:
     handler = CountingSink()
-    controller = Controller(handler, hostname="127.0.0.1", port=testservices.free_port())
+    controller = Controller(handler, hostname="127.0.0.1", port=processes.free_port())
     controller.start()
     try:
         yield handler, controller.port
@@ -61,7 +61,7 @@ def sink() -> Iterator[tuple[CountingSink, int]]:
         controller.stop()
 
 
-@pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs Redis as the Celery broker")
+@pytest.mark.redis("the Celery broker")
 def test_a_worker_killed_mid_run_and_replaced_delivers_every_reminder_exactly_once(
     make_campaign: Any, sink: tuple[CountingSink, int], settings: Any, tmp_path: Path
 ) -> None:
@@ -88,8 +88,8 @@ def test_a_worker_killed_mid_run_and_replaced_delivers_every_reminder_exactly_on
     settings.REMINDER_BATCH_SIZE = 250
     settings.REMINDER_REQUEUE_SECONDS = 0
     app.control.purge()
-    env = testservices.django_env(
-        DATABASE_URL=testservices.database_url(),
+    env = processes.django_env(
+        DATABASE_URL=processes.database_url(),
         REDIS_URL=django_settings.REDIS_URL,
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(port),
@@ -98,8 +98,8 @@ def test_a_worker_killed_mid_run_and_replaced_delivers_every_reminder_exactly_on
         REMINDER_CLAIM_SECONDS="5",
     )
 
-    def start_worker(name: str) -> testservices.AppProcess:
-        return testservices.celery_worker(
+    def start_worker(name: str) -> processes.AppProcess:
+        return processes.celery_worker(
             env=env, log=tmp_path / f"{name}.log", name=name, pool="prefork", concurrency=2
         )
 
@@ -107,7 +107,7 @@ def test_a_worker_killed_mid_run_and_replaced_delivers_every_reminder_exactly_on
     second = None
     try:
         reminders_dispatch_task()
-        testservices.wait_until(lambda: counter.total() >= KILL_AFTER, timeout=180, what="the first messages")
+        processes.wait_until(lambda: counter.total() >= KILL_AFTER, timeout=180, what="the first messages")
         first.kill()
         at_kill = counter.total()
         time.sleep(0.5)
@@ -124,7 +124,7 @@ def test_a_worker_killed_mid_run_and_replaced_delivers_every_reminder_exactly_on
             reminders_dispatch_task()
             return False
 
-        testservices.wait_until(all_arrived, timeout=300, what=f"all {RECIPIENTS} messages", interval=3)
+        processes.wait_until(all_arrived, timeout=300, what=f"all {RECIPIENTS} messages", interval=3)
         time.sleep(2)  # anything still in flight would show up as a duplicate now
     finally:
         first.kill()

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
@@ -224,6 +225,6 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Organiser login: {email} / {password}  "
-                "(sign in at http://127.0.0.1:8000/accounts/login/ for moderation, or /admin/)"
+                f"(sign in at {settings.SITE_URL}/accounts/login/ for moderation, or /admin/)"
             )
         )

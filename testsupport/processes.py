@@ -25,8 +25,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def postgres_bin() -> Path:
+    """The directory of the installed PostgreSQL's server programs (initdb, pg_ctl): pg_config says
+    where, else the newest of Debian's /usr/lib/postgresql/<version>/bin."""
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        found = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+        bindir = Path(found.stdout.strip())
+        if found.returncode == 0 and (bindir / "initdb").exists():
+            return bindir
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if not versions:
+        raise FileNotFoundError("no PostgreSQL server programs: install postgresql (initdb, pg_ctl)")
+    return versions[-1].parent
 
 
 def free_port() -> int:
@@ -114,13 +128,13 @@ class PostgresCluster:
         if os.geteuid() == 0:
             shutil.chown(self.directory, user="postgres", group="postgres")
         self._as_postgres(
-            str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"
+            str(postgres_bin() / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"
         )
 
     def _ctl(self, action: str) -> None:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} -c fsync=off"
         self._as_postgres(
-            str(PG_BIN / "pg_ctl"),
+            str(postgres_bin() / "pg_ctl"),
             "-D",
             str(self.data),
             "-l",
@@ -158,7 +172,7 @@ def django_env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
-            "DJANGO_SETTINGS_MODULE": "changeday.lib.testenv",
+            "DJANGO_SETTINGS_MODULE": "testsupport.settings",
             # Plain HTTP between the test and the app: cookies must come back.
             "DJANGO_SECURE_COOKIES": "0",
             # Production settings over plain http on the loopback.
@@ -338,3 +352,8 @@ class Browser:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode(errors="replace")
+
+
+class WorkerKilled(BaseException):
+    """Raised where a test kills a worker mid-send: a BaseException, so no
+    handler of the code under test records anything, as after a real kill."""
