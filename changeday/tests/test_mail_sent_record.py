@@ -1,6 +1,5 @@
 """The "sent" record that goes on the wire with SMTP's final dot (changeday.lib.mailsession) is
-compiled once per shape and filled in per message: it must say exactly what the ORM says for
-that message, and change that message's row alone."""
+written out per message: it must match that message's row alone, and only while the claim holds."""
 
 from __future__ import annotations
 
@@ -19,43 +18,23 @@ from reminders.models import DeliveryStatus, ReminderDelivery
 
 
 @pytest.mark.django_db
-def test_each_message_s_statement_is_the_one_the_orm_writes_for_it_though_compiled_once() -> None:
-    mailsession._compiled_update.cache_clear()
+def test_the_sent_statement_matches_the_claim_and_sets_the_values_with_a_parameter_each() -> None:
     now = timezone.now()
-    messages = [
-        (
-            OutboxEmail,
-            {"pk": 41, "sent_at__isnull": True, "locked_until": now},
-            {"sent_at": now, "locked_until": None},
-        ),
-        (
-            OutboxEmail,
-            {"pk": 9_000_000_001, "sent_at__isnull": True, "locked_until": now + timedelta(minutes=3)},
-            {"sent_at": now + timedelta(seconds=1), "locked_until": None},
-        ),
-        (
-            ReminderDelivery,
-            {"pk": 7, "status": DeliveryStatus.SENDING, "claimed_until": now},
-            {"status": DeliveryStatus.SENT, "sent_at": now, "claimed_until": None},
-        ),
-        (
-            ReminderDelivery,
-            {"pk": 8, "status": DeliveryStatus.SENDING, "claimed_until": now + timedelta(hours=1)},
-            {"status": DeliveryStatus.SENT, "sent_at": now - timedelta(days=400), "claimed_until": None},
-        ),
-        # A None where the others have a value is another shape: IS NULL instead of a parameter.
-        (
-            OutboxEmail,
-            {"pk": 5, "sent_at__isnull": True, "locked_until": None},
-            {"sent_at": now, "locked_until": None},
-        ),
-    ]
-    for model, match, values in messages:
-        # The reference: the ORM's own compilation of this one message, uncached.
-        sql, params = mailsession.orm_update_statement(model, match, values)
-        assert mailsession._update_statement(model, match, values) == (sql, list(params))
-    cached = mailsession._compiled_update.cache_info()
-    assert (cached.misses, cached.hits) == (3, 2)
+    sql, params = mailsession.sent_statement(
+        ReminderDelivery,
+        {"pk": 7, "status": DeliveryStatus.SENDING, "claimed_until": now},
+        {"status": DeliveryStatus.SENT, "sent_at": now, "claimed_until": None},
+    )
+    assert sql == (
+        'UPDATE "reminders_reminderdelivery" SET "status" = $1, "sent_at" = $2, "claimed_until" = NULL'
+        ' WHERE "id" = $3 AND "status" = $4 AND "claimed_until" = $5'
+    )
+    assert params == [DeliveryStatus.SENT, now.isoformat(), "7", DeliveryStatus.SENDING, now.isoformat()]
+    sql, params = mailsession.sent_statement(
+        OutboxEmail, {"pk": 5, "sent_at__isnull": True, "locked_until": None}, {"sent_at": now}
+    )
+    assert sql.endswith('WHERE "id" = $2 AND "sent_at" IS NULL AND "locked_until" IS NULL')
+    assert params == [now.isoformat(), "5"]
 
 
 @pytest.mark.django_db(transaction=True)
