@@ -52,9 +52,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.fixture(autouse=True)
 def _outbox_published_before_the_next_test() -> Iterator[None]:
-    """Web processes publish owed emails a moment after the request (pledges.publisher); a test's
+    """Web processes publish owed emails a moment after the request (outbox.publisher); a test's
     own must not land in the next test's broker queue."""
-    from pledges.publisher import publisher
+    from outbox.publisher import publisher
 
     yield
     publisher.flush()

@@ -20,12 +20,12 @@ from changeday.lib.dbrouter import replica_or_primary
 from changeday.lib.emailaddr import canonical_email
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.pagecache import generation_bump
+from outbox import selectors as outbox_selectors
 from pledges.models import (
     PUBLIC_STATES,
     SECTOR_BITS,
     Kind,
     ModerationEvent,
-    OutboxEmail,
     Pledge,
     Region,
     Report,
@@ -211,13 +211,8 @@ def moderation_counts(*, campaign: Campaign, sector: str = "", flag: str = "") -
 
 
 def outbox_failed_count(*, campaign: Campaign) -> int:
-    """How many emails of a campaign were given up (a 5xx refusal, or every attempt failed):
-    read from the outbox's partial index of failed rows, which stays small."""
-    return (
-        OutboxEmail.objects.filter(failed_at__isnull=False)
-        .filter(Q(pledge__campaign=campaign) | Q(signup__campaign=campaign))
-        .count()
-    )
+    """How many of a campaign's emails were given up (outbox.selectors.outbox_failed_count)."""
+    return outbox_selectors.outbox_failed_count(campaign_id=campaign.pk)
 
 
 def moderation_pledges(*, public_ids: list[str]) -> list[Pledge]:

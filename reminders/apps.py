@@ -7,3 +7,8 @@ class RemindersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "reminders"
     verbose_name = "Reminders"
+
+    def ready(self) -> None:
+        from reminders.services import signup_email_kinds_register
+
+        signup_email_kinds_register()

@@ -29,9 +29,10 @@ from campaigns.models import Campaign
 from changeday.lib import testservices
 from changeday.lib.testservices import Browser, PostgresCluster, RedisServer
 from conftest import create_pledge, use_broker
+from outbox.models import OutboxEmail
+from outbox.tasks import outbox_drain
 from pledges import services
-from pledges.models import OutboxEmail, Pledge, Status
-from pledges.tasks import outbox_drain
+from pledges.models import Pledge, Status
 
 pytestmark = [
     pytest.mark.faults,

@@ -11,7 +11,8 @@ from django.conf import settings as django_settings
 from django.test import Client
 
 from conftest import create_pledge
-from pledges.models import OutboxEmail, Pledge, Report
+from outbox.models import OutboxEmail
+from pledges.models import Pledge, Report
 
 
 def _honeypot_block(html: str) -> str:

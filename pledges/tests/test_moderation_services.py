@@ -12,7 +12,8 @@ from django.db import close_old_connections, connection
 from django.test import Client
 
 from conftest import create_pledge
-from pledges.models import Action, ModerationEvent, OutboxEmail, Pledge, Report, Status
+from outbox.models import OutboxEmail
+from pledges.models import Action, ModerationEvent, Pledge, Report, Status
 from pledges.selectors import campaign_totals
 from pledges.services import (
     PledgeError,
@@ -47,7 +48,7 @@ def _total(campaign: Any) -> int:
 
 
 def _emails(pledge: Pledge, kind: str) -> int:
-    return OutboxEmail.objects.filter(pledge=pledge, kind=kind).count()
+    return OutboxEmail.objects.filter(subject_id=pledge.pk, kind=kind).count()
 
 
 def test_publishing_a_pre_moderated_pledge_counts_it_records_it_and_tells_the_pledger(
@@ -295,7 +296,7 @@ def test_the_rejection_email_reaches_the_pledger_with_the_reason_and_a_publicati
     pre_campaign: Any, organiser: Any, smtp_inbox: Any
 ) -> None:
     from conftest import email_html, email_text
-    from pledges.services import outbox_send
+    from outbox.services import outbox_send
 
     rejected = _pledge(pre_campaign, 1)
     published = _pledge(pre_campaign, 2)

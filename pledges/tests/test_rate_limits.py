@@ -12,7 +12,8 @@ import pytest
 from django.test import Client
 
 from conftest import create_pledge, free_port
-from pledges.models import OutboxEmail, Pledge
+from outbox.models import OutboxEmail
+from pledges.models import Pledge
 
 
 def _pledge(client: Client, campaign: Any, pledge_data: dict[str, Any], n: int, **extra: str) -> Any:

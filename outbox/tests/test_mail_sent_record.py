@@ -1,4 +1,4 @@
-"""The "sent" record that goes on the wire with SMTP's final dot (changeday.lib.mailsession) is
+"""The "sent" record that goes on the wire with SMTP's final dot (outbox.mailsession) is
 written out per message: it must match that message's row alone, and only while the claim holds."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from changeday.lib import mailsession
 from conftest import create_pledge
-from pledges.models import EmailKind, OutboxEmail
-from pledges.services import outbox_queue
+from outbox import mailsession
+from outbox.models import OutboxEmail
+from pledges.models import EmailKind
+from pledges.services import pledge_email_queue
 from reminders.models import DeliveryStatus, ReminderDelivery
 
 
@@ -45,7 +46,7 @@ def test_recording_one_email_sent_changes_its_row_only_and_only_while_the_claim_
         pytest.skip("only PostgreSQL writes the record through the compiled statement")
     locked_until = timezone.now() + timedelta(minutes=5)
     first, second = (
-        outbox_queue(pledge=create_pledge(campaign, n, confirm=False), kind=EmailKind.CONFIRMATION)
+        pledge_email_queue(pledge=create_pledge(campaign, n, confirm=False), kind=EmailKind.CONFIRMATION)
         for n in (1, 2)
     )
     OutboxEmail.objects.filter(pk__in=[first.pk, second.pk]).update(locked_until=locked_until)

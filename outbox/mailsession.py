@@ -7,7 +7,7 @@ SMTP closes that window for us: a server keeps a message only once it has read
 the final "." of DATA, and discards it when the connection drops before. So we
 send the whole message except that dot, then the `on_accepting` callback writes
 "sent" to the database and, before waiting for the database's answer, the dot
-(lib/pgsend.py). A crash before those two writes leaves the message unrecorded
+(outbox/pgsend.py). A crash before those two writes leaves the message unrecorded
 and undelivered; after them, both are in the kernel's socket buffers and go out
 even as the process dies. What is left is the few microseconds between the two
 writes.
@@ -42,9 +42,15 @@ from django.core.mail.message import sanitize_address
 from django.db import connection as db
 from django.db.models import Model
 
-from changeday.lib.pgsend import execute_then
+from outbox.pgsend import execute_then
 
 logger = logging.getLogger(__name__)
+
+# Errors a later attempt can get past: the mail server busy, down or slow.
+TEMPORARY_MAIL_ERRORS = (smtplib.SMTPException, OSError, TimeoutError)
+# The server refused one message (a recipient, the sender, the data) and the
+# connection is still good for the next one.
+MAIL_REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 
 # Dot-stuffing (RFC 5321 4.5.2): a line starting with "." gets another.
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -324,7 +330,7 @@ def record_sent(
     (model.objects.filter(pk=pk, **claim)); values: the fields that mark it sent
     (.update(**values))."""
     if db.vendor == "postgresql":
-        # The UPDATE and the dot go on the wire back to back (lib/pgsend.py): no
+        # The UPDATE and the dot go on the wire back to back (outbox/pgsend.py): no
         # crash can commit "sent" without the message, or the message without it.
         if execute_then(*sent_statement(model, {"pk": pk, **claim}, values), then=send_dot) == 1:
             return True
