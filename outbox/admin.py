@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
+from outbox.kinds import email_kind
 from outbox.models import OutboxEmail
 
 
@@ -31,7 +33,7 @@ class OutboxEmailAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "kind_label",
-        "subject_id",
+        "subject",
         "created_at",
         "not_before",
         "attempts",
@@ -44,6 +46,29 @@ class OutboxEmailAdmin(admin.ModelAdmin):
     # The subject's id as the owning app's admin shows it (a pledge's, a sign-up's, an account's).
     search_fields = ["=subject_id"]
     readonly_fields = [f.name for f in OutboxEmail._meta.fields]
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        """The page's rows, each with what it is about (a pledge, a sign-up, an account), read
+        with one query per kind through the loaders the owning apps registered."""
+        changelist = super().get_changelist_instance(request)
+        wanted: dict[str, list[int]] = {}
+        for row in changelist.result_list:
+            wanted.setdefault(row.kind, []).append(row.subject_id)
+        found: dict[tuple[str, int], object] = {}
+        for kind, ids in wanted.items():
+            try:
+                subjects = email_kind(kind).load(ids)
+            except LookupError:
+                continue
+            found.update({(kind, pk): subject for pk, subject in subjects.items()})
+        for row in changelist.result_list:
+            row.loaded_subject = found.get((row.kind, row.subject_id))
+        return changelist
+
+    @admin.display(description="About")
+    def subject(self, obj: OutboxEmail) -> str:
+        subject = getattr(obj, "loaded_subject", None)
+        return f"{obj.subject_id}: {subject}" if subject is not None else f"{obj.subject_id} (gone)"
 
     @admin.display(description="Kind", ordering="kind")
     def kind_label(self, obj: OutboxEmail) -> str:

@@ -161,12 +161,13 @@ def outbox_send_many(*, outbox_ids: Sequence[int], now: datetime | None = None) 
 
 
 def _outbox_claim(outbox_ids: Sequence[int], *, now: datetime) -> tuple[list[OutboxEmail], datetime]:
-    """Claim the emails of a batch still owed and free, and read them with what
-    they are made from. Returns them in the batch's order, and the claim's lock.
+    """Claim the emails of a batch still owed and free, and read them in the same
+    statement. Returns them in the batch's order, and the claim's lock.
 
     A conditional UPDATE as the claim: the task queued at submission, a copy
     queued by the drain and a retried batch may run at once, and only one of them
-    may send each email. Raw SQL for RETURNING, which the ORM's update() lacks.
+    may send each email. Raw SQL for RETURNING, which the ORM's update() lacks; through
+    raw() so each column comes back as its field's Python value on every database.
     An email held back by the confirmation cap is not claimed before its not_before.
     """
     locked_until = now + settings.OUTBOX_LOCK
@@ -174,19 +175,17 @@ def _outbox_claim(outbox_ids: Sequence[int], *, now: datetime) -> tuple[list[Out
     if not ids:
         return [], locked_until
     adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {OutboxEmail._meta.db_table} SET locked_until = %s, attempts = attempts + 1"
-            f" WHERE id IN ({', '.join(['%s'] * len(ids))})"
-            " AND sent_at IS NULL AND failed_at IS NULL AND (locked_until IS NULL OR locked_until < %s)"
-            " AND (not_before IS NULL OR not_before <= %s)"
-            " RETURNING id",
-            [adapt(locked_until), *ids, adapt(now), adapt(now)],
-        )
-        claimed = [row[0] for row in cursor.fetchall()]
-    if not claimed:
-        return [], locked_until
-    rows = OutboxEmail.objects.in_bulk(claimed)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in OutboxEmail._meta.concrete_fields)
+    claimed = OutboxEmail.objects.raw(
+        f"UPDATE {quote(OutboxEmail._meta.db_table)} SET locked_until = %s, attempts = attempts + 1"
+        f" WHERE id IN ({', '.join(['%s'] * len(ids))})"
+        " AND sent_at IS NULL AND failed_at IS NULL AND (locked_until IS NULL OR locked_until < %s)"
+        " AND (not_before IS NULL OR not_before <= %s)"
+        f" RETURNING {columns}",
+        [adapt(locked_until), *ids, adapt(now), adapt(now)],
+    )
+    rows = {row.pk: row for row in claimed}
     return [rows[pk] for pk in ids if pk in rows], locked_until
 
 

@@ -28,8 +28,8 @@ MAIL_MAX_RETRIES = 8
     max_retries=MAIL_MAX_RETRIES,
 )
 def send_outbox_email_task(outbox_id: int) -> bool:
-    """One email. Nothing queues it any more (publisher.outbox_enqueue queues batches); it stays
-    so that tasks already in the broker when a new version is deployed are still run."""
+    """One email, as a batch of one, with the transport's own retry. Nothing in the product
+    queues it (publisher.outbox_enqueue queues batches); it is here for a hand-run resend."""
     return services.outbox_send(outbox_id=outbox_id)
 
 

@@ -328,10 +328,10 @@ def test_an_email_refused_for_good_is_tried_once_and_shown_to_organisers_while_o
 
     client = Client()
     client.force_login(organiser)
-    failed = client.get("/admin/pledges/outboxemail/", {"state": "failed"}).content.decode()
+    failed = client.get("/admin/outbox/outboxemail/", {"state": "failed"}).content.decode()
     assert gone.public_id in failed and "550 5.1.1 No such mailbox" in failed
     assert busy.public_id not in failed
-    waiting = client.get("/admin/pledges/outboxemail/", {"state": "waiting"}).content.decode()
+    waiting = client.get("/admin/outbox/outboxemail/", {"state": "waiting"}).content.decode()
     assert gone.public_id not in waiting
     queue = client.get("/moderation/", {"campaign": pre_campaign.slug}).content.decode()
     assert "1 email to people of this campaign could not be delivered" in queue
