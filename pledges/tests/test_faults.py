@@ -336,7 +336,7 @@ def test_a_worker_keeps_its_database_connection_and_survives_a_postgresql_restar
         f"worker-{n}@example.org" for n in (1, 2, 3)
     ], worker.output()[-3000:]
     with psycopg.connect(own_postgres.url("changeday")) as db:
-        attempts = [row[0] for row in db.execute("SELECT attempts FROM pledges_outboxemail ORDER BY id")]
+        attempts = [row[0] for row in db.execute("SELECT attempts FROM outbox_outboxemail ORDER BY id")]
     assert attempts == [1, 1, 1]
 
 
