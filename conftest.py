@@ -75,9 +75,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def _outbox_published_before_the_next_test() -> Iterator[None]:
-    """Web processes publish owed emails a moment after the request (pledges.publisher); a test's
+    """Web processes publish owed emails a moment after the request (outbox.publisher); a test's
     own must not land in the next test's broker queue."""
-    from pledges.publisher import publisher
+    from outbox.publisher import publisher
 
     yield
     publisher.flush()
@@ -233,12 +233,22 @@ either_smtp_way = pytest.mark.parametrize(
 
 def use_broker(url: str) -> None:
     """Point this process's Celery producers at another broker (a dead port, a test's own Redis)."""
+    from celery import Celery
+    from django.conf import settings
+
     from changeday.celery import app
 
-    app.conf.broker_url = url
-    # Both pools cache connections to the old URL; drop them as Celery does after a fork.
-    app._pool = None
-    app.amqp._producer_pool = None
+    # The app's connection and producer pools keep connections to the URL they were made for
+    # and no public call points them elsewhere, so tasks are sent through a fresh app (the
+    # shared tasks bind to it, and their proxies follow the current app); the project's own
+    # app comes back for its own URL.
+    sender = app
+    if url != settings.CELERY_BROKER_URL:
+        sender = Celery(app.main, set_as_current=False)
+        sender.config_from_object("django.conf:settings", namespace="CELERY")
+        sender.conf.broker_url = url
+    sender.set_default()
+    sender.set_current()
 
 
 @pytest.fixture

@@ -565,7 +565,8 @@ class Bench:
         self.http("embeddable widget", f"/campaigns/{SLUG}/widget/", reference="bare JSON")
 
     def pledges(self) -> None:
-        from pledges.models import OutboxEmail, Pledge
+        from outbox.models import OutboxEmail
+        from pledges.models import Pledge
 
         _pledge_runs_cleanup()  # left by an interrupted run
         for mode, name in (
@@ -593,7 +594,7 @@ class Bench:
             # A POST still in flight when wrk stops is stored but not counted by wrk.
             every_one = 0 <= landed - figures["posts_ok"] <= self.args.connections
             every_one = every_one and not figures["posts_refused"]
-            outbox = OutboxEmail.objects.filter(pledge__in=stored)
+            outbox = OutboxEmail.objects.filter(kind="confirmation", subject_id__in=stored.values("pk"))
             load_ended = time.monotonic()
             while outbox.filter(sent_at__isnull=True).exists() and time.monotonic() < load_ended + 120:
                 time.sleep(0.5)
@@ -625,9 +626,9 @@ class Bench:
         from campaigns.models import Campaign
         from changeday.lib.emailaddr import canonical_email
         from moderation.services import pledge_moderate
+        from outbox.models import OutboxEmail
         from pledges.models import (
             SECTOR_BITS,
-            OutboxEmail,
             Pledge,
             Sector,
             Status,
@@ -699,7 +700,7 @@ class Bench:
                 times.append(time.perf_counter() - t0)
             elapsed = time.perf_counter() - started
             # The publish emails go out through the outbox and Celery: wait for them.
-            outbox = OutboxEmail.objects.filter(pledge_id__in=ids)
+            outbox = OutboxEmail.objects.filter(kind="published", subject_id__in=ids)
             deadline = time.monotonic() + 300
             while outbox.filter(sent_at__isnull=True).exists() and time.monotonic() < deadline:
                 time.sleep(1)
@@ -848,9 +849,12 @@ def _pledge_runs_cleanup() -> None:
     """The pledge runs' pledges go again, tags and outbox rows with them, so every run writes into
     the same million-row indexes. Kept, each run added a few thousand unconfirmed rows, and the
     CPU per POST rose as they gathered."""
-    from pledges.models import Pledge
+    from outbox.services import outbox_forget
+    from pledges.models import PLEDGE_EMAIL_KINDS, Pledge
 
-    Pledge.objects.filter(campaign__slug=SLUG, email__startswith=PLEDGE_RUN_EMAIL).delete()
+    runs = Pledge.objects.filter(campaign__slug=SLUG, email__startswith=PLEDGE_RUN_EMAIL)
+    outbox_forget(kinds=PLEDGE_EMAIL_KINDS, subject_ids=list(runs.values_list("pk", flat=True)))
+    runs.delete()
 
 
 def _signups_ensure(campaign: Any, count: int) -> None:

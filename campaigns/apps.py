@@ -15,3 +15,7 @@ class CampaignsConfig(AppConfig):
 
         post_save.connect(campaign_memo_forget, sender=Campaign, dispatch_uid="campaign-memo-save")
         post_delete.connect(campaign_memo_forget, sender=Campaign, dispatch_uid="campaign-memo-delete")
+
+        from campaigns.services import account_email_kinds_register
+
+        account_email_kinds_register()

@@ -62,7 +62,7 @@ app.conf.beat_schedule = {
     # Emails whose task was never queued (broker down at submission) or whose
     # worker died go out within a minute; a pledger waits no longer than that.
     "drain-email-outbox": {
-        "task": "pledges.tasks.outbox_drain",
+        "task": "outbox.tasks.outbox_drain",
         "schedule": 60.0,
     },
     # Reminders are set for a day and a time of day; two minutes late is on

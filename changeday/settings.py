@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "taggit",
     "crispy_forms",
     "crispy_bootstrap5",
+    "outbox",
     "campaigns",
     "pledges",
     "moderation",
@@ -189,7 +190,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A request must not hang while the broker is down: publishing fails fast and
-# the outbox drain sends the email later (pledges/tasks.py).
+# the outbox drain sends the email later (outbox/tasks.py).
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
@@ -226,7 +227,7 @@ PLEDGER_DATA_LINK_MAX_AGE = timedelta(hours=env_int("PLEDGER_DATA_LINK_MAX_AGE_H
 # outbox drain hands the email to another. Longer than the slowest SMTP exchange.
 OUTBOX_LOCK = timedelta(seconds=env_int("OUTBOX_LOCK_SECONDS", 300))
 # Each web process publishes the emails its requests owe as one task once 50 have gathered, or this
-# long after the first (pledges.publisher): at a quiet moment a confirmation waits at most this long
+# long after the first (outbox.publisher): at a quiet moment a confirmation waits at most this long
 # more; at a busy one each task carries 50 emails over one mail connection.
 OUTBOX_PUBLISH_WINDOW_MS = env_int("OUTBOX_PUBLISH_WINDOW_MS", 1000)
 

@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from moderation.models import Action
+from outbox.services import outbox_queue_many
 from pledges import services as pledge_services
-from pledges.models import TRANSITIONS, EmailKind, OutboxEmail, Pledge, Status
+from pledges.models import TRANSITIONS, EmailKind, Pledge, Status
 
 
 class Moderatable(Protocol):
@@ -76,14 +77,14 @@ class PledgeSubject:
         return {"pledge": item}
 
     def after_decision(self, items: Sequence[Pledge], *, action: str, was: Mapping[Any, str]) -> None:
-        owed: list[OutboxEmail] = []
+        owed: list[tuple[str, int]] = []
         for pledge in items:
             if action == Action.REJECT and was[pledge.pk] != Status.UNCONFIRMED:
-                owed.append(OutboxEmail(pledge=pledge, kind=EmailKind.REJECTED))
+                owed.append((EmailKind.REJECTED, pledge.pk))
             elif action == Action.PUBLISH and was[pledge.pk] == Status.PENDING:
-                owed.append(OutboxEmail(pledge=pledge, kind=EmailKind.PUBLISHED))
+                owed.append((EmailKind.PUBLISHED, pledge.pk))
         # One INSERT, and the emails handed to the workers on commit.
-        pledge_services._outbox_queue_many(owed)
+        outbox_queue_many(emails=owed)
 
 
 PLEDGES = PledgeSubject()

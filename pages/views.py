@@ -11,13 +11,13 @@ from django.views.decorators.http import require_http_methods
 
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_for_visitors_or_404, campaign_get_current
+from campaigns.services import account_password_reset_request
 from changeday.lib.emailaddr import canonical_email
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.pagecache import shared_page
 from changeday.lib.ratelimit import rate_limit, rate_limited
 from pledges.models import SectorSlug
 from pledges.selectors import campaign_totals_cached, campaign_totals_display
-from pledges.services import account_password_reset_request
 from reminders.forms import ReminderSignupForm
 
 

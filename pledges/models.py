@@ -3,7 +3,6 @@ from __future__ import annotations
 import secrets
 from typing import ClassVar
 
-from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
@@ -241,8 +240,11 @@ class EmailKind(models.TextChoices):
     REJECTED = "rejected", "Your pledge was not published"
     PUBLISHED = "published", "Your pledge is live"
     DATA_LINK = "data-link", "Your pledges and your data"
-    SIGNUP_CONFIRMATION = "signup-confirmation", "Confirm your reminder sign-up"
-    PASSWORD_RESET = "password-reset", "Reset your organiser password"
+
+
+# The emails about a pledge: registered with the outbox (services.pledge_email_kinds_register),
+# and forgotten with it (outbox_forget).
+PLEDGE_EMAIL_KINDS = tuple(EmailKind.values)
 
 
 class Transition(models.TextChoices):
@@ -270,69 +272,6 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     ),
     Transition.AUTO_HIDE: (frozenset({Status.PUBLISHED}), Status.HIDDEN),
 }
-
-
-class OutboxEmail(models.Model):
-    """An email the system owes someone, written in the same transaction as the
-    change that owes it, so a broker outage delays it but never loses it."""
-
-    # Owed to a pledger, to a visitor who signed up for reminders, or to an
-    # account holder (a password reset).
-    pledge = models.ForeignKey(
-        Pledge, null=True, blank=True, on_delete=models.CASCADE, related_name="outbox_emails"
-    )
-    signup = models.ForeignKey(
-        "reminders.ReminderSignup",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="outbox_emails",
-    )
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="outbox_emails",
-    )
-    kind = models.CharField(max_length=32, choices=EmailKind.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
-    # Not sent before then (null: at once). Set when the email is queued, by the
-    # cap on confirmations to one address (services.CONFIRMATIONS_PER_ADDRESS_PER_HOUR).
-    not_before = models.DateTimeField(null=True, blank=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    failed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-        indexes = [
-            models.Index(
-                fields=["created_at"],
-                name="outbox_unsent_idx",
-                condition=models.Q(sent_at__isnull=True, failed_at__isnull=True),
-            ),
-            # The emails given up, which organisers are shown (selectors.outbox_failed_count).
-            models.Index(
-                fields=["failed_at"],
-                name="outbox_failed_idx",
-                condition=models.Q(failed_at__isnull=False),
-            ),
-        ]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(pledge__isnull=False, signup__isnull=True, user__isnull=True)
-                | models.Q(pledge__isnull=True, signup__isnull=False, user__isnull=True)
-                | models.Q(pledge__isnull=True, signup__isnull=True, user__isnull=False),
-                name="outbox_has_one_recipient",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} for {self.pledge_id or self.signup_id or self.user_id}"
 
 
 # How many rows each counter is spread over: concurrent publishes pick a shard at

@@ -14,11 +14,14 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from changeday.lib.emailaddr import canonical_email
-from pledges.models import PUBLIC_STATES, EmailKind, Pledge, Status, Transition
-from pledges.services import outbox_queue, pledges_move
+from outbox.models import OutboxEmail
+from outbox.services import outbox_forget
+from pledges.models import PLEDGE_EMAIL_KINDS, PUBLIC_STATES, EmailKind, Pledge, Status, Transition
+from pledges.services import pledge_email_queue, pledges_move
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +125,7 @@ def pledger_data_request(*, email: str) -> None:
     if anchor is None or anchor.email_canonical != wanted:
         return
     with transaction.atomic():
-        outbox_queue(pledge=anchor, kind=EmailKind.DATA_LINK)
+        pledge_email_queue(pledge=anchor, kind=EmailKind.DATA_LINK)
 
 
 def pledger_data_erase(*, email: str, now: datetime | None = None) -> int:
@@ -153,8 +156,9 @@ def pledger_data_erase(*, email: str, now: datetime | None = None) -> int:
             # (the audit keeps each decision, without the pledge and the reason).
             for listener in _erase_listeners:
                 listener(email_canonical=wanted, pledge_ids=ids)
-        # Reports, sector tags, outbox rows and reminder deliveries go with the
-        # pledges (CASCADE).
+        # Reports, sector tags and reminder deliveries go with the pledges (CASCADE),
+        # their emails through the outbox.
+        outbox_forget(kinds=PLEDGE_EMAIL_KINDS, subject_ids=ids)
         Pledge.objects.filter(pk__in=ids).delete()
     if pledges:
         logger.info("Erased %d pledges at their pledger's request", len(pledges))
@@ -182,13 +186,12 @@ def pledge_purge_unconfirmed(*, now: datetime | None = None, batch_size: int = 1
             ids = list(
                 Pledge.objects.select_for_update(skip_locked=True)
                 .filter(status=Status.UNCONFIRMED, created_at__lt=cutoff)
-                .exclude(outbox_emails__created_at__gte=cutoff)
-                .exclude(outbox_emails__not_before__gte=cutoff)
-                .exclude(outbox_emails__sent_at__gte=cutoff)
+                .exclude(Exists(_emails_made_due_or_sent_since(cutoff)))
                 .order_by("pk")
                 .values_list("pk", flat=True)[:batch_size]
             )
             if ids:
+                outbox_forget(kinds=PLEDGE_EMAIL_KINDS, subject_ids=ids)
                 Pledge.objects.filter(pk__in=ids).delete()
         purged += len(ids)
         if len(ids) < batch_size:
@@ -196,6 +199,13 @@ def pledge_purge_unconfirmed(*, now: datetime | None = None, batch_size: int = 1
     if purged:
         logger.info("Purged %d pledges never confirmed", purged)
     return purged
+
+
+def _emails_made_due_or_sent_since(cutoff: datetime) -> QuerySet[OutboxEmail]:
+    """The emails about the outer pledge (OuterRef) made, due or sent since cutoff."""
+    return OutboxEmail.objects.filter(kind__in=PLEDGE_EMAIL_KINDS, subject_id=OuterRef("pk")).filter(
+        Q(created_at__gte=cutoff) | Q(not_before__gte=cutoff) | Q(sent_at__gte=cutoff)
+    )
 
 
 def unconfirmed_purge(*, now: datetime | None = None) -> dict[str, int]:

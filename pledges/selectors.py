@@ -18,11 +18,11 @@ from campaigns.models import Campaign
 from changeday.lib.dbrouter import replica_or_primary
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.pagecache import generation_bump
+from outbox import selectors as outbox_selectors
 from pledges.models import (
     PUBLIC_STATES,
     SECTOR_BITS,
     Kind,
-    OutboxEmail,
     Pledge,
     Region,
     SectorSlug,
@@ -115,13 +115,8 @@ def masks_with(bit: int) -> list[int]:
 
 
 def outbox_failed_count(*, campaign: Campaign) -> int:
-    """How many emails of a campaign were given up (a 5xx refusal, or every attempt failed):
-    read from the outbox's partial index of failed rows, which stays small."""
-    return (
-        OutboxEmail.objects.filter(failed_at__isnull=False)
-        .filter(Q(pledge__campaign=campaign) | Q(signup__campaign=campaign))
-        .count()
-    )
+    """How many of a campaign's emails were given up (outbox.selectors.outbox_failed_count)."""
+    return outbox_selectors.outbox_failed_count(campaign_id=campaign.pk)
 
 
 # --- The wall -------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import functools
 import hashlib
 import logging
 import random
-import smtplib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,37 +13,26 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-from django.contrib.auth.tokens import default_token_generator
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.db.models.functions import Coalesce
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
 from campaigns.models import Campaign, ModerationMode, Phase
-from changeday.lib.emailaddr import ascii_lower, canonical_email
-from changeday.lib.mail import Links, absolute_url, render_email
-from changeday.lib.mailsession import (
-    ClaimLost,
-    MailSession,
-    is_permanent_refusal,
-    mail_error_text,
-    record_sent,
-)
+from changeday.lib.emailaddr import canonical_email
+from changeday.lib.mail import Links, render_email
 from changeday.lib.tokens import make_token
+from outbox.kinds import EmailKindSpec, email_kind_register
+from outbox.models import OutboxEmail
+from outbox.services import outbox_hand_over, outbox_queue
 from pledges.models import (
+    PLEDGE_EMAIL_KINDS,
     PUBLIC_STATES,
     SECTOR_BITS,
     TOTAL_SHARDS,
     TRANSITIONS,
     EmailKind,
     Kind,
-    OutboxEmail,
     Pledge,
     Region,
     Sector,
@@ -70,22 +58,13 @@ from pledges.screening import (
 from pledges.selectors import wall_changed
 
 if TYPE_CHECKING:
-    from reminders.models import ReminderSignup
+    pass
 
 logger = logging.getLogger(__name__)
 
 CONFIRM_PURPOSE = "pledge-confirm"
 WITHDRAW_PURPOSE = "pledge-withdraw"
 DATA_PURPOSE = "pledger-data"
-OUTBOX_MAX_ATTEMPTS = 12
-# A bulk decision's emails go out this many to a task: one publish per chunk
-# rather than per email, while several workers still share a big decision.
-OUTBOX_TASK_CHUNK = 50
-# Errors a later attempt can get past: the mail server busy, down or slow.
-TEMPORARY_MAIL_ERRORS = (smtplib.SMTPException, OSError, TimeoutError)
-# The server refused one message (a recipient, the sender, the data) and the
-# connection is still good for the next one.
-MAIL_REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 MAX_CONFIRMATION_EMAILS = 5
 # At most this many pledge confirmations go to one address in any hour, however
 # many pledges (in however many campaigns) name it: the form cannot be turned
@@ -109,14 +88,6 @@ class InvalidTransition(PledgeError):
     pass
 
 
-class OutboxBatchPaused(Exception):
-    """The mail server could not take some of a batch for now; those wait for a retry."""
-
-    def __init__(self, outbox_ids: list[int]) -> None:
-        super().__init__(f"{len(outbox_ids)} emails wait for a retry")
-        self.outbox_ids = outbox_ids
-
-
 @dataclass(frozen=True)
 class PledgeCreateResult:
     pledge: Pledge
@@ -128,48 +99,22 @@ def pledge_dedupe_key(*, email: str, text: str) -> str:
     return hashlib.sha256(normalised.encode()).hexdigest()
 
 
-def outbox_enqueue(outbox_ids: Sequence[int]) -> None:
-    """Hand committed emails to the workers, OUTBOX_TASK_CHUNK to a task, each
-    task sending its emails over one mail connection."""
-    from pledges.tasks import send_outbox_emails_task
-
-    for start in range(0, len(outbox_ids), OUTBOX_TASK_CHUNK):
-        try:
-            send_outbox_emails_task.delay(list(outbox_ids[start : start + OUTBOX_TASK_CHUNK]))
-        except Exception:
-            # The broker is down. The rows are committed; outbox_drain sends them
-            # once the broker and a worker are back. The person still sees success,
-            # and the remaining chunks are not tried: each would wait out the dead
-            # broker's timeout in turn.
-            logger.warning(
-                "Could not queue %d outbox emails; the drain will send them", len(outbox_ids) - start
-            )
-            return
-
-
-def outbox_queue(
-    *, kind: str, pledge: Pledge | None = None, signup: ReminderSignup | None = None
-) -> OutboxEmail | None:
-    """Owe an email in the caller's transaction; it is sent once that commits.
+def pledge_email_queue(*, pledge: Pledge, kind: str) -> OutboxEmail | None:
+    """Owe an email about a pledge in the caller's transaction; it is sent once that commits.
 
     A pledge confirmation obeys the cap per address (_confirmation_not_before): it
     may wait in the outbox, or, if it could not go within a link's lifetime, is not
     owed at all (None)."""
-    if kind != EmailKind.CONFIRMATION or pledge is None:
-        outbox = OutboxEmail.objects.create(pledge=pledge, signup=signup, kind=kind)
-        transaction.on_commit(lambda: _outbox_hand_over([outbox.pk]))
-        return outbox
+    if kind != EmailKind.CONFIRMATION:
+        return outbox_queue(kind=kind, subject_id=pledge.pk)
     with transaction.atomic():
         _confirmations_serialise(email_canonical=pledge.email_canonical)
         now = timezone.now()
         not_before = _confirmation_not_before(email_canonical=pledge.email_canonical, now=now)
         if not_before is not None and not_before > now + settings.PLEDGE_CONFIRMATION_MAX_AGE:
             return None
-        outbox = OutboxEmail.objects.create(pledge=pledge, kind=kind, not_before=not_before)
-    if not_before is None:
         # One that waits is not handed over: outbox_claim_overdue queues it once due.
-        transaction.on_commit(lambda: _outbox_hand_over([outbox.pk]))
-    return outbox
+        return outbox_queue(kind=kind, subject_id=pledge.pk, not_before=not_before)
 
 
 def _confirmations_serialise(*, email_canonical: str) -> None:
@@ -198,7 +143,10 @@ def _confirmation_not_before(*, email_canonical: str, now: datetime) -> datetime
     holds more than CONFIRMATIONS_PER_ADDRESS_PER_HOUR of them. The caller holds
     _confirmations_serialise. _PLEDGE_INSERT_SQL's `paced` is this rule in SQL."""
     due = (
-        OutboxEmail.objects.filter(kind=EmailKind.CONFIRMATION, pledge__email_canonical=email_canonical)
+        OutboxEmail.objects.filter(
+            kind=EmailKind.CONFIRMATION,
+            subject_id__in=Pledge.objects.filter(email_canonical=email_canonical).values("pk"),
+        )
         .annotate(due=Coalesce("not_before", "created_at"))
         .filter(due__gt=now - CONFIRMATION_CAP_WINDOW)
         .order_by("-due")
@@ -206,20 +154,6 @@ def _confirmation_not_before(*, email_canonical: str, now: datetime) -> datetime
     )
     third = list(due[CONFIRMATIONS_PER_ADDRESS_PER_HOUR - 1 : CONFIRMATIONS_PER_ADDRESS_PER_HOUR])
     return third[0] + CONFIRMATION_CAP_WINDOW if third else None
-
-
-def _outbox_hand_over(outbox_ids: list[int]) -> None:
-    from pledges.publisher import publisher
-
-    publisher.hand_over(outbox_ids)
-
-
-def _outbox_queue_many(rows: list[OutboxEmail]) -> None:
-    """outbox_queue for a bulk decision: one INSERT, and a task per chunk of emails."""
-    if not rows:
-        return
-    ids = [row.pk for row in OutboxEmail.objects.bulk_create(rows)]
-    transaction.on_commit(lambda: outbox_enqueue(ids))
 
 
 def pledge_create(
@@ -331,7 +265,7 @@ WITH identical AS (
     SELECT (
         SELECT due FROM (
             SELECT COALESCE(owed.not_before, owed.created_at) AS due
-            FROM pledges_outboxemail AS owed JOIN pledges_pledge AS named ON named.id = owed.pledge_id
+            FROM outbox_outboxemail AS owed JOIN pledges_pledge AS named ON named.id = owed.subject_id
             WHERE named.email_canonical = %s AND owed.kind = %s
         ) AS confirmations
         WHERE due > %s ORDER BY due DESC OFFSET %s LIMIT 1
@@ -346,7 +280,7 @@ WITH identical AS (
     SELECT pledge.id, sector.id FROM pledge JOIN pledges_sector AS sector ON sector.slug = ANY(%s)
     RETURNING 1
 ), outbox AS (
-    INSERT INTO pledges_outboxemail (pledge_id, kind, created_at, not_before, attempts, last_error)
+    INSERT INTO outbox_outboxemail (subject_id, kind, created_at, not_before, attempts, last_error)
     SELECT pledge.id, %s, %s, paced.not_before, 0, '' FROM pledge, paced
     WHERE %s AND (paced.not_before IS NULL OR paced.not_before <= %s)
     RETURNING id, not_before
@@ -413,7 +347,7 @@ def _pledge_inserted(pledge: Pledge, *, row: tuple[object, ...], sectors: list[s
         )
     if outbox_id is not None and not_before is None:
         # One that waits is not handed over: outbox_claim_overdue queues it once due.
-        transaction.on_commit(lambda: _outbox_hand_over([outbox_id]))
+        transaction.on_commit(lambda: outbox_hand_over([outbox_id]))
 
 
 def _pledge_insert_orm(pledge: Pledge, *, sectors: list[str], send_confirmation: bool) -> bool:
@@ -428,7 +362,7 @@ def _pledge_insert_orm(pledge: Pledge, *, sectors: list[str], send_confirmation:
                 [TaggedSector(content_object=pledge, tag=tag) for tag in _sector_tags(sectors)]
             )
             if send_confirmation:
-                outbox_queue(pledge=pledge, kind=EmailKind.CONFIRMATION)
+                pledge_email_queue(pledge=pledge, kind=EmailKind.CONFIRMATION)
     except IntegrityError:
         pledge.pk = pledge.id = None
         pledge._state.adding = True
@@ -447,10 +381,11 @@ def _resend_confirmation_if_owed(*, pledge: Pledge, same_form: bool, enabled: bo
     if same_form or not enabled or pledge.status != Status.UNCONFIRMED:
         return
     # Bounded, so the form cannot be used to flood someone's inbox.
-    if pledge.outbox_emails.filter(kind=EmailKind.CONFIRMATION).count() >= MAX_CONFIRMATION_EMAILS:
+    sent = OutboxEmail.objects.filter(kind=EmailKind.CONFIRMATION, subject_id=pledge.pk)
+    if sent.count() >= MAX_CONFIRMATION_EMAILS:
         return
     with transaction.atomic():
-        outbox_queue(pledge=pledge, kind=EmailKind.CONFIRMATION)
+        pledge_email_queue(pledge=pledge, kind=EmailKind.CONFIRMATION)
 
 
 def _sector_tags(slugs: list[str]) -> list[Sector]:
@@ -684,32 +619,8 @@ EMAIL_TEMPLATES = {
 }
 
 
-def _password_reset_email(*, user: AbstractBaseUser):  # noqa: ANN202 - EmailMultiAlternatives
-    # Made at send time, in the worker: the token hashes the account's password
-    # and last login, so it stops working once either changes (one use).
-    token = default_token_generator.make_token(user)
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    path = reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token})
-    address = getattr(user, user.get_email_field_name())
-    context = {
-        "email": address,
-        # From SITE_URL: the request that asked for it, and its Host header, are long gone.
-        "reset_url": absolute_url(path),
-        "valid_days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
-    }
-    return render_email(template="password_reset", context=context, to=address)
-
-
-def _build_email(outbox: OutboxEmail, *, links: Links):  # noqa: ANN202 - EmailMultiAlternatives
-    if outbox.user_id is not None:
-        return _password_reset_email(user=outbox.user)
-    if outbox.signup_id is not None:
-        from reminders.services import signup_confirmation_email
-
-        return signup_confirmation_email(signup=outbox.signup, links=links)
-    pledge = outbox.pledge
-    if outbox.kind not in EMAIL_TEMPLATES:
-        raise ValueError(f"Unknown email kind {outbox.kind!r}")
+def pledge_email_build(pledge: Pledge, links: Links, *, kind: str):  # noqa: ANN201 - EmailMultiAlternatives
+    """The email of this kind about a pledge, as the outbox sends it (pledge_email_kinds_register)."""
     # No email carries what a visitor typed as they typed it (email_quote); the organiser's
     # reason for a rejection may quote the pledge, so it goes through the same hands.
     context = {
@@ -723,177 +634,23 @@ def _build_email(outbox: OutboxEmail, *, links: Links):  # noqa: ANN202 - EmailM
         "data_url": pledger_data_url(pledge=pledge, links=links),
         "data_valid_hours": int(settings.PLEDGER_DATA_LINK_MAX_AGE.total_seconds() // 3600),
     }
-    return render_email(template=EMAIL_TEMPLATES[outbox.kind], context=context, to=pledge.email)
+    return render_email(template=EMAIL_TEMPLATES[kind], context=context, to=pledge.email)
 
 
-# What an email is made from: its pledge or sign-up, and that one's campaign, or its account.
-OUTBOX_RELATED = ("pledge__campaign", "signup__campaign", "user")
-
-
-def outbox_send(*, outbox_id: int, now: datetime | None = None) -> bool:
-    """Send one owed email, as a batch of one. Returns True if this call sent it.
-
-    Raises the transport's exception on a temporary mail error so the task can
-    retry; the row stays unsent and the drain picks it up again later.
-    """
-    try:
-        return outbox_send_many(outbox_ids=[outbox_id], now=now) == 1
-    except OutboxBatchPaused as paused:
-        assert paused.__cause__ is not None  # always raised from the mail error
-        raise paused.__cause__ from None
-
-
-def outbox_send_many(*, outbox_ids: Sequence[int], now: datetime | None = None) -> int:
-    """Send owed emails over one mail connection. Returns how many this call sent.
-
-    One claim for the batch keeps a drain-queued copy of an email, or another
-    batch holding it, from sending it twice; each is marked sent as the mail
-    server takes it (_outbox_mark_sent). One that fails for good (a 5xx refusal,
-    or its last attempt) is recorded failed and the rest still go. Raises
-    OutboxBatchPaused (from the mail error) naming the emails a temporary mail
-    error held back, for the task to retry later.
-    """
-    claimed, locked_until = _outbox_claim(outbox_ids, now=now or timezone.now())
-    links = Links()
-    sent = 0
-    held: list[int] = []
-    error: Exception | None = None
-    untried: list[OutboxEmail] = []
-    with MailSession() as session:
-        for index, outbox in enumerate(claimed):
-            try:
-                session.send(
-                    _build_email(outbox, links=links),
-                    on_accepting=lambda send_dot, o=outbox: _outbox_mark_sent(o, locked_until, send_dot),
-                )
-            except ClaimLost:
-                continue
-            except DatabaseError:
-                # The database is away: the task fails and the drain sends the rest later.
-                raise
-            except Exception as exc:
-                permanent = is_permanent_refusal(exc)
-                _outbox_record_failure(outbox, locked_until=locked_until, error=exc, permanent=permanent)
-                if permanent:
-                    # Given up at once, neither retried nor re-queued by the drain. A refusal that
-                    # dropped the connection leaves the next email to open a new one.
-                    logger.warning("Outbox email %s was refused for good", outbox.pk)
-                    continue
-                if not isinstance(exc, TEMPORARY_MAIL_ERRORS):
-                    # Not a mail error, so a retry in seconds would not help; the
-                    # drain tries again until OUTBOX_MAX_ATTEMPTS.
-                    logger.exception("Outbox email %s could not be sent", outbox.pk)
-                    continue
-                held.append(outbox.pk)
-                error = exc
-                if isinstance(exc, MAIL_REFUSALS) and session.connected:
-                    # Only this message was refused (a full mailbox, "try again
-                    # later"): the others need not wait for its retry.
-                    continue
-                # The connection is gone: every later email would fail against it.
-                untried = claimed[index + 1 :]
-                break
-            sent += 1
-    if untried:
-        _outbox_release(untried, locked_until=locked_until)
-        held += [outbox.pk for outbox in untried]
-    if held:
-        raise OutboxBatchPaused(held) from error
-    return sent
-
-
-def _outbox_claim(outbox_ids: Sequence[int], *, now: datetime) -> tuple[list[OutboxEmail], datetime]:
-    """Claim the emails of a batch still owed and free, and read them with what
-    they are made from. Returns them in the batch's order, and the claim's lock.
-
-    A conditional UPDATE as the claim: the task queued at submission, a copy
-    queued by the drain and a retried batch may run at once, and only one of them
-    may send each email. Raw SQL for RETURNING, which the ORM's update() lacks.
-    An email held back by the confirmation cap is not claimed before its not_before.
-    """
-    locked_until = now + settings.OUTBOX_LOCK
-    ids = list(dict.fromkeys(outbox_ids))
-    if not ids:
-        return [], locked_until
-    adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {OutboxEmail._meta.db_table} SET locked_until = %s, attempts = attempts + 1"
-            f" WHERE id IN ({', '.join(['%s'] * len(ids))})"
-            " AND sent_at IS NULL AND failed_at IS NULL AND (locked_until IS NULL OR locked_until < %s)"
-            " AND (not_before IS NULL OR not_before <= %s)"
-            " RETURNING id",
-            [adapt(locked_until), *ids, adapt(now), adapt(now)],
+def pledge_email_kinds_register() -> None:
+    """Tell the outbox how to build each email about a pledge (PledgesConfig.ready)."""
+    for kind in PLEDGE_EMAIL_KINDS:
+        email_kind_register(
+            EmailKindSpec(
+                kind=kind,
+                label=EmailKind(kind).label,
+                load=lambda ids: Pledge.objects.select_related("campaign").in_bulk(ids),
+                build=functools.partial(pledge_email_build, kind=kind),
+                campaign_subjects=lambda campaign_id: Pledge.objects.filter(campaign_id=campaign_id).values(
+                    "pk"
+                ),
+            )
         )
-        claimed = [row[0] for row in cursor.fetchall()]
-    if not claimed:
-        return [], locked_until
-    rows = OutboxEmail.objects.select_related(*OUTBOX_RELATED).in_bulk(claimed)
-    return [rows[pk] for pk in ids if pk in rows], locked_until
-
-
-def _outbox_mark_sent(outbox: OutboxEmail, locked_until: datetime, send_dot: Callable[[], None]) -> None:
-    """Record the email as sent, while the claim is still ours, and release
-    SMTP's final dot in the same breath (lib/mailsession.py): a worker killed
-    between the server's acceptance and this record cannot send it twice."""
-    # Kept on the row: a refusal after the final dot takes this record back.
-    outbox.sent_at = sent_at = timezone.now()
-    record_sent(
-        model=OutboxEmail,
-        pk=outbox.pk,
-        claim={"sent_at__isnull": True, "locked_until": locked_until},
-        values={"sent_at": sent_at, "locked_until": None},
-        send_dot=send_dot,
-        what=f"Outbox email {outbox.pk}",
-    )
-
-
-def _outbox_record_failure(
-    outbox: OutboxEmail, *, locked_until: datetime, error: Exception, permanent: bool = False
-) -> None:
-    """An attempt that did not deliver: free the email for its retry and keep
-    the error for the admin; a permanent refusal, or the attempt that reaches
-    OUTBOX_MAX_ATTEMPTS, gives it up."""
-    ours = Q(locked_until=locked_until)
-    if outbox.sent_at is not None:
-        # Refused after the final dot, or the dot never left: our "sent" is undone.
-        ours |= Q(sent_at=outbox.sent_at)
-    OutboxEmail.objects.filter(ours, pk=outbox.pk).update(
-        sent_at=None,
-        locked_until=None,
-        last_error=mail_error_text(error),
-        # Read after the claim, so this attempt is counted.
-        failed_at=timezone.now() if permanent or outbox.attempts >= OUTBOX_MAX_ATTEMPTS else None,
-    )
-
-
-def _outbox_release(rows: list[OutboxEmail], *, locked_until: datetime) -> None:
-    """Free emails the batch claimed but never tried (its mail connection died
-    first), taking back the attempt the claim counted for each."""
-    OutboxEmail.objects.filter(pk__in=[row.pk for row in rows], locked_until=locked_until).update(
-        locked_until=None, attempts=F("attempts") - 1
-    )
-
-
-def outbox_claim_overdue(
-    *, now: datetime | None = None, older_than: timedelta = timedelta(minutes=1), limit: int = 500
-) -> list[int]:
-    """Ids of owed emails whose first task never ran, marked as re-queued now; and
-    of those the confirmation cap held back (never handed over), once due."""
-    now = now or timezone.now()
-    stale = now - older_than
-    due = (
-        OutboxEmail.objects.filter(sent_at__isnull=True, failed_at__isnull=True, created_at__lt=stale)
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - settings.OUTBOX_LOCK))
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-    ids = list(due)
-    if ids:
-        OutboxEmail.objects.filter(pk__in=ids).update(enqueued_at=now)
-    return ids
 
 
 def pledger_data_url(*, pledge: Pledge, links: Links | None = None) -> str:
@@ -902,46 +659,3 @@ def pledger_data_url(*, pledge: Pledge, links: Links | None = None) -> str:
     and the logs that keep them."""
     token = make_token(purpose=DATA_PURPOSE, value=pledge.public_id)
     return (links or Links()).url("pledges:data", token=token)
-
-
-# Upper-case ASCII letters and their lower-case forms, for SQL's translate().
-_ASCII_LETTERS = ("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def _ascii_folded_sql(column: str) -> str:
-    """SQL for `column` with ASCII-only case folding (changeday.lib.emailaddr.ascii_lower).
-
-    Not UPPER() or LOWER() on PostgreSQL: they fold other letters too, and UPPER('ı')
-    is 'I', so a look-alike address would match. SQLite's lower() folds ASCII only."""
-    if connection.vendor == "postgresql":
-        return f"translate({column}, '{_ASCII_LETTERS[0]}', '{_ASCII_LETTERS[1]}')"
-    return f"lower({column})"
-
-
-def account_password_reset_request(*, email: str, now: datetime | None = None) -> None:
-    """Owe a password-reset email to each active account, with a password, whose
-    address is this one but for ASCII case, if there is any.
-
-    One statement whether or not there is one (finding the account and writing its
-    outbox row), and nothing slow: the token is made and the email sent by a
-    worker (_build_email), so the answer takes the same time either way and tells
-    nobody who has an account. Addresses equal but for ASCII case have the same
-    canonical form (changeday.lib.emailaddr), so no other account can match, as
-    Django checks since CVE-2019-19844."""
-    user_model = get_user_model()
-    meta = user_model._meta
-    quote = connection.ops.quote_name
-    email_column = quote(meta.get_field(user_model.get_email_field_name()).column)
-    statement = (
-        f"INSERT INTO {quote(OutboxEmail._meta.db_table)} (user_id, kind, created_at, attempts, last_error) "
-        f"SELECT {quote(meta.pk.column)}, %s, %s, 0, '' FROM {quote(meta.db_table)} "
-        f"WHERE {_ascii_folded_sql(email_column)} = %s AND {quote(meta.get_field('is_active').column)} "
-        f"AND {quote(meta.get_field('password').column)} NOT LIKE %s "
-        "RETURNING id"
-    )
-    params = [EmailKind.PASSWORD_RESET, now or timezone.now(), ascii_lower(email.strip())]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(statement, [*params, f"{UNUSABLE_PASSWORD_PREFIX}%"])
-        outbox_ids = [row[0] for row in cursor.fetchall()]
-        if outbox_ids:
-            transaction.on_commit(lambda: _outbox_hand_over(outbox_ids))

@@ -9,6 +9,10 @@ class RemindersConfig(AppConfig):
     verbose_name = "Reminders"
 
     def ready(self) -> None:
+        from reminders.services import signup_email_kinds_register
+
+        signup_email_kinds_register()
+
         # The schedule is edited on the campaign's own admin page, but campaigns sits
         # below reminders and may not import it: reminders contributes its inline.
         from campaigns.admin import campaign_admin_extend

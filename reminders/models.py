@@ -103,6 +103,12 @@ class SignupStatus(models.TextChoices):
     UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
 
 
+# The email asking a sign-up to confirm its address, sent through the outbox
+# (services.signup_email_kinds_register), and forgotten with the sign-up (outbox_forget).
+SIGNUP_CONFIRMATION_EMAIL = "signup-confirmation"
+SIGNUP_EMAIL_KINDS = (SIGNUP_CONFIRMATION_EMAIL,)
+
+
 class ReminderSignup(models.Model):
     """A visitor who left only an email to be reminded to pledge (double opt-in)."""
 

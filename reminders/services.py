@@ -6,7 +6,7 @@ A run has three steps, each safe to repeat and to interrupt:
    sent; the unique key (campaign, reminder, recipient) makes a second plan a no-op;
 2. fan out: the open rows go to the workers in batches of ids;
 3. send: a worker claims its rows with a conditional UPDATE, and marks each one
-   sent in the same breath as the mail server accepts it (lib/mailsession.py).
+   sent in the same breath as the mail server accepts it (outbox/mailsession.py).
 A worker killed at any point leaves rows pending or with a lapsed claim; the
 next dispatch hands them out again, and no row marked sent is ever sent again.
 """
@@ -23,13 +23,15 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, Phase
 from changeday.lib.emailaddr import canonical_email
 from changeday.lib.mail import Links, render_email
-from changeday.lib.mailsession import (
+from changeday.lib.tokens import make_token
+from outbox.kinds import EmailKindSpec, email_kind_register
+from outbox.mailsession import (
     ClaimLost,
     MailSession,
     Throttle,
@@ -37,11 +39,13 @@ from changeday.lib.mailsession import (
     mail_error_text,
     record_sent,
 )
-from changeday.lib.tokens import make_token
-from pledges.models import EmailKind, Pledge, Status
+from outbox.models import OutboxEmail
+from outbox.services import outbox_forget, outbox_queue
+from pledges.models import Pledge, Status
 from pledges.screening import email_quote
-from pledges.services import outbox_queue
 from reminders.models import (
+    SIGNUP_CONFIRMATION_EMAIL,
+    SIGNUP_EMAIL_KINDS,
     Anchor,
     Audience,
     DeliveryStatus,
@@ -105,9 +109,9 @@ def reminder_signup_create(
             signup.unsubscribed_at = None
             signup.save(update_fields=["status", "unsubscribed_at"])
         # Bounded, so the form cannot be used to flood someone's inbox.
-        sent = signup.outbox_emails.filter(kind=EmailKind.SIGNUP_CONFIRMATION).count()
+        sent = OutboxEmail.objects.filter(kind=SIGNUP_CONFIRMATION_EMAIL, subject_id=signup.pk).count()
         if send_confirmation and sent < MAX_SIGNUP_CONFIRMATION_EMAILS:
-            outbox_queue(signup=signup, kind=EmailKind.SIGNUP_CONFIRMATION)
+            outbox_queue(kind=SIGNUP_CONFIRMATION_EMAIL, subject_id=signup.pk)
     return signup
 
 
@@ -165,6 +169,21 @@ def signup_confirmation_email(
         "campaign_url": links.url("pages:campaign_detail", slug=signup.campaign.slug),
     }
     return render_email(template="reminder_signup_confirmation", context=context, to=signup.email)
+
+
+def signup_email_kinds_register() -> None:
+    """Tell the outbox how to build a sign-up's confirmation email (RemindersConfig.ready)."""
+    email_kind_register(
+        EmailKindSpec(
+            kind=SIGNUP_CONFIRMATION_EMAIL,
+            label="Confirm your reminder sign-up",
+            load=lambda ids: ReminderSignup.objects.select_related("campaign").in_bulk(ids),
+            build=lambda signup, links: signup_confirmation_email(signup=signup, links=links),
+            campaign_subjects=lambda campaign_id: ReminderSignup.objects.filter(
+                campaign_id=campaign_id
+            ).values("pk"),
+        )
+    )
 
 
 # --- Runs: plan, fan out, send -----------------------------------------------------
@@ -500,7 +519,7 @@ def _batch_release(deliveries: list[ReminderDelivery], *, error: Exception, now:
 
 def _mark_sent(delivery: ReminderDelivery, claimed_until: datetime, send_dot: Callable[[], None]) -> None:
     """Record the delivery as sent, while the claim is still ours, and release
-    SMTP's final dot in the same breath (lib/mailsession.py)."""
+    SMTP's final dot in the same breath (outbox/mailsession.py)."""
     sent_at = timezone.now()
     record_sent(
         model=ReminderDelivery,
@@ -547,16 +566,21 @@ def reminder_signup_purge_unconfirmed(*, now: datetime | None = None) -> int:
     were never allowed to keep. Returns how many went."""
     now = now or timezone.now()
     cutoff = now - settings.PLEDGE_CONFIRMATION_MAX_AGE
-    stale = (
-        ReminderSignup.objects.filter(status=SignupStatus.UNCONFIRMED, created_at__lt=cutoff)
-        .exclude(outbox_emails__created_at__gte=cutoff)
-        .exclude(outbox_emails__sent_at__gte=cutoff)
+    recent = OutboxEmail.objects.filter(kind__in=SIGNUP_EMAIL_KINDS, subject_id=OuterRef("pk")).filter(
+        Q(created_at__gte=cutoff) | Q(sent_at__gte=cutoff)
     )
-    # A sign-up confirmed at this moment is re-checked by status in the DELETE.
-    _, by_model = ReminderSignup.objects.filter(
-        pk__in=stale.values("pk"), status=SignupStatus.UNCONFIRMED
-    ).delete()
-    # Not counting the owed emails deleted with them.
+    stale = ReminderSignup.objects.filter(status=SignupStatus.UNCONFIRMED, created_at__lt=cutoff).exclude(
+        Exists(recent)
+    )
+    with transaction.atomic():
+        # Locked, and the status checked under the lock: a sign-up confirmed at this moment stays.
+        ids = list(
+            stale.select_for_update(skip_locked=True)
+            .filter(status=SignupStatus.UNCONFIRMED)
+            .values_list("pk", flat=True)
+        )
+        outbox_forget(kinds=SIGNUP_EMAIL_KINDS, subject_ids=ids)
+        _, by_model = ReminderSignup.objects.filter(pk__in=ids).delete()
     return by_model.get(ReminderSignup._meta.label, 0)
 
 
@@ -566,6 +590,6 @@ def reminder_signups_erase(*, email_canonical: str, pledge_ids: list[int]) -> No
     erasing transaction."""
     signups = ReminderSignup.objects.filter(email_canonical=email_canonical).only("pk", "email_canonical")
     # Each row checked in Python to be exactly this address (CVE-2019-19844).
-    ReminderSignup.objects.filter(
-        pk__in=[signup.pk for signup in signups if signup.email_canonical == email_canonical]
-    ).delete()
+    ids = [signup.pk for signup in signups if signup.email_canonical == email_canonical]
+    outbox_forget(kinds=SIGNUP_EMAIL_KINDS, subject_ids=ids)
+    ReminderSignup.objects.filter(pk__in=ids).delete()

@@ -5,7 +5,7 @@ import functools
 from celery import shared_task
 from django.conf import settings
 
-from changeday.lib.mailsession import Throttle
+from outbox.mailsession import Throttle
 from reminders import services
 from reminders.models import ReminderRun
 

@@ -1,4 +1,4 @@
-"""Django's Redis cache, made to treat an unreachable Redis as an empty cache.
+"""A Redis cache backend that treats an unreachable Redis as an empty cache.
 
 Everything this project keeps in the cache can be recomputed (totals from the
 shards, statistics from the pledges), so a Redis outage must cost speed, never
@@ -8,18 +8,23 @@ the day itself that is every reload of the campaign page waiting a second or
 more, and every web worker soon busy waiting. After one failure this backend
 stops asking Redis for a few seconds (per process, shared by its threads), so
 an outage costs one timeout per process per interval instead of one per call.
+
+Built on Django's public cache-backend API (BaseCache) and redis-py's public
+client, storing values as Django's RedisCache does (integers as themselves, so
+INCR works on them; anything else pickled), so the two read each other's keys.
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 import redis
-from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +36,12 @@ REDIS_ERRORS = (redis.RedisError, OSError)
 T = TypeVar("T")
 K = TypeVar("K")
 
-_down_until: dict[tuple[str, ...], float] = {}
+_down_until: dict[str, float] = {}
 _lock = threading.Lock()
+# One client per location and options, shared by every thread's cache object: a redis.Redis is
+# a thread-safe handle on its connection pool, which reconnects after a fork, and building one
+# (it fills a table of reply handlers) is not free.
+_clients: dict[tuple[str, tuple[tuple[str, Any], ...]], redis.Redis] = {}
 
 
 # count_in_window: the first hit of a window starts its clock.
@@ -48,39 +57,50 @@ class CacheUnavailable(Exception):
     (add, incr: a rate limit cannot count without them)."""
 
 
-class _ReusedClient(RedisCacheClient):
-    """Django's client, keeping one redis.Redis per pool instead of making one per call.
-
-    Each redis.Redis builds a table of some 200 reply handlers in its constructor, a large share
-    of a cache hit's CPU (bench/README.md). A Redis object is only a handle on its pool, which is
-    thread-safe and reconnects after a fork, so one per pool serves every call.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._clients: dict[int, redis.Redis] = {}
-
-    def get_client(self, key: Any = None, *, write: bool = False) -> redis.Redis:
-        pool = self._get_connection_pool(write)
-        client = self._clients.get(id(pool))
-        if client is None:
-            client = self._clients[id(pool)] = self._client(connection_pool=pool)
-        return client
+def _dumps(value: Any) -> Any:
+    # As Django's RedisSerializer: an int stays an int so INCR can move it (bool is pickled).
+    return value if type(value) is int else pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
 
 
-class ResilientRedisCache(RedisCache):
-    def __init__(self, server: str, params: dict[str, Any]) -> None:
-        super().__init__(server, params)
-        self._class = _ReusedClient
+def _loads(data: Any) -> Any:
+    try:
+        return int(data)
+    except ValueError:
+        return pickle.loads(data)  # noqa: S301 - our own cache, written by _dumps
+
+
+class ResilientRedisCache(BaseCache):
+    def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
+        super().__init__(params)
+        # One server: the first, as Django's RedisCache writes to its first.
+        self.location = server if isinstance(server, str) else server[0]
+        self.location = self.location.split(",")[0]
+        self.options = dict(params.get("OPTIONS") or {})
         self._count_script: redis.commands.core.Script | None = None
 
+    @property
+    def client(self) -> redis.Redis:
+        """This process's redis-py client for the cache's server."""
+        key = (self.location, tuple(sorted(self.options.items())))
+        found = _clients.get(key)
+        if found is None:
+            pool = redis.ConnectionPool.from_url(self.location, **self.options)
+            found = _clients.setdefault(key, redis.Redis(connection_pool=pool))
+        return found
+
+    def _ttl(self, timeout: Any) -> int | None:
+        """Seconds to keep a key (None: for ever); 0 or less: not at all."""
+        if timeout == DEFAULT_TIMEOUT:
+            timeout = self.default_timeout
+        return None if timeout is None else max(0, int(timeout))
+
     def _available(self) -> bool:
-        return time.monotonic() >= _down_until.get(tuple(self._servers), 0.0)
+        return time.monotonic() >= _down_until.get(self.location, 0.0)
 
     def _failed(self, exc: Exception) -> None:
         with _lock:
             first = self._available()
-            _down_until[tuple(self._servers)] = time.monotonic() + RETRY_AFTER_SECONDS
+            _down_until[self.location] = time.monotonic() + RETRY_AFTER_SECONDS
         if first:
             logger.warning(
                 "Redis cache unavailable (%s: %s); serving without it, next try in %.0fs",
@@ -109,48 +129,119 @@ class ResilientRedisCache(RedisCache):
 
     # Reads answer "not cached"; writes are skipped.
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        return self._or_default(default, lambda: super(ResilientRedisCache, self).get(key, default, version))
+        name = self.make_and_validate_key(key, version=version)
+
+        def call() -> Any:
+            value = self.client.get(name)
+            return default if value is None else _loads(value)
+
+        return self._or_default(default, call)
 
     def get_many(self, keys: Any, version: int | None = None) -> dict[Any, Any]:
-        return self._or_default({}, lambda: super(ResilientRedisCache, self).get_many(keys, version))
+        names = {self.make_and_validate_key(key, version=version): key for key in keys}
+
+        def call() -> dict[Any, Any]:
+            values = self.client.mget(list(names)) if names else []
+            return {
+                names[name]: _loads(value)
+                for name, value in zip(names, values, strict=True)
+                if value is not None
+            }
+
+        return self._or_default({}, call)
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
-        return self._or_default(False, lambda: super(ResilientRedisCache, self).has_key(key, version))
+        name = self.make_and_validate_key(key, version=version)
+        return self._or_default(False, lambda: bool(self.client.exists(name)))
 
-    def set(self, key: Any, value: Any, timeout: Any = 300, version: int | None = None) -> None:
-        self._or_default(None, lambda: super(ResilientRedisCache, self).set(key, value, timeout, version))
+    def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
+        name = self.make_and_validate_key(key, version=version)
+        ttl = self._ttl(timeout)
 
-    def set_many(self, data: dict[Any, Any], timeout: Any = 300, version: int | None = None) -> list[Any]:
-        return self._or_default(
-            list(data), lambda: super(ResilientRedisCache, self).set_many(data, timeout, version)
-        )
+        def call() -> None:
+            if ttl == 0:
+                self.client.delete(name)
+            else:
+                self.client.set(name, _dumps(value), ex=ttl)
 
-    def touch(self, key: Any, timeout: Any = 300, version: int | None = None) -> bool:
-        return self._or_default(False, lambda: super(ResilientRedisCache, self).touch(key, timeout, version))
+        self._or_default(None, call)
+
+    def set_many(
+        self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> list[Any]:
+        if not data:
+            return []
+        names = {self.make_and_validate_key(key, version=version): value for key, value in data.items()}
+        ttl = self._ttl(timeout)
+
+        def call() -> list[Any]:
+            if ttl == 0:
+                self.client.delete(*names)
+                return []
+            pipeline = self.client.pipeline()
+            pipeline.mset({name: _dumps(value) for name, value in names.items()})
+            if ttl is not None:
+                for name in names:
+                    pipeline.expire(name, ttl)
+            pipeline.execute()
+            return []
+
+        return self._or_default(list(data), call)
+
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        name = self.make_and_validate_key(key, version=version)
+        ttl = self._ttl(timeout)
+
+        def call() -> bool:
+            return bool(self.client.persist(name) if ttl is None else self.client.expire(name, ttl))
+
+        return self._or_default(False, call)
 
     def delete(self, key: Any, version: int | None = None) -> bool:
-        return self._or_default(False, lambda: super(ResilientRedisCache, self).delete(key, version))
+        name = self.make_and_validate_key(key, version=version)
+        return self._or_default(False, lambda: bool(self.client.delete(name)))
 
     def delete_many(self, keys: Any, version: int | None = None) -> None:
-        self._or_default(None, lambda: super(ResilientRedisCache, self).delete_many(keys, version))
+        names = [self.make_and_validate_key(key, version=version) for key in keys]
+        if names:
+            self._or_default(None, lambda: self.client.delete(*names))
+
+    def clear(self) -> None:
+        self._or_default(None, lambda: self.client.flushdb())
 
     # Counting needs an answer: the caller decides what an outage means.
-    def add(self, key: Any, value: Any, timeout: Any = 300, version: int | None = None) -> bool:
-        return self._or_raise(lambda: super(ResilientRedisCache, self).add(key, value, timeout, version))
+    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        name = self.make_and_validate_key(key, version=version)
+        ttl = self._ttl(timeout)
+
+        def call() -> bool:
+            if ttl == 0:
+                return bool(self.client.exists(name))
+            return bool(self.client.set(name, _dumps(value), ex=ttl, nx=True))
+
+        return self._or_raise(call)
 
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        return self._or_raise(lambda: super(ResilientRedisCache, self).incr(key, delta, version))
+        name = self.make_and_validate_key(key, version=version)
+
+        def call() -> int:
+            # As Django's: a missing key is an error, not a new counter.
+            if not self.client.exists(name):
+                raise ValueError(f"Key '{key}' not found.")
+            return int(self.client.incr(name, delta))
+
+        return self._or_raise(call)
 
     def count_in_window(self, key: Any, timeout: int, version: int | None = None) -> int:
         """Add one to a counter that lives `timeout` seconds from its first hit; the new count.
 
         One command (a script Redis runs atomically), where add() then incr() take three round
-        trips (Django's incr() asks EXISTS before INCRBY) and a MULTI pipeline four commands: it
-        runs on every pledge, report and login. Raises CacheUnavailable like add() and incr()."""
+        trips (incr() asks EXISTS before INCRBY) and a MULTI pipeline four commands: it runs on
+        every pledge, report and login. Raises CacheUnavailable like add() and incr()."""
+        name = self.make_and_validate_key(key, version=version)
 
         def call() -> int:
-            name = self.make_and_validate_key(key, version=version)
-            client = self._cache.get_client(name, write=True)
+            client = self.client
             if self._count_script is None or self._count_script.registered_client is not client:
                 self._count_script = client.register_script(_COUNT_IN_WINDOW)
             return int(self._count_script(keys=[name], args=[timeout]))

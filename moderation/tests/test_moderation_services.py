@@ -14,7 +14,8 @@ from django.test import Client
 from conftest import create_pledge
 from moderation.models import Action, ModerationEvent, Report
 from moderation.services import pledge_moderate
-from pledges.models import OutboxEmail, Pledge, Status
+from outbox.models import OutboxEmail
+from pledges.models import Pledge, Status
 from pledges.selectors import campaign_totals
 from pledges.services import PledgeError, campaign_recompute_totals, pledge_withdraw_url
 
@@ -44,7 +45,7 @@ def _total(campaign: Any) -> int:
 
 
 def _emails(pledge: Pledge, kind: str) -> int:
-    return OutboxEmail.objects.filter(pledge=pledge, kind=kind).count()
+    return OutboxEmail.objects.filter(subject_id=pledge.pk, kind=kind).count()
 
 
 def test_publishing_a_pre_moderated_pledge_counts_it_records_it_and_tells_the_pledger(
@@ -290,7 +291,7 @@ def test_reports_from_one_address_are_rate_limited(campaign: Any) -> None:
 def test_the_rejection_email_reaches_the_pledger_with_the_reason_and_a_publication_email_too(
     pre_campaign: Any, organiser: Any, smtp_inbox: Any
 ) -> None:
-    from pledges.services import outbox_send
+    from outbox.services import outbox_send
     from testsupport.mail import email_html, email_text
 
     rejected = _pledge(pre_campaign, 1)

@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from campaigns.services import organiser_group_ensure
 from moderation.models import ModerationEvent
 from moderation.services import pledge_moderate, pledge_report
-from pledges.models import EmailKind, OutboxEmail, Pledge, Status
+from outbox.models import OutboxEmail
+from pledges.models import EmailKind, Pledge, Status
 from pledges.selectors import campaign_totals
 from pledges.services import campaign_recompute_totals, pledge_confirm, pledge_create
 
@@ -386,7 +387,7 @@ def test_rejecting_records_the_reason_and_queues_a_rejection_email(
         "Please write a promise.",
         organiser,
     )
-    assert list(OutboxEmail.objects.filter(pledge=pledge).values_list("kind", flat=True)) == [
+    assert list(OutboxEmail.objects.filter(subject_id=pledge.pk).values_list("kind", flat=True)) == [
         EmailKind.REJECTED
     ]
 
@@ -472,7 +473,7 @@ def test_two_organisers_deciding_the_same_pledge_send_one_email(
 
     assert first.status_code == 302
     assert "Already published by someone else" in second.content.decode()
-    assert OutboxEmail.objects.filter(pledge=pledge, kind=EmailKind.PUBLISHED).count() == 1
+    assert OutboxEmail.objects.filter(subject_id=pledge.pk, kind=EmailKind.PUBLISHED).count() == 1
     assert list(ModerationEvent.objects.filter(pledge=pledge).values_list("actor", flat=True)) == [
         organiser.pk
     ]

@@ -8,7 +8,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from campaigns.models import Campaign
-from pledges.models import OutboxEmail, Pledge, Status, is_integration
+from outbox.models import OutboxEmail
+from pledges.models import Pledge, Status, is_integration
 
 pytestmark = pytest.mark.django_db
 

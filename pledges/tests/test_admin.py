@@ -85,8 +85,6 @@ def test_audit_fields_are_shown_but_cannot_be_edited(campaign: Any, organiser: A
             "public_id": "forged",
             "sector_links-TOTAL_FORMS": "0",
             "sector_links-INITIAL_FORMS": "0",
-            "outbox_emails-TOTAL_FORMS": "0",
-            "outbox_emails-INITIAL_FORMS": "0",
             "moderation_events-TOTAL_FORMS": "0",
             "moderation_events-INITIAL_FORMS": "0",
             "reports-TOTAL_FORMS": "0",

@@ -23,8 +23,10 @@ from changeday.lib.emailaddr import canonical_email
 from conftest import create_pledge
 from moderation.models import ModerationEvent
 from moderation.services import pledge_moderate
+from outbox import services as outbox_services
+from outbox.models import OutboxEmail
 from pledges import privacy, services
-from pledges.models import OutboxEmail, Pledge, Status
+from pledges.models import Pledge, Status
 from pledges.privacy import pledger_pledges
 from pledges.selectors import campaign_totals
 from testsupport.mail import email_text
@@ -45,7 +47,7 @@ def _data_link(inbox: Any, email: str) -> str:
     """Ask for the 'your data' link as a visitor does, and read it from the email."""
     assert Client().post("/your-data/", {"email": email}).status_code == 302
     for outbox in OutboxEmail.objects.filter(kind="data-link", sent_at__isnull=True):
-        services.outbox_send(outbox_id=outbox.pk)
+        outbox_services.outbox_send(outbox_id=outbox.pk)
     message = inbox.wait_for(1)[-1]
     assert canonical_email(str(message["To"])) == canonical_email(email)
     match = re.search(r"http://testserver(/your-data/\S+/)", email_text(message))

@@ -27,9 +27,10 @@ from django.test import Client
 
 from campaigns.models import Campaign
 from conftest import create_pledge, use_broker
+from outbox.models import OutboxEmail
+from outbox.tasks import outbox_drain
 from pledges import services
-from pledges.models import OutboxEmail, Pledge, Status
-from pledges.tasks import outbox_drain
+from pledges.models import Pledge, Status
 from testsupport import processes
 from testsupport.processes import Browser, PostgresCluster, RedisServer
 
@@ -335,7 +336,7 @@ def test_a_worker_keeps_its_database_connection_and_survives_a_postgresql_restar
         f"worker-{n}@example.org" for n in (1, 2, 3)
     ], worker.output()[-3000:]
     with psycopg.connect(own_postgres.url("changeday")) as db:
-        attempts = [row[0] for row in db.execute("SELECT attempts FROM pledges_outboxemail ORDER BY id")]
+        attempts = [row[0] for row in db.execute("SELECT attempts FROM outbox_outboxemail ORDER BY id")]
     assert attempts == [1, 1, 1]
 
 

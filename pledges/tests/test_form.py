@@ -16,9 +16,10 @@ from django.test import Client, RequestFactory
 from django.utils.html import escape
 
 from campaigns.models import Campaign
+from outbox.models import OutboxEmail
 from pledges import services
 from pledges.forms import PledgeForm
-from pledges.models import OutboxEmail, Pledge
+from pledges.models import Pledge
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,8 @@ from django.test import Client
 
 from conftest import create_pledge
 from moderation.models import Report
-from pledges.models import OutboxEmail, Pledge
+from outbox.models import OutboxEmail
+from pledges.models import Pledge
 
 
 def _honeypot_block(html: str) -> str:

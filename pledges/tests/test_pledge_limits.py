@@ -17,7 +17,8 @@ from django.test import Client
 from changeday.lib import ratelimit
 from changeday.lib.env import env_networks
 from changeday.tests.test_settings import manage, production_env
-from pledges.models import OutboxEmail, Pledge
+from outbox.models import OutboxEmail
+from pledges.models import Pledge
 from pledges.screening import FlagReason
 
 BALANCER = "10.0.0.2"

@@ -23,8 +23,9 @@ from django.utils.html import escape
 from campaigns.models import Campaign
 from changeday.lib.tokens import make_token
 from conftest import create_pledge
+from outbox.models import OutboxEmail
 from pledges import services
-from pledges.models import OutboxEmail, Pledge, Sector, Status
+from pledges.models import Pledge, Sector, Status
 
 pytestmark = pytest.mark.django_db
 
@@ -169,7 +170,7 @@ def test_a_new_pledge_is_stored_with_its_sectors_and_its_email_in_one_statement_
     assert statements[0].startswith("SELECT pg_advisory_xact_lock(")
     stored = Pledge.objects.get(pk=result.pledge.pk)
     assert sorted(stored.sectors.slugs()) == ["housing", "nhs"]
-    assert stored.outbox_emails.get().kind == "confirmation"
+    assert OutboxEmail.objects.get(subject_id=stored.pk).kind == "confirmation"
     assert stored.created_at == result.pledge.created_at
 
 
@@ -209,7 +210,7 @@ def test_pledging_the_same_unconfirmed_promise_again_sends_a_new_confirmation_em
 
     assert response.status_code == 302
     pledge = Pledge.objects.get()
-    assert pledge.outbox_emails.count() == 2
+    assert OutboxEmail.objects.filter(subject_id=pledge.pk).count() == 2
 
 
 # --- The form's opening hours --------------------------------------------------

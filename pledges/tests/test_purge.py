@@ -16,8 +16,9 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from changeday.celery import app
 from conftest import create_pledge
+from outbox.models import OutboxEmail
 from pledges import privacy, services
-from pledges.models import OutboxEmail, Pledge, Status
+from pledges.models import Pledge, Status
 from pledges.selectors import campaign_totals
 from pledges.tasks import purge_unconfirmed_task
 
@@ -37,7 +38,7 @@ def test_an_unconfirmed_pledge_is_kept_for_seven_days_and_purged_after(campaign:
 
     assert privacy.pledge_purge_unconfirmed(now=now + timedelta(days=7, minutes=1)) == 1
     assert not Pledge.objects.filter(pk=pledge.pk).exists()
-    assert not OutboxEmail.objects.filter(pledge_id=pledge.pk).exists()
+    assert not OutboxEmail.objects.filter(subject_id=pledge.pk).exists()
 
 
 def test_confirmed_pledges_of_any_age_are_never_purged_and_the_totals_do_not_move(
@@ -65,10 +66,10 @@ def test_a_pledge_whose_confirmation_was_resent_this_week_is_kept(
     values.update(consent_to_publish=True, wants_reminders=False)
     pledge = services.pledge_create(campaign=campaign, **values).pledge
     backdate(pledge, days=8)
-    OutboxEmail.objects.filter(pledge=pledge).update(created_at=timezone.now() - timedelta(days=8))
+    OutboxEmail.objects.filter(subject_id=pledge.pk).update(created_at=timezone.now() - timedelta(days=8))
     # The pledger comes back and submits the same promise: a fresh link goes out today.
     services.pledge_create(campaign=campaign, **{**values, "submission_token": uuid.uuid4()})
-    assert OutboxEmail.objects.filter(pledge=pledge).count() == 2
+    assert OutboxEmail.objects.filter(subject_id=pledge.pk).count() == 2
 
     assert privacy.pledge_purge_unconfirmed() == 0
     assert Pledge.objects.get(pk=pledge.pk).status == Status.UNCONFIRMED

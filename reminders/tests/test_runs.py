@@ -413,7 +413,7 @@ def test_send_reminders_dry_run_counts_and_sends_nothing(campaign: Any, smtp_inb
 
 
 def test_the_throttle_holds_a_worker_to_its_sending_rate() -> None:
-    from changeday.lib.mailsession import Throttle
+    from outbox.mailsession import Throttle
 
     now = [0.0]
     slept: list[float] = []

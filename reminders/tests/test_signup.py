@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from conftest import create_pledge
-from pledges.services import outbox_claim_overdue, outbox_send
+from outbox.services import outbox_claim_overdue, outbox_send
 from reminders.models import ReminderSignup, SignupStatus
 from reminders.tests.helpers import reminder, run_due
 from testsupport.mail import email_text

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaigns.models import Campaign
-from changeday.lib.mailsession import Throttle
+from outbox.mailsession import Throttle
 from reminders import services
 from reminders.selectors import reminder_run_counts
 from reminders.tasks import reminder_send_batch_task

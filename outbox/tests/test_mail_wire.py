@@ -1,4 +1,4 @@
-"""What changeday.lib.mailsession puts on the wire is the email package's own rendering of
+"""What outbox.mailsession puts on the wire is the email package's own rendering of
 Django's message, byte for byte, however its headers are written (it only takes a shorter way
 for headers that need no folding or encoding)."""
 
@@ -13,7 +13,7 @@ from django.core.mail.message import sanitize_address
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from changeday.lib.mailsession import _as_bytes, _recipient
+from outbox.mailsession import _as_bytes, _recipient
 
 
 def _message(subject: str, to: str, *, html: bool = True) -> EmailMessage:

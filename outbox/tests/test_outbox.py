@@ -24,14 +24,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from changeday.celery import app
-from changeday.lib import mailsession
 from conftest import create_pledge, either_smtp_way, use_broker
 from moderation.models import Action
 from moderation.services import pledge_moderate
-from pledges import services
-from pledges.models import OutboxEmail, Pledge
-from pledges.services import OUTBOX_MAX_ATTEMPTS, outbox_send_many
-from pledges.tasks import outbox_drain, send_outbox_email_task
+from outbox import mailsession, services
+from outbox.models import OutboxEmail
+from outbox.publisher import OUTBOX_TASK_CHUNK
+from outbox.services import OUTBOX_MAX_ATTEMPTS, outbox_send_many
+from outbox.tasks import outbox_drain, send_outbox_email_task
+from pledges.models import Pledge
 from testsupport.processes import WorkerKilled, free_port
 
 pytestmark = [
@@ -79,7 +80,7 @@ def test_a_pledge_made_while_the_broker_is_down_is_stored_without_making_the_ple
     assert response.status_code == 302 and response["Location"].endswith("/pledge/sent/")
     assert elapsed < 10, f"the pledger waited {elapsed:.1f}s for a dead broker"
     pledge = Pledge.objects.get()
-    assert OutboxEmail.objects.get(pledge=pledge).sent_at is None
+    assert OutboxEmail.objects.get(subject_id=pledge.pk).sent_at is None
     assert smtp_inbox.messages == []
 
 
@@ -132,7 +133,7 @@ def test_the_drain_and_the_original_task_together_send_one_email(
 def test_a_mail_server_outage_is_recorded_and_the_email_goes_when_it_is_back(
     campaign: Any, pledge_data: dict[str, Any], smtp_inbox: Any, settings: Any
 ) -> None:
-    from pledges.services import outbox_send
+    from outbox.services import outbox_send
 
     app.control.purge()
     _submit(campaign, pledge_data)
@@ -198,7 +199,7 @@ def test_a_bulk_publish_of_120_pledges_queues_three_tasks_and_each_pledger_hears
     _publish(pledges, organiser)
 
     queued = _queued_tasks()
-    assert [name for name, _ in queued] == ["pledges.tasks.send_outbox_emails_task"] * 3
+    assert [name for name, _ in queued] == ["outbox.tasks.send_outbox_emails_task"] * 3
     chunks = [args[0] for _, args in queued]
     assert sorted(len(chunk) for chunk in chunks) == [20, 50, 50]
     owed = set(OutboxEmail.objects.filter(kind="published").values_list("pk", flat=True))
@@ -230,7 +231,8 @@ def test_a_mail_server_closing_the_connection_mid_batch_still_delivers_every_ema
 
     assert Counter(m["To"] for m in messages) == Counter(p.email for p in pledges)
     assert smtp_inbox.refuse_once == {}, "the server never refused anything"
-    attempts = dict(OutboxEmail.objects.values_list("pledge__email", "attempts"))
+    emails = dict(Pledge.objects.values_list("pk", "email"))
+    attempts = {emails[pk]: n for pk, n in OutboxEmail.objects.values_list("subject_id", "attempts")}
     # Only the refused email was tried twice; the ones held back were tried once, when they went.
     assert attempts.pop(pledges[20].email) == 2
     assert set(attempts.values()) == {1}
@@ -272,7 +274,7 @@ def test_an_address_refused_for_now_does_not_hold_back_the_rest_of_its_batch(
     assert sorted(arrived) == sorted(p.email for p in pledges)
     # The other five went at once; the refused one on the retry, after them.
     assert arrived[-1] == busy
-    assert OutboxEmail.objects.get(pledge=pledges[0]).attempts == 2
+    assert OutboxEmail.objects.get(subject_id=pledges[0].pk).attempts == 2
 
 
 @either_smtp_way
@@ -288,11 +290,11 @@ def test_an_email_refused_for_now_on_its_last_attempt_is_marked_failed_and_the_o
         with transaction.atomic():
             _publish(pledges, organiser)
             # As if the drain had already tried it every time but once.
-            OutboxEmail.objects.filter(pledge=pledges[2]).update(attempts=OUTBOX_MAX_ATTEMPTS - 1)
+            OutboxEmail.objects.filter(subject_id=pledges[2].pk).update(attempts=OUTBOX_MAX_ATTEMPTS - 1)
         messages = _settle(smtp_inbox, 4)
 
     assert sorted(m["To"] for m in messages) == sorted(p.email for p in pledges if p.email != busy)
-    failed = OutboxEmail.objects.get(pledge=pledges[2])
+    failed = OutboxEmail.objects.get(subject_id=pledges[2].pk)
     assert failed.failed_at is not None and failed.sent_at is None
     assert failed.attempts == OUTBOX_MAX_ATTEMPTS
     assert "451 4.3.0 Try again later" in failed.last_error
@@ -317,18 +319,18 @@ def test_an_email_refused_for_good_is_tried_once_and_shown_to_organisers_while_o
 
     assert sorted(m["To"] for m in messages) == sorted(p.email for p in pledges if p != gone)
     assert messages[-1]["To"] == busy.email, "the email refused for now went on its retry"
-    assert OutboxEmail.objects.get(pledge=busy).attempts == 2
-    refused = OutboxEmail.objects.get(pledge=gone)
+    assert OutboxEmail.objects.get(subject_id=busy.pk).attempts == 2
+    refused = OutboxEmail.objects.get(subject_id=gone.pk)
     assert refused.attempts == 1, "a 5xx refusal is not retried"
     assert refused.failed_at is not None and refused.sent_at is None
     assert refused.last_error == "SMTPRecipientsRefused: 550 5.1.1 No such mailbox"
 
     client = Client()
     client.force_login(organiser)
-    failed = client.get("/admin/pledges/outboxemail/", {"state": "failed"}).content.decode()
+    failed = client.get("/admin/outbox/outboxemail/", {"state": "failed"}).content.decode()
     assert gone.public_id in failed and "550 5.1.1 No such mailbox" in failed
     assert busy.public_id not in failed
-    waiting = client.get("/admin/pledges/outboxemail/", {"state": "waiting"}).content.decode()
+    waiting = client.get("/admin/outbox/outboxemail/", {"state": "waiting"}).content.decode()
     assert gone.public_id not in waiting
     queue = client.get("/moderation/", {"campaign": pre_campaign.slug}).content.decode()
     assert "1 email to people of this campaign could not be delivered" in queue
@@ -357,14 +359,14 @@ def test_a_bulk_publish_while_the_broker_is_down_is_made_at_once_and_the_drain_s
 ) -> None:
     pledges = _pending_pledges(pre_campaign, 120)
     app.control.purge()
-    with broker_down(), caplog.at_level(logging.WARNING, logger="pledges.services"):
+    with broker_down(), caplog.at_level(logging.WARNING, logger="outbox.publisher"):
         started = time.monotonic()
         _publish(pledges, organiser)
         elapsed = time.monotonic() - started
 
     assert elapsed < 5, f"the organiser waited {elapsed:.1f}s for a dead broker"
     # The first chunk met the dead broker and the other two were not tried after it.
-    assert [r.getMessage() for r in caplog.records if r.name == "pledges.services"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "outbox.publisher"] == [
         "Could not queue 120 outbox emails; the drain will send them"
     ]
     assert Pledge.objects.filter(status="published").count() == 120
@@ -408,8 +410,6 @@ def test_pledges_made_in_the_same_moment_go_to_the_workers_as_one_task_and_each_
 def test_a_task_s_worth_of_emails_is_handed_over_at_once_without_waiting_for_the_window(
     campaign: Any, pledge_data: dict[str, Any], settings: Any
 ) -> None:
-    from pledges.services import OUTBOX_TASK_CHUNK
-
     # A window no test would wait out: only a full batch can explain a hand-over in time.
     settings.OUTBOX_PUBLISH_WINDOW_MS = 120_000
     app.control.purge()

@@ -7,7 +7,7 @@ SMTP closes that window for us: a server keeps a message only once it has read
 the final "." of DATA, and discards it when the connection drops before. So we
 send the whole message except that dot, then the `on_accepting` callback writes
 "sent" to the database and, before waiting for the database's answer, the dot
-(lib/pgsend.py). A crash before those two writes leaves the message unrecorded
+(outbox/pgsend.py). A crash before those two writes leaves the message unrecorded
 and undelivered; after them, both are in the kernel's socket buffers and go out
 even as the process dies. What is left is the few microseconds between the two
 writes.
@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import itertools
 import logging
 import random
 import re
@@ -30,7 +29,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from email.generator import BytesGenerator
 from email.message import Message
 from email.policy import Compat32
@@ -42,11 +41,16 @@ from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
 from django.db import connection as db
 from django.db.models import Model
-from django.db.models.sql import UpdateQuery
 
-from changeday.lib.pgsend import execute_then
+from outbox.pgsend import execute_then
 
 logger = logging.getLogger(__name__)
+
+# Errors a later attempt can get past: the mail server busy, down or slow.
+TEMPORARY_MAIL_ERRORS = (smtplib.SMTPException, OSError, TimeoutError)
+# The server refused one message (a recipient, the sender, the data) and the
+# connection is still good for the next one.
+MAIL_REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 
 # Dot-stuffing (RFC 5321 4.5.2): a line starting with "." gets another.
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -326,9 +330,9 @@ def record_sent(
     (model.objects.filter(pk=pk, **claim)); values: the fields that mark it sent
     (.update(**values))."""
     if db.vendor == "postgresql":
-        # The UPDATE and the dot go on the wire back to back (lib/pgsend.py): no
+        # The UPDATE and the dot go on the wire back to back (outbox/pgsend.py): no
         # crash can commit "sent" without the message, or the message without it.
-        if execute_then(*_update_statement(model, {"pk": pk, **claim}, values), then=send_dot) == 1:
+        if execute_then(*sent_statement(model, {"pk": pk, **claim}, values), then=send_dot) == 1:
             return True
         # Our claim lapsed (a batch ran past its lock) and another worker holds
         # the row: this copy has gone too. Logged, as it may be a duplicate.
@@ -341,85 +345,44 @@ def record_sent(
     return True
 
 
-def _update_statement(
+def sent_statement(
     model: type[Model], match: dict[str, object], values: dict[str, object]
 ) -> tuple[str, list[str]]:
-    """model.objects.filter(**match).update(**values) as the ORM would write it, with libpq's
-    $1, $2... placeholders and its parameters as text: PostgreSQL takes each one's type from
-    its column.
+    """model.objects.filter(**match).update(**values) written out for libpq: $1, $2...
+    placeholders and the parameters as text, PostgreSQL taking each one's type from its column.
 
-    Building and compiling that query per message was a large share of a confirmation's CPU in
-    the worker (bench/README.md), for a statement that differs between messages only in its values.
-    So each shape is compiled once, with stand-ins, and a message puts its values in their places."""
-    sql, params, places = _compiled_update(model, _shape(match), _shape(values))
-    filled = list(params)
-    for index, value in zip(places, _variables([*match.values(), *values.values()]), strict=True):
-        filled[index] = _as_text(value)
-    return sql, filled
+    Written here from the model's public _meta API, for the only shapes a "sent" record needs:
+    a field equal to a value, None (IS NULL), or `<field>__isnull=True`. pgsend sends it with
+    psycopg's low-level API, which the ORM's cursor cannot do."""
+    params: list[str] = []
+    quote = db.ops.quote_name
 
+    def place(field_name: str, value: object) -> str:
+        field = model._meta.pk if field_name == "pk" else model._meta.get_field(field_name)
+        params.append(_as_text(field.get_db_prep_save(value, db)))
+        return f"${len(params)}"
 
-def _shape(fields: dict[str, object]) -> tuple[tuple[str, object], ...]:
-    # None or a boolean changes the SQL itself (IS NULL, = NULL, IS NOT NULL), so it is part of
-    # the shape; any other value becomes a parameter, and only its type matters here.
-    return tuple((name, value if _constant(value) else type(value)) for name, value in fields.items())
+    def column(field_name: str) -> str:
+        field = model._meta.pk if field_name == "pk" else model._meta.get_field(field_name)
+        return quote(field.column)
 
-
-def _constant(value: object) -> bool:
-    return value is None or isinstance(value, bool)
-
-
-def _variables(values: list[object]) -> list[object]:
-    return [value for value in values if not _constant(value)]
-
-
-@functools.lru_cache(maxsize=32)
-def _compiled_update(
-    model: type[Model], match: tuple[tuple[str, object], ...], values: tuple[tuple[str, object], ...]
-) -> tuple[str, tuple[str, ...], tuple[int, ...]]:
-    """The statement of one shape, its parameters as text with stand-ins in them, and the place
-    of each variable's parameter, variables taken in the order of the match, then the values."""
-    counter = itertools.count(1)
-
-    def stood_in(fields: tuple[tuple[str, object], ...]) -> dict[str, object]:
-        return {name: kind if _constant(kind) else _stand_in(kind, counter) for name, kind in fields}
-
-    where, changes = stood_in(match), stood_in(values)
-    sql, texts = orm_update_statement(model, where, changes)
-    places = []
-    for value in _variables([*where.values(), *changes.values()]):
-        found = [index for index, text in enumerate(texts) if text == _as_text(value)]
-        # Each stand-in is unique, so it comes back exactly once; and nothing else may be a parameter.
-        if len(found) != 1:
-            raise RuntimeError(f"The stand-in {value!r} appears {len(found)} times in {sql}")
-        places.append(found[0])
-    if len(places) != len(texts):
-        raise RuntimeError(f"{sql} has parameters that no value stands for")
-    return sql, texts, tuple(places)
-
-
-def orm_update_statement(
-    model: type[Model], match: dict[str, object], values: dict[str, object]
-) -> tuple[str, tuple[str, ...]]:
-    """What the ORM compiles for model.objects.filter(**match).update(**values), in libpq's form:
-    $1, $2... placeholders and the parameters as text."""
-    query = model._default_manager.filter(**match).query.chain(UpdateQuery)
-    query.add_update_values(values)
-    sql, params = query.get_compiler(connection=db).as_sql()
-    numbers = itertools.count(1)
-    sql = re.sub(r"%([s%])", lambda found: f"${next(numbers)}" if found[1] == "s" else "%", sql)
-    return sql, tuple(_as_text(param) for param in params)
-
-
-def _stand_in(kind: type, counter: itertools.count[int]) -> object:
-    # Values no real row holds, distinct from each other and from every constant of the query.
-    n = next(counter)
-    if issubclass(kind, datetime):
-        return datetime(1901, 1, n, 0, 0, 0, 424242, tzinfo=UTC)
-    if issubclass(kind, int):
-        return -(10**15) - n
-    if issubclass(kind, str):
-        return f"stand-in-{n}-f0d2c4"
-    raise TypeError(f"No stand-in for a value of type {kind.__name__}")
+    changes = [
+        f"{column(name)} = NULL" if value is None else f"{column(name)} = {place(name, value)}"
+        for name, value in values.items()
+    ]
+    conditions = []
+    for lookup, value in match.items():
+        name, _, test = lookup.partition("__")
+        if test == "isnull":
+            conditions.append(f"{column(name)} IS {'' if value else 'NOT '}NULL")
+        elif test:
+            raise ValueError(f"No lookup {test!r} in a sent record")
+        elif value is None:
+            conditions.append(f"{column(name)} IS NULL")
+        else:
+            conditions.append(f"{column(name)} = {place(name, value)}")
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {', '.join(changes)} WHERE {' AND '.join(conditions)}"
+    return sql, params
 
 
 def _as_text(value: object) -> str:

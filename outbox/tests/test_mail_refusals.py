@@ -6,7 +6,7 @@ import smtplib
 
 import pytest
 
-from changeday.lib.mailsession import is_permanent_refusal, mail_error_text
+from outbox.mailsession import is_permanent_refusal, mail_error_text
 
 
 @pytest.mark.parametrize(

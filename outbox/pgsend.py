@@ -3,7 +3,7 @@
 `execute_then` writes a statement to the server and, before waiting for its
 answer, calls `then`. A process killed after that point has already handed both
 writes to the kernel, which sends them even as the process dies; killed before
-it, neither went. lib/mailsession.py uses it to put "sent" and SMTP's final dot
+it, neither went. outbox/mailsession.py uses it to put "sent" and SMTP's final dot
 on the wire back to back, so no crash can leave one without the other.
 """
 

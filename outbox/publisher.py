@@ -4,8 +4,8 @@ On Change Day every pledge owes a confirmation email. One Celery task per email 
 process a broker publish in each request and the workers a task and an SMTP connection per
 email (bench/README.md). Instead, each web process gathers the ids
 its requests committed in a background thread and publishes them as one task, which sends them over
-one mail connection (pledges.tasks.send_outbox_emails_task): as soon as a task's worth
-(services.OUTBOX_TASK_CHUNK) has gathered, or OUTBOX_PUBLISH_WINDOW_MS after the first of them. A
+one mail connection (outbox.tasks.send_outbox_emails_task): as soon as a task's worth
+(OUTBOX_TASK_CHUNK) has gathered, or OUTBOX_PUBLISH_WINDOW_MS after the first of them. A
 batch costs the worker a mail connection, a claim and a read whatever its size, a large share of
 each email's CPU in small batches (bench/README.md), so at a busy moment batches fill up,
 and at a quiet one an email waits at most the window.
@@ -23,6 +23,8 @@ import threading
 from collections.abc import Sequence
 
 from django.conf import settings
+
+from outbox import tasks
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +44,6 @@ class OutboxPublisher:
         if window <= 0:
             publish(list(outbox_ids))
             return
-        from pledges.services import OUTBOX_TASK_CHUNK  # services imports this module
-
         with self._lock:
             self._pending.extend(outbox_ids)
             if len(self._pending) >= OUTBOX_TASK_CHUNK:
@@ -80,9 +80,29 @@ class OutboxPublisher:
 
 
 def publish(outbox_ids: list[int]) -> None:
-    from pledges.services import outbox_enqueue  # services imports this module
-
     outbox_enqueue(outbox_ids)
+
+
+# A bulk decision's emails go out this many to a task: one publish per chunk
+# rather than per email, while several workers still share a big decision.
+OUTBOX_TASK_CHUNK = 50
+
+
+def outbox_enqueue(outbox_ids: Sequence[int]) -> None:
+    """Hand committed emails to the workers, OUTBOX_TASK_CHUNK to a task, each
+    task sending its emails over one mail connection."""
+    for start in range(0, len(outbox_ids), OUTBOX_TASK_CHUNK):
+        try:
+            tasks.send_outbox_emails_task.delay(list(outbox_ids[start : start + OUTBOX_TASK_CHUNK]))
+        except Exception:
+            # The broker is down. The rows are committed; outbox_drain sends them
+            # once the broker and a worker are back. The person still sees success,
+            # and the remaining chunks are not tried: each would wait out the dead
+            # broker's timeout in turn.
+            logger.warning(
+                "Could not queue %d outbox emails; the drain will send them", len(outbox_ids) - start
+            )
+            return
 
 
 publisher = OutboxPublisher()
