@@ -28,6 +28,7 @@ class FlagReason(models.TextChoices):
     REPEATED = "repeated", "Repeated characters"
     DUPLICATE = "duplicate", "Same text as many earlier pledges"
     BLOCKED_WORD = "blocked-word", "A word this campaign blocks"
+    PATIENT_DATA = "patient-data", "May identify a patient"
 
 
 # How many earlier pledges with the same text make a new one a DUPLICATE.
@@ -58,6 +59,7 @@ def screen_pledge(
         FlagReason.REPEATED: _has_repetition(text),
         FlagReason.DUPLICATE: identical_count >= duplicate_threshold,
         FlagReason.BLOCKED_WORD: _has_blocked_word(text, blocked_words),
+        FlagReason.PATIENT_DATA: may_identify_patient(text),
     }
     return [reason.value for reason in FlagReason if found[reason]]
 
@@ -501,3 +503,143 @@ def _blocked_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
     phrases = (r"\s+".join(re.escape(part) for part in word.split()) for word in words)
     # Whole words only: blocking "ward" must not flag "forward" or "awarded".
     return re.compile(r"(?<!\w)(?:" + "|".join(phrases) + r")(?!\w)", re.IGNORECASE)
+
+
+# --- Patient data ------------------------------------------------------------------------------
+
+# A pledge is public, and a pledge that names a patient breaks their confidentiality however kind
+# its intent ("make sure Mrs Patel in bed 4 gets her tea hot"). What identifies a patient in
+# practice: an NHS number, a date of birth, or a name beside where they lie or live. Clinical
+# language on its own ("everyone on Ward 4", "breast screening", "the stroke unit"), a ward or a
+# postcode without a person's name, and ordinary dates ("by 31 March 2027") pass. Pure and
+# model-free, so stories can reuse it.
+
+PATIENT_NHS_NUMBER = "nhs-number"
+PATIENT_DATE_OF_BIRTH = "date-of-birth"
+PATIENT_NAME_BY_BED = "name-by-bed"
+PATIENT_NAME_BY_POSTCODE = "name-by-postcode"
+
+# Ten digits, alone or grouped 3-3-4 by spaces or hyphens, not part of a longer number.
+_NHS_NUMBER = re.compile(r"(?<![\d-])(\d{3})([ -]?)(\d{3})\2(\d{4})(?![\d-])")
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE = re.compile(
+    r"\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}\b"
+    rf"|\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b",
+    re.IGNORECASE,
+)
+# Words that make a nearby date someone's birth date; "aged 84" counts because a date beside an
+# age is a birth date however it is introduced.
+_BIRTH_WORDS = re.compile(
+    r"\b(?:d\.?o\.?b\b\.?|date\s+of\s+birth|born|birthday|birth\s+date|aged\s+\d{1,3})", re.IGNORECASE
+)
+# Where a patient lies. A bed, bay, cubicle or side room is a patient's; a ward is everyone's, so a
+# ward counts only beside a patient's title (Mr, Mrs), not beside a first name or Dr, which on a
+# ward are far more often the staff a pledge thanks.
+_BED = re.compile(r"\b(?:bed|bay|cubicle|side\s+room|room)\s*(?:no\.?\s*)?\d{1,3}[a-z]?\b", re.IGNORECASE)
+# "Ward 4", "ward 9B", "Ruby Ward"; not "our ward", and not "ward I will..." (the pronoun).
+_WARD = re.compile(r"\b(?i:ward)\s+(?:\d{1,3}[a-zA-Z]?|[A-HJ-Z]\d?)\b|\b[A-Z][a-z]+\s+(?i:ward)\b")
+_PATIENT_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Master)\.?\s+[A-Z][a-z'’-]+"
+_ANY_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Master|Dr|Prof|Sir|Dame|Lady|Lord)\.?\s+[A-Z][a-z'’-]+"
+_CAPITALISED = r"[A-Z][a-z'’-]+"
+# A full UK postcode: outward code (LS1, SW1A, M1) and inward code (3EX).
+_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2}\b")
+# How far apart, within one line, a name and a bed or postcode may be and still read as one person.
+_NEAR = 40
+# Capitalised words that are not people's names: places in a hospital, services, institutions,
+# days and months, and words that start sentences in pledges.
+_NOT_NAMES = frozenset(
+    """ward wards bay bed beds room rooms unit units team teams staff sister matron nurse nurses
+    doctor doctors hospital hospitals trust trusts centre center clinic clinics surgery surgeries
+    practice practices service services home homes house court road street lane avenue close
+    way drive place hall school college university council foundation royal general infirmary
+    community mental health care social primary secondary acute stroke cancer breast children
+    childrens maternity emergency department intensive critical day night change nhs st saint
+    north south east west east-west new old great little upper lower the a an and or of on in at
+    to by for with from my our your their his her this that these those every each all any some
+    i we you they he she it me us them everyone everybody anyone patients patient residents
+    resident carers carer families family friends visitors people monday tuesday wednesday
+    thursday friday saturday sunday january february march april may june july august september
+    october november december christmas easter pledge pledges will thank thanks please make
+    help ask be keep learn listen bring give get let take tell always never when before after
+    during while if so but not no yes mum dad nan gran grandad grandma auntie uncle my""".split()
+)  # fmt: skip
+_TITLED = re.compile(_ANY_TITLE)
+_PATIENT_TITLED = re.compile(_PATIENT_TITLE)
+_PAIR = re.compile(rf"\b({_CAPITALISED})\s+({_CAPITALISED})\b")
+_FIRST_NAME_IN_BED = re.compile(
+    rf"\b({_CAPITALISED})\s+(?:in|on|from|at)\s+(?:bed|bay|cubicle|side\s+room|room)\s*\d", re.IGNORECASE
+)
+
+
+def patient_identifiers(text: str) -> list[str]:
+    """The kinds of patient-identifying detail in `text` (PATIENT_* values), in a stable order."""
+    found: list[str] = []
+    if not _ANY_DIGIT.search(text):
+        # Every kind but a named ward ("Mrs Lloyd on Ruby Ward") needs a digit: a number, a date,
+        # a bed number or a postcode.
+        if "ward" in text.lower() and _name_near(text, _WARD, patient_titles_only=True):
+            found.append(PATIENT_NAME_BY_BED)
+        return found
+    if any(_nhs_checksum_ok(m.group(1) + m.group(3) + m.group(4)) for m in _NHS_NUMBER.finditer(text)):
+        found.append(PATIENT_NHS_NUMBER)
+    if _has_birth_date(text):
+        found.append(PATIENT_DATE_OF_BIRTH)
+    if _name_near(text, _BED, patient_titles_only=False) or _first_name_in_bed(text):
+        found.append(PATIENT_NAME_BY_BED)
+    elif _name_near(text, _WARD, patient_titles_only=True):
+        found.append(PATIENT_NAME_BY_BED)
+    if _name_near(text, _POSTCODE, patient_titles_only=False):
+        found.append(PATIENT_NAME_BY_POSTCODE)
+    return found
+
+
+def may_identify_patient(text: str) -> bool:
+    """Whether `text` holds an NHS number, a date of birth, or a name beside a bed or postcode."""
+    return bool(patient_identifiers(text))
+
+
+def _nhs_checksum_ok(digits: str) -> bool:
+    # NHS Data Dictionary: weights 10 down to 2 on the first nine digits; 11 minus the sum modulo
+    # 11 is the check digit, 11 reads as 0 and 10 means no valid number has these nine digits.
+    check = 11 - sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True)) % 11
+    if check == 11:
+        check = 0
+    return check != 10 and check == int(digits[9])
+
+
+def _has_birth_date(text: str) -> bool:
+    for word in _BIRTH_WORDS.finditer(text):
+        around = text[max(0, word.start() - 25) : word.end() + 30]
+        if _DATE.search(around):
+            return True
+    return False
+
+
+def _name_near(text: str, place: re.Pattern[str], *, patient_titles_only: bool) -> bool:
+    for match in place.finditer(text):
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.end())
+        end = len(text) if end == -1 else end
+        before = text[max(start, match.start() - _NEAR) : match.start()]
+        after = text[match.end() : min(end, match.end() + _NEAR)]
+        for side in (before, after):
+            if _PATIENT_TITLED.search(side):
+                return True
+            if not patient_titles_only and (_TITLED.search(side) or _has_full_name(side)):
+                return True
+    return False
+
+
+def _has_full_name(text: str) -> bool:
+    return any(
+        first.lower() not in _NOT_NAMES and last.lower() not in _NOT_NAMES
+        for first, last in _PAIR.findall(text)
+    )
+
+
+def _first_name_in_bed(text: str) -> bool:
+    # "Jean in bed 4": a first name alone is enough beside a bed; "Everyone in bay 3" is not.
+    return any(
+        word[0].isupper() and word.lower() not in _NOT_NAMES for word in _FIRST_NAME_IN_BED.findall(text)
+    )

@@ -124,7 +124,7 @@ def test_a_threshold_below_one_is_refused() -> None:
 
 def test_several_reasons_come_back_once_each_in_a_stable_order() -> None:
     flags = screen_pledge(
-        text="VISIT WWW.EXAMPLE.COM OR EMAIL SHIT@EXAMPLE.COM!!!!! SHIT SHIT",
+        text="VISIT WWW.EXAMPLE.COM OR EMAIL SHIT@EXAMPLE.COM!!!!! SHIT SHIT ABOUT NHS 943 476 5919",
         blocked_words=["example"],
         identical_count=5,
     )
