@@ -32,6 +32,8 @@ ORGANISER_PERMISSIONS = [
     ("pledges", "view_pledge"),
     ("pledges", "change_pledge"),
     ("outbox", "view_outboxemail"),
+    ("outbox", "view_suppression"),
+    ("outbox", "change_suppression"),
     ("moderation", "view_moderationevent"),
     ("moderation", "view_report"),
     ("reminders", "add_reminder"),

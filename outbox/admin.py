@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q, QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 
 from outbox.kinds import email_kind
-from outbox.models import OutboxEmail
+from outbox.models import OutboxEmail, Suppression
+from outbox.services import suppression_lift
 
 
 class OutboxStateFilter(admin.SimpleListFilter):
@@ -84,4 +87,68 @@ class OutboxEmailAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class SuppressionLiftForm(forms.ModelForm):
+    """The one thing an organiser may change on an entry: lift it, saying why."""
+
+    lift_reason = forms.CharField(
+        label="Why lift it",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why this address may be sent reminders again (the person asked, the mailbox works now).",
+    )
+
+    class Meta:
+        model = Suppression
+        fields = ["lift_reason"]
+
+
+class SuppressionActiveFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("active", "Active"), ("lifted", "Lifted")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Suppression]) -> QuerySet[Suppression]:
+        if self.value() == "active":
+            return queryset.filter(lifted_at__isnull=True)
+        if self.value() == "lifted":
+            return queryset.filter(lifted_at__isnull=False)
+        return queryset
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    """The addresses no reminder goes to. Only staff reach the admin, so the address is shown.
+    An entry is lifted from its change page with a reason; lifted entries stay as history."""
+
+    form = SuppressionLiftForm
+    list_display = [
+        "email_canonical",
+        "reason",
+        "detail",
+        "created_at",
+        "lifted_at",
+        "lifted_by",
+        "lift_reason",
+    ]
+    list_filter = [SuppressionActiveFilter, "reason"]
+    search_fields = ["=email_canonical"]
+    fields = ["email_canonical", "reason", "detail", "created_at", "lifted_at", "lifted_by", "lift_reason"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Suppression | None = None) -> list[str]:
+        shown = ["email_canonical", "reason", "detail", "created_at", "lifted_at", "lifted_by"]
+        return [*shown, "lift_reason"] if obj is not None and obj.lifted_at is not None else shown
+
+    def save_model(self, request: HttpRequest, obj: Suppression, form: ModelForm, change: bool) -> None:
+        # Through the service, never obj.save(): the lift is recorded with who and when.
+        suppression_lift(suppression=obj, by=request.user, reason=form.cleaned_data["lift_reason"])
+        messages.info(request, f"{obj.email_canonical} may be sent reminders again.")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

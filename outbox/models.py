@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from outbox.kinds import email_kind_label
@@ -55,3 +56,44 @@ class OutboxEmail(models.Model):
 
     def get_kind_display(self) -> str:
         return email_kind_label(self.kind)
+
+
+class SuppressionReason(models.TextChoices):
+    # The address's mail server answered RCPT TO with a 5xx: the mailbox is not there.
+    REFUSED = "refused", "Refused by the mail server"
+    # The person pressed "stop all reminders" in one of our emails.
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed from everything"
+
+
+class Suppression(models.Model):
+    """An address no reminder or follow-through goes to, from any campaign.
+
+    It lives in the outbox, below every app that sends, because it is about an address and not
+    about a campaign or a pledge. Emails a person asks for (a confirmation, their data, a
+    password reset) ignore it: only the apps that mail people unasked read it
+    (outbox.selectors.suppressed). A lifted entry stays as history; one active entry an address.
+    """
+
+    email_canonical = models.CharField(max_length=254)
+    reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
+    # The mail server's words, for a refusal.
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lift_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email_canonical"],
+                condition=models.Q(lifted_at__isnull=True),
+                name="outbox_suppression_active_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email_canonical} ({self.get_reason_display()})"

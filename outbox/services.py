@@ -8,14 +8,17 @@ statement handed over with outbox_hand_over) and register at start-up what each 
 from __future__ import annotations
 
 import logging
+import smtplib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from changeday.lib.emailaddr import canonical_email
 from changeday.lib.mail import Links
 from outbox import publisher
 from outbox.kinds import email_kind
@@ -28,7 +31,7 @@ from outbox.mailsession import (
     mail_error_text,
     record_sent,
 )
-from outbox.models import OutboxEmail
+from outbox.models import OutboxEmail, Suppression, SuppressionReason
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +134,10 @@ def outbox_send_many(*, outbox_ids: Sequence[int], now: datetime | None = None) 
                 raise
             except Exception as exc:
                 permanent = is_permanent_refusal(exc)
+                if permanent:
+                    # A confirmation refused with a 550 at RCPT TO: the mailbox is not there, and
+                    # no reminder should knock on that door again either.
+                    suppression_add_refused(error=exc)
                 _outbox_record_failure(outbox, locked_until=locked_until, error=exc, permanent=permanent)
                 if permanent:
                     # Given up at once, neither retried nor re-queued by the drain. A refusal that
@@ -276,3 +283,56 @@ def outbox_claim_overdue(
     if ids:
         OutboxEmail.objects.filter(pk__in=ids).update(enqueued_at=now)
     return ids
+
+
+# --- The suppression list ---------------------------------------------------------------
+
+
+class SuppressionError(Exception):
+    """A change to the suppression list that cannot be made; the message is for people."""
+
+
+def suppression_add(*, email: str, reason: str, detail: str = "") -> Suppression:
+    """Put an address on the list, or return its entry if it is on already (the first
+    reason stays). Safe to repeat and to race: the partial unique constraint keeps one
+    active entry an address."""
+    canonical = canonical_email(email)
+    existing = Suppression.objects.filter(email_canonical=canonical, lifted_at__isnull=True).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return Suppression.objects.create(email_canonical=canonical, reason=reason, detail=detail[:2000])
+    except IntegrityError:
+        # Another worker or click added it between our read and our insert.
+        return Suppression.objects.get(email_canonical=canonical, lifted_at__isnull=True)
+
+
+def suppression_add_refused(*, error: BaseException) -> list[Suppression]:
+    """Suppress each recipient a mail server refused for good at RCPT TO (a 5xx).
+
+    Only that refusal says the mailbox is not there: a 5xx to MAIL FROM or to DATA is about
+    us or the message, and says nothing about the address."""
+    if not isinstance(error, smtplib.SMTPRecipientsRefused):
+        return []
+    added = []
+    for address, (code, reply) in error.recipients.items():
+        if code >= 500:
+            text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+            added.append(
+                suppression_add(email=address, reason=SuppressionReason.REFUSED, detail=f"{code} {text}")
+            )
+    return added
+
+
+def suppression_lift(*, suppression: Suppression, by: AbstractBaseUser, reason: str) -> Suppression:
+    """Take an address off the list, saying why; the entry stays as history. Lifting one
+    already lifted changes nothing."""
+    reason = reason.strip()
+    if not reason:
+        raise SuppressionError("Say why the address may be mailed again.")
+    Suppression.objects.filter(pk=suppression.pk, lifted_at__isnull=True).update(
+        lifted_at=timezone.now(), lifted_by=by, lift_reason=reason
+    )
+    suppression.refresh_from_db()
+    return suppression

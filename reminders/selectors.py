@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from campaigns.models import Campaign
+from outbox.selectors import suppressed
 from pledges.models import Pledge, Status
 from reminders.models import (
     OPEN_DELIVERY_STATES,
@@ -93,7 +94,16 @@ def reminder_recipient_chunks(*, reminder: Reminder, chunk_size: int = 2000) -> 
     campaign with 100,000 recipients never has them all in memory.
 
     Sign-ups who have since pledged are left out: pledgers hear as pledgers,
-    if they opted in. So the two audiences never share an address."""
+    if they opted in. So the two audiences never share an address. Addresses on the
+    suppression list (outbox.models.Suppression) are left out as the unsubscribed are."""
+    for chunk in _audience_chunks(reminder=reminder, chunk_size=chunk_size):
+        blocked = suppressed(recipient.email_canonical for recipient in chunk)
+        kept = [recipient for recipient in chunk if recipient.email_canonical not in blocked]
+        if kept:
+            yield kept
+
+
+def _audience_chunks(*, reminder: Reminder, chunk_size: int) -> Iterator[list[Recipient]]:
     campaign = reminder.campaign
     if reminder.audience in (Audience.EVERYONE, Audience.PLEDGERS):
         yield from _pledger_chunks(campaign=campaign, chunk_size=chunk_size)

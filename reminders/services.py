@@ -39,8 +39,9 @@ from outbox.mailsession import (
     mail_error_text,
     record_sent,
 )
-from outbox.models import OutboxEmail
-from outbox.services import outbox_forget, outbox_queue
+from outbox.models import OutboxEmail, SuppressionReason
+from outbox.selectors import suppressed
+from outbox.services import outbox_forget, outbox_queue, suppression_add, suppression_add_refused
 from pledges.models import Pledge, Status
 from pledges.screening import email_quote
 from reminders.models import (
@@ -66,6 +67,8 @@ logger = logging.getLogger(__name__)
 
 SIGNUP_CONFIRM_PURPOSE = "reminder-signup-confirm"
 UNSUBSCRIBE_PURPOSE = "reminders-unsubscribe"
+STOP_ALL_PURPOSE = "reminders-stop-all"
+SUPPRESSED = "Suppressed"
 MAX_SIGNUP_CONFIRMATION_EMAILS = 5
 PAST_DEADLINE = "The pledge deadline had passed"
 
@@ -145,6 +148,19 @@ def reminders_unsubscribe(*, campaign: Campaign, email: str, now: datetime | Non
         Pledge.objects.filter(
             pk__in=[row.pk for row in pledges.only("pk", "email_canonical") if row.email_canonical == wanted]
         ).update(wants_reminders=False)
+
+
+def reminders_stop_all(*, email: str) -> None:
+    """Stop every reminder and follow-through from every campaign to an address: it goes on
+    the outbox's suppression list, which every campaign's planning reads. Safe to repeat."""
+    suppression_add(email=email, reason=SuppressionReason.UNSUBSCRIBED)
+
+
+def stop_all_token(*, pledge: Pledge | None = None, signup: ReminderSignup | None = None) -> str:
+    # The same public ids as unsubscribe_token, under a purpose of its own, so neither link
+    # can be replayed as the other and no address appears in the link.
+    value = f"p.{pledge.public_id}" if pledge is not None else f"s.{signup.public_id}"  # type: ignore[union-attr]
+    return make_token(purpose=STOP_ALL_PURPOSE, value=value)
 
 
 def unsubscribe_token(*, pledge: Pledge | None = None, signup: ReminderSignup | None = None) -> str:
@@ -369,9 +385,12 @@ def _claim(*, run_id: int, first_id: int, last_id: int, now: datetime) -> tuple[
     return ids, claimed_until
 
 
-def _skip_reason(delivery: ReminderDelivery, *, now: datetime, pledged: set[str]) -> str:
+def _skip_reason(delivery: ReminderDelivery, *, now: datetime, pledged: set[str], blocked: set[str]) -> str:
     if now >= delivery.campaign.deadline:
         return PAST_DEADLINE
+    if delivery.recipient in blocked:
+        # Suppressed since the run was planned (a refusal in another run, a "stop all" click).
+        return SUPPRESSED
     if delivery.signup is not None:
         if delivery.signup.status != SignupStatus.CONFIRMED:
             return "Unsubscribed"
@@ -409,6 +428,9 @@ def reminder_email(
         "campaign_url": links.url("pages:campaign_detail", slug=campaign.slug),
         "pledge_url": links.url("pledges:create", slug=campaign.slug),
         "unsubscribe_url": unsubscribe_url,
+        "stop_all_url": links.url(
+            "reminders:stop-all", token=stop_all_token(pledge=delivery.pledge, signup=delivery.signup)
+        ),
     }
     if delivery.pledge is not None:
         context["pledge_text"] = email_quote(text=delivery.pledge.text, flags=delivery.pledge.flags)
@@ -476,10 +498,11 @@ def reminder_send_batch(
     pledged = addresses_that_pledged(
         campaign_id=campaign_id, emails=[d.recipient for d in deliveries if d.signup_id is not None]
     )
+    blocked = suppressed(delivery.recipient for delivery in deliveries)
     links = Links()
     with MailSession() as session:
         for index, delivery in enumerate(deliveries):
-            reason = _skip_reason(delivery, now=now, pledged=pledged)
+            reason = _skip_reason(delivery, now=now, pledged=pledged, blocked=blocked)
             if reason:
                 ReminderDelivery.objects.filter(pk=delivery.pk, claimed_until=claimed_until).update(
                     status=DeliveryStatus.SKIPPED, skip_reason=reason, claimed_until=None
@@ -498,7 +521,11 @@ def reminder_send_batch(
                 if isinstance(exc, smtplib.SMTPServerDisconnected):
                     _batch_release(deliveries[index:], error=exc, now=now)
                     break
-                _record_failure(delivery, error=exc, permanent=is_permanent_refusal(exc), now=now)
+                permanent = is_permanent_refusal(exc)
+                if permanent:
+                    # A 5xx to RCPT TO: the mailbox is not there, for any campaign's reminders.
+                    suppression_add_refused(error=exc)
+                _record_failure(delivery, error=exc, permanent=permanent, now=now)
                 continue
             except OSError as exc:
                 # SMTPException is an OSError too, hence the order of these clauses.

@@ -11,4 +11,5 @@ urlpatterns = [
     path("campaigns/<slug:slug>/remind-me/sent/", views.signup_sent, name="signup-sent"),
     path("reminders/confirm/<str:token>/", views.signup_confirm, name="confirm"),
     path("reminders/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("reminders/stop-all/<str:token>/", views.stop_all, name="stop-all"),
 ]

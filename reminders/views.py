@@ -109,3 +109,25 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "reminders/unsubscribe.html", {"campaign": campaign})
     services.reminders_unsubscribe(campaign=campaign, email=email)
     return render(request, "reminders/unsubscribed.html", {"campaign": campaign})
+
+
+@require_http_methods(["GET", "POST"])
+def stop_all(request: HttpRequest, token: str) -> HttpResponse:
+    """Every reminder email's "stop all reminders from every campaign" link.
+
+    A GET only shows the button, so a mail scanner suppresses nobody. The pages are the same
+    whether or not the address was on the list already, and whatever it is."""
+    try:
+        value = read_token(purpose=services.STOP_ALL_PURPOSE, token=token, max_age=None)
+    except InvalidToken:
+        return render(request, "pledges/link_invalid.html", status=400)
+    if request.method == "GET":
+        return render(request, "reminders/stop_all.html")
+    kind, _, public_id = value.partition(".")
+    model = {"p": Pledge, "s": ReminderSignup}.get(kind)
+    source = model.objects.filter(public_id=public_id).only("email").first() if model else None
+    # A pledge or sign-up erased since the email went leaves no address to suppress, and
+    # nothing to send to either: the answer is the same.
+    if source is not None:
+        services.reminders_stop_all(email=source.email)
+    return render(request, "reminders/stopped_all.html")

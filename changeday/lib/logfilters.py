@@ -25,7 +25,7 @@ _SEGMENT = r"[^/?#\s\"'<>]+"
 # django.contrib.auth's reset/<uidb64>/<token>/), matched wherever the site is mounted.
 # "sent" and "set-password" are pages of their own, not tokens.
 _TOKEN_IN_PATH = re.compile(
-    rf"(/(?:pledges/confirm|pledges/withdraw|your-data|reminders/confirm|reminders/unsubscribe)/)"
+    rf"(/(?:pledges/confirm|pledges/withdraw|your-data|reminders/confirm|reminders/unsubscribe|reminders/stop-all)/)"
     rf"(?!sent(?:[/?#\s\"']|$)){_SEGMENT}"
 )
 _RESET_IN_PATH = re.compile(rf"(/reset/){_SEGMENT}/(?!set-password(?:[/?#\s\"']|$)){_SEGMENT}")
