@@ -157,6 +157,9 @@ def test_a_flagged_pledge_is_never_quoted_and_no_email_carries_what_its_visitor_
     pre_campaign: Any, organiser: Any, smtp_inbox: Any, celery_worker: Any
 ) -> None:
     _journey(pre_campaign, organiser, smtp_inbox, FLAGGED, quotes=False)
+    # Five emails went (two confirmations, the decisions, a reminder), and none quotes a word of it.
+    assert len(smtp_inbox.messages) == 5
+    assert not any("zanzibar" in email_text(message) for message in smtp_inbox.messages)
 
 
 def test_a_pledge_quoted_in_an_email_has_every_link_address_and_number_taken_out(
