@@ -51,6 +51,14 @@ if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
 
+# incr: an existing counter only, in one step. EXISTS then INCRBY as two commands would let a
+# key that expires between them come back as a new counter with no expiry (a rate-limit window
+# given back at its last moment would never end).
+_INCR_EXISTING = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return redis.call('INCRBY', KEYS[1], ARGV[1])
+"""
+
 
 class CacheUnavailable(Exception):
     """Raised by the calls whose callers must know the cache did not answer
@@ -77,6 +85,7 @@ class ResilientRedisCache(BaseCache):
         self.location = self.location.split(",")[0]
         self.options = dict(params.get("OPTIONS") or {})
         self._count_script: redis.commands.core.Script | None = None
+        self._incr_script: redis.commands.core.Script | None = None
 
     @property
     def client(self) -> redis.Redis:
@@ -225,10 +234,14 @@ class ResilientRedisCache(BaseCache):
         name = self.make_and_validate_key(key, version=version)
 
         def call() -> int:
+            client = self.client
+            if self._incr_script is None or self._incr_script.registered_client is not client:
+                self._incr_script = client.register_script(_INCR_EXISTING)
+            value = self._incr_script(keys=[name], args=[delta])
             # As Django's: a missing key is an error, not a new counter.
-            if not self.client.exists(name):
+            if value is None:
                 raise ValueError(f"Key '{key}' not found.")
-            return int(self.client.incr(name, delta))
+            return int(value)
 
         return self._or_raise(call)
 

@@ -10,40 +10,19 @@ from django.test import Client
 from conftest import create_pledge
 from moderation.models import ModerationEvent
 from moderation.services import pledge_moderate
-from pledges.models import Pledge
 
 pytestmark = pytest.mark.django_db
 
 
-def _pledge(campaign: Any, *, text: str, email: str) -> Pledge:
-    return create_pledge(
-        campaign,
-        text=text,
-        display_name="Ana",
-        role="Social worker",
-        organisation="Kent County Council",
-        region="south-east",
-        sectors=["social-care"],
-        email=email,
-    )
-
-
-def _client_for(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_the_audit_record_shows_on_the_pledge_and_cannot_be_edited_or_deleted(
-    pre_campaign: Any, organiser: Any, django_user_model: Any
+    pre_campaign: Any, organiser: Any, admin_client: Client
 ) -> None:
-    pledge = _pledge(pre_campaign, text="read every complaint letter our team gets", email="d@example.org")
+    pledge = create_pledge(
+        pre_campaign, text="read every complaint letter our team gets", email="d@example.org"
+    )
     pledge_moderate(pledge_ids=[pledge.pk], action="reject", actor=organiser, reason_code="not-a-pledge")
     event = ModerationEvent.objects.get()
-    admin_user = django_user_model.objects.create_superuser(
-        "root@example.org", "root@example.org", "pw-root-1"
-    )
-    client = _client_for(admin_user)
+    client = admin_client
 
     page = client.get(f"/admin/pledges/pledge/{pledge.pk}/change/").content.decode()
     assert "Not a pledge" in page and "organiser@example.org" in page
