@@ -25,6 +25,10 @@ hashtag_validator = RegexValidator(
 )
 
 
+# How long after the pledge deadline outcomes stay open unless a campaign says otherwise.
+OUTCOMES_OPEN_DAYS = 90
+
+
 class Campaign(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
@@ -35,6 +39,16 @@ class Campaign(models.Model):
     opens_at = models.DateTimeField(help_text="When the pledge form opens.")
     change_day = models.DateField(help_text="The day itself.")
     deadline = models.DateTimeField(help_text="When the pledge form closes.")
+    # Follow-through goes on after the form closes: pledgers say how their promise went
+    # until this moment (outcomes_close_at), and no follow-through email goes after it.
+    outcomes_close = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=(
+            f"Until when pledgers can say how their promise went. "
+            f"Empty for {OUTCOMES_OPEN_DAYS} days after the pledge deadline."
+        ),
+    )
     target = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     moderation_mode = models.CharField(
         max_length=4, choices=ModerationMode.choices, default=ModerationMode.POST
@@ -63,6 +77,12 @@ class Campaign(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(target__gte=1), name="campaign_target_positive"),
             models.CheckConstraint(
+                condition=models.Q(outcomes_close__isnull=True)
+                | models.Q(outcomes_close__gt=models.F("deadline")),
+                name="campaign_outcomes_close_after_deadline",
+                violation_error_message="Outcomes must close after the pledge deadline.",
+            ),
+            models.CheckConstraint(
                 condition=models.Q(moderation_mode__in=ModerationMode.values),
                 name="campaign_moderation_mode_valid",
             ),
@@ -75,6 +95,19 @@ class Campaign(models.Model):
         # Said on the field too, so the admin shows it next to the deadline.
         if self.opens_at and self.deadline and self.deadline <= self.opens_at:
             raise ValidationError({"deadline": "The pledge deadline must be after the opening time."})
+        if self.deadline and self.outcomes_close and self.outcomes_close <= self.deadline:
+            raise ValidationError({"outcomes_close": "Outcomes must close after the pledge deadline."})
+
+    @property
+    def outcomes_close_at(self) -> datetime:
+        """The moment pledgers can no longer record how their promise went."""
+        return self.outcomes_close or self.deadline + timedelta(days=OUTCOMES_OPEN_DAYS)
+
+    def outcomes_open(self, now: datetime | None = None) -> bool:
+        """Whether pledgers may still record how their promise went. There is no start:
+        someone who kept their promise early may say so as soon as they like."""
+        now = now or timezone.now()
+        return now < self.outcomes_close_at
 
     def phase(self, now: datetime | None = None) -> Phase:
         now = now or timezone.now()

@@ -87,6 +87,21 @@ class Status(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn by the pledger"
 
 
+class Outcome(models.TextChoices):
+    """What the pledger said became of their promise (the follow-through's question)."""
+
+    DONE = "done", "Done"
+    STARTED = "started", "Started"
+    NOT_YET = "not-yet", "Not yet"
+    DID_NOT_WORK = "didnt-work", "It didn't work out"
+
+
+# The answers that count as a change made: the live counters "done" and "started".
+CHANGE_OUTCOMES: frozenset[str] = frozenset({Outcome.DONE, Outcome.STARTED})
+# Asked again at the last follow-through moment.
+UNFINISHED_OUTCOMES: frozenset[str] = frozenset({Outcome.NOT_YET, Outcome.STARTED})
+
+
 # Named groups of states, as e-petitions' Petition keeps them.
 PUBLIC_STATES: frozenset[str] = frozenset({Status.PUBLISHED})
 MODERATABLE_STATES: frozenset[str] = frozenset({Status.PENDING, Status.HIDDEN})
@@ -136,6 +151,11 @@ class Pledge(models.Model):
     email_canonical = models.CharField(max_length=320, editable=False)
     consent_to_publish = models.BooleanField()
     wants_reminders = models.BooleanField(default=False)
+    # "Did you do it?" emails after Change Day: at most three, and one click stops them.
+    wants_follow_through = models.BooleanField(default=True)
+    # The pledger's answer to the follow-through (Outcome), "" until they give one.
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True, default="")
+    outcome_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNCONFIRMED)
     rejection_reason = models.TextField(blank=True)
     # Screening reasons (pledges.screening.FlagReason values) found at submission.
@@ -171,6 +191,9 @@ class Pledge(models.Model):
             models.CheckConstraint(condition=models.Q(status__in=Status.values), name="pledge_status_valid"),
             models.CheckConstraint(condition=models.Q(region__in=Region.values), name="pledge_region_valid"),
             models.CheckConstraint(condition=models.Q(kind__in=Kind.values), name="pledge_kind_valid"),
+            models.CheckConstraint(
+                condition=models.Q(outcome__in=["", *Outcome.values]), name="pledge_outcome_valid"
+            ),
             models.CheckConstraint(
                 condition=models.Q(sector_mask__gte=1, sector_mask__lte=15),
                 name="pledge_has_sector",
@@ -279,12 +302,20 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 TOTAL_SHARDS = 8
 
 
-def total_keys_for(*, sector_mask: int, region: str, kind: str) -> list[str]:
+def outcome_total_key(outcome: str) -> str | None:
+    """The counter a published pledge with this outcome adds one to, if any."""
+    return f"outcome:{outcome}" if outcome in CHANGE_OUTCOMES else None
+
+
+def total_keys_for(*, sector_mask: int, region: str, kind: str, outcome: str = "") -> list[str]:
     """The counters a published pledge adds one to."""
     keys = ["total", f"region:{region}", f"kind:{kind}"]
     keys += [f"sector:{slug}" for slug in sector_slugs_for(sector_mask)]
     if is_integration(sector_mask):
         keys.append("integration")
+    outcome_key = outcome_total_key(outcome)
+    if outcome_key:
+        keys.append(outcome_key)
     return keys
 
 
@@ -293,6 +324,7 @@ def all_total_keys() -> list[str]:
     keys += [f"sector:{slug}" for slug in SECTOR_BITS]
     keys += [f"region:{value}" for value in Region.values]
     keys += [f"kind:{value}" for value in Kind.values]
+    keys += [f"outcome:{value}" for value in sorted(CHANGE_OUTCOMES)]
     return keys
 
 
@@ -315,3 +347,75 @@ class TotalShard(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.key}[{self.shard}] = {self.value}"
+
+
+class StoryStatus(models.TextChoices):
+    PRIVATE = "private", "Not for publishing (the pledger said so)"
+    PENDING = "pending", "Awaiting moderation"
+    PUBLISHED = "published", "Published"
+    REJECTED = "rejected", "Rejected"
+    HIDDEN = "hidden", "Hidden"
+
+
+STORY_MODERATABLE_STATES: frozenset[str] = frozenset({StoryStatus.PENDING, StoryStatus.HIDDEN})
+
+# A story's moves, named as a pledge's are (Transition), so the audit reads alike.
+STORY_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    Transition.PUBLISH: (frozenset({StoryStatus.PENDING}), StoryStatus.PUBLISHED),
+    Transition.REJECT: (
+        frozenset({StoryStatus.PENDING, StoryStatus.HIDDEN, StoryStatus.PUBLISHED}),
+        StoryStatus.REJECTED,
+    ),
+    Transition.HIDE: (frozenset({StoryStatus.PUBLISHED, StoryStatus.PENDING}), StoryStatus.HIDDEN),
+    Transition.RESTORE: (frozenset({StoryStatus.HIDDEN, StoryStatus.REJECTED}), StoryStatus.PUBLISHED),
+}
+
+STORY_MAX_LENGTH = 600
+
+
+class Story(models.Model):
+    """What changed, in the pledger's words, told with their outcome. Shown on the
+    pledge's page and the wall only once published, and only if the pledger allowed it."""
+
+    pledge = models.OneToOneField(Pledge, on_delete=models.CASCADE, related_name="story")
+    # The pledge's campaign, kept here so the moderation queue finds a campaign's
+    # stories without a join.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="stories")
+    text = models.CharField(max_length=STORY_MAX_LENGTH)
+    public = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=StoryStatus.choices, default=StoryStatus.PENDING)
+    # Screening reasons (pledges.screening.FlagReason values) found when it was told.
+    flags = models.JSONField(default=list, blank=True)
+    rejection_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "stories"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=StoryStatus.values), name="story_status_valid"
+            ),
+            # A story the pledger kept private is never published.
+            models.CheckConstraint(
+                condition=models.Q(public=True) | models.Q(status=StoryStatus.PRIVATE),
+                name="story_private_stays_private",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["campaign", "status", "created_at"],
+                name="story_queue_idx",
+                condition=models.Q(status__in=["pending", "hidden"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Story of {self.pledge_id}: {self.text[:60]}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.status == StoryStatus.PUBLISHED

@@ -401,7 +401,7 @@ def _sector_tags(slugs: list[str]) -> list[Sector]:
     return tags
 
 
-def _totals_apply(*, campaign_id: int, deltas: dict[str, int]) -> None:
+def totals_apply(*, campaign_id: int, deltas: dict[str, int]) -> None:
     """Add deltas to the live counters on one random shard, in the caller's transaction."""
     deltas = {key: delta for key, delta in deltas.items() if delta}
     if not deltas:
@@ -428,13 +428,15 @@ def _totals_apply(*, campaign_id: int, deltas: dict[str, int]) -> None:
 
 
 def _totals_delta(pledge: Pledge, sign: int) -> dict[str, int]:
-    keys = total_keys_for(sector_mask=pledge.sector_mask, region=pledge.region, kind=pledge.kind)
+    keys = total_keys_for(
+        sector_mask=pledge.sector_mask, region=pledge.region, kind=pledge.kind, outcome=pledge.outcome
+    )
     return dict.fromkeys(keys, sign)
 
 
 def _pledge_move(*, pledge: Pledge, to: str, now: datetime, **fields: object) -> None:
     """Move one pledge (see _pledges_move); the live counters move in the same transaction."""
-    _totals_apply(
+    totals_apply(
         campaign_id=pledge.campaign_id, deltas=_pledges_move(pledges=[pledge], to=to, now=now, **fields)
     )
 
@@ -504,12 +506,12 @@ def campaign_recompute_totals(*, campaign: Campaign) -> dict[str, tuple[int, int
         exact: dict[str, int] = dict.fromkeys(keys, 0)
         groups = (
             Pledge.objects.filter(campaign=campaign, status__in=PUBLIC_STATES)
-            .values_list("sector_mask", "region", "kind")
+            .values_list("sector_mask", "region", "kind", "outcome")
             .annotate(n=Count("id"))
             .order_by()
         )
-        for sector_mask, region, kind, n in groups:
-            for key in total_keys_for(sector_mask=sector_mask, region=region, kind=kind):
+        for sector_mask, region, kind, outcome, n in groups:
+            for key in total_keys_for(sector_mask=sector_mask, region=region, kind=kind, outcome=outcome):
                 exact[key] = exact.get(key, 0) + n
         current: dict[str, int] = {}
         for row in rows:
@@ -556,7 +558,7 @@ def pledges_move(*, pledges: Sequence[Pledge], transition: str, now: datetime, *
             campaign_deltas[key] = campaign_deltas.get(key, 0) + delta
     # Once per campaign: one shard each, so concurrent moves never lock two in opposite orders.
     for campaign_id, campaign_deltas in deltas.items():
-        _totals_apply(campaign_id=campaign_id, deltas=campaign_deltas)
+        totals_apply(campaign_id=campaign_id, deltas=campaign_deltas)
 
 
 @dataclass(frozen=True)

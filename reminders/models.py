@@ -15,17 +15,39 @@ class Anchor(models.TextChoices):
     OPENING = "opening", "When pledging opens"
     CHANGE_DAY = "change-day", "Before Change Day"
     DEADLINE = "deadline", "Before the pledge deadline"
+    # Follow-through moments ("did you do it?"), counted in days after.
+    AFTER_CHANGE_DAY = "after-change-day", "After Change Day"
+    AFTER_DEADLINE = "after-deadline", "After the pledge deadline"
+
+
+REMINDER_ANCHORS: frozenset[str] = frozenset({Anchor.OPENING, Anchor.CHANGE_DAY, Anchor.DEADLINE})
+FOLLOW_THROUGH_ANCHORS: frozenset[str] = frozenset({Anchor.AFTER_CHANGE_DAY, Anchor.AFTER_DEADLINE})
 
 
 class Audience(models.TextChoices):
     EVERYONE = "everyone", "Everyone who asked: 'remind me' sign-ups and pledgers who opted in"
     SIGNUPS = "signups", "Only 'remind me' sign-ups who have not pledged yet"
     PLEDGERS = "pledgers", "Only pledgers who opted in"
+    # Follow-through: each email lists the recipient's pledges that are in the audience.
+    FOLLOW_ALL = "follow-all", "Every published pledge made by then"
+    FOLLOW_NOT_ASKED = "follow-not-asked", "Published pledges not yet asked about"
+    FOLLOW_UNFINISHED = "follow-unfinished", "Pledges whose pledger answered 'not yet' or 'started'"
+
+
+REMINDER_AUDIENCES: frozenset[str] = frozenset({Audience.EVERYONE, Audience.SIGNUPS, Audience.PLEDGERS})
+FOLLOW_THROUGH_AUDIENCES: frozenset[str] = frozenset(
+    {Audience.FOLLOW_ALL, Audience.FOLLOW_NOT_ASKED, Audience.FOLLOW_UNFINISHED}
+)
 
 
 class Reminder(models.Model):
-    """One entry of a campaign's reminder schedule, relative to its dates, so
-    moving the deadline in the admin moves the reminders with it."""
+    """One entry of a campaign's schedule, relative to its dates, so moving the
+    deadline in the admin moves the reminders with it.
+
+    Two kinds share the table and the machinery that sends each exactly once (runs
+    and deliveries): reminders to pledge, before the deadline, and follow-through
+    moments asking pledgers how their promise went, from Change Day until outcomes
+    close (FollowThrough, a proxy of the same rows)."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="reminders")
     anchor = models.CharField(max_length=16, choices=Anchor.choices, default=Anchor.DEADLINE)
@@ -34,10 +56,15 @@ class Reminder(models.Model):
         validators=[MaxValueValidator(90)],
         help_text="Days before Change Day or the deadline (0 for on the day). Not used at opening.",
     )
+    days_after = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(365)],
+        help_text="Follow-through only: days after Change Day or the deadline.",
+    )
     send_time = models.TimeField(
         default=time(9, 0), help_text="UK time of day it goes out. Not used at opening."
     )
-    audience = models.CharField(max_length=16, choices=Audience.choices, default=Audience.EVERYONE)
+    audience = models.CharField(max_length=24, choices=Audience.choices, default=Audience.EVERYONE)
     message = models.TextField(
         blank=True, max_length=1000, help_text="An optional paragraph from the organisers, plain text."
     )
@@ -49,7 +76,8 @@ class Reminder(models.Model):
         constraints = [
             # The same moment twice in one schedule would mail everyone twice.
             models.UniqueConstraint(
-                fields=["campaign", "anchor", "days_before", "send_time"], name="reminder_unique_moment"
+                fields=["campaign", "anchor", "days_before", "days_after", "send_time"],
+                name="reminder_unique_moment",
             ),
             models.CheckConstraint(
                 condition=models.Q(anchor__in=Anchor.values), name="reminder_anchor_valid"
@@ -63,7 +91,16 @@ class Reminder(models.Model):
         return self.label
 
     @property
+    def is_follow_through(self) -> bool:
+        return self.anchor in FOLLOW_THROUGH_ANCHORS
+
+    @property
     def label(self) -> str:
+        if self.is_follow_through:
+            target = "Change Day" if self.anchor == Anchor.AFTER_CHANGE_DAY else "the deadline"
+            if self.days_after == 0:
+                return f"Follow-through on the day of {target}"
+            return f"Follow-through {self.days_after} day{'s' if self.days_after != 1 else ''} after {target}"
         if self.anchor == Anchor.OPENING:
             return "When pledging opens"
         if self.anchor == Anchor.CHANGE_DAY and self.days_before == 1:
@@ -77,14 +114,29 @@ class Reminder(models.Model):
         campaign = self.campaign
         if self.anchor == Anchor.OPENING:
             return campaign.opens_at
-        if self.anchor == Anchor.CHANGE_DAY:
+        if self.anchor in (Anchor.CHANGE_DAY, Anchor.AFTER_CHANGE_DAY):
             day = campaign.change_day
         else:
             day = timezone.localtime(campaign.deadline).date()
-        moment = datetime.combine(day - timedelta(days=self.days_before), self.send_time)
-        return timezone.make_aware(moment)
+        if self.is_follow_through:
+            day += timedelta(days=self.days_after)
+        else:
+            day -= timedelta(days=self.days_before)
+        return timezone.make_aware(datetime.combine(day, self.send_time))
+
+    def ends_at(self) -> datetime:
+        """Nothing of this kind is sent from then on: reminders stop at the pledge
+        deadline, follow-through when outcomes close."""
+        if self.is_follow_through:
+            return self.campaign.outcomes_close_at
+        return self.campaign.deadline
 
     def clean(self) -> None:
+        if self.anchor in FOLLOW_THROUGH_ANCHORS:
+            self._clean_follow_through()
+            return
+        if self.audience in FOLLOW_THROUGH_AUDIENCES:
+            raise ValidationError({"audience": "Choose one of the reminder audiences for a reminder."})
         if self.anchor == Anchor.OPENING and self.days_before:
             raise ValidationError({"days_before": "A reminder at opening goes when pledging opens: use 0."})
         if self.campaign_id is None or self.days_before is None or self.send_time is None:
@@ -93,8 +145,39 @@ class Reminder(models.Model):
         if due >= self.campaign.deadline:
             raise ValidationError(
                 f"This reminder would go on {timezone.localtime(due):%-d %B %Y at %H:%M}, "
-                "after the pledge deadline; nothing is sent after the deadline."
+                "after the pledge deadline; no reminder is sent after the deadline."
             )
+
+    def _clean_follow_through(self) -> None:
+        if self.audience not in FOLLOW_THROUGH_AUDIENCES:
+            raise ValidationError({"audience": "Choose one of the follow-through audiences."})
+        if self.campaign_id is None or self.days_after is None or self.send_time is None:
+            return
+        due = self.due_at()
+        start_of_day = timezone.make_aware(datetime.combine(self.campaign.change_day, time(0, 0)))
+        if due < start_of_day:
+            raise ValidationError("No follow-through moment falls before Change Day.")
+        if due >= self.campaign.outcomes_close_at:
+            raise ValidationError(
+                f"This follow-through would go on {timezone.localtime(due):%-d %B %Y at %H:%M}, "
+                "after outcomes close; move the campaign's 'outcomes close' date or choose an earlier day."
+            )
+
+
+class FollowThroughManager(models.Manager["FollowThrough"]):
+    def get_queryset(self) -> models.QuerySet[FollowThrough]:
+        return super().get_queryset().filter(anchor__in=FOLLOW_THROUGH_ANCHORS)
+
+
+class FollowThrough(Reminder):
+    """The follow-through moments of a schedule: the same rows, runs and deliveries as
+    reminders, edited in an admin section of their own."""
+
+    objects = FollowThroughManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "follow-through moment"
 
 
 class SignupStatus(models.TextChoices):
