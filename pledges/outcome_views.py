@@ -49,14 +49,17 @@ def _pledge_for_link(request: HttpRequest, token: str) -> Pledge | HttpResponse:
     return pledge
 
 
-def _page(request: HttpRequest, *, pledge: Pledge, form: OutcomeForm, status: int = 200) -> HttpResponse:
+def _page(
+    request: HttpRequest, *, pledge: Pledge, form: OutcomeForm, story: Story | None, status: int = 200
+) -> HttpResponse:
     context = {
         "pledge": pledge,
         "campaign": pledge.campaign,
         "form": form,
         "hints": OUTCOME_HINTS,
         "story_max": STORY_MAX_LENGTH,
-        "story": Story.objects.filter(pledge=pledge).first(),
+        # The story as stored, whatever the form holds: the page says what became of it.
+        "story": story,
     }
     return render(request, "pledges/outcome.html", context, status=status)
 
@@ -72,17 +75,17 @@ def pledge_outcome(request: HttpRequest, token: str) -> HttpResponse:
     if isinstance(found, HttpResponse):
         return found
     pledge = found
+    story = Story.objects.filter(pledge=pledge).first()
     if request.method == "GET":
-        story = Story.objects.filter(pledge=pledge).first()
         initial = {
             "outcome": pledge.outcome or None,
             "story": story.text if story else "",
             "story_public": story.public if story else False,
         }
-        return _page(request, pledge=pledge, form=OutcomeForm(initial=initial))
+        return _page(request, pledge=pledge, form=OutcomeForm(initial=initial), story=story)
     form = OutcomeForm(request.POST)
     if not form.is_valid():
-        return _page(request, pledge=pledge, form=form, status=400)
+        return _page(request, pledge=pledge, form=form, story=story, status=400)
     try:
         recorded = pledge_outcome_record(
             pledge=pledge,
@@ -93,7 +96,7 @@ def pledge_outcome(request: HttpRequest, token: str) -> HttpResponse:
     except OutcomeError as exc:
         # The campaign closed or the pledge was withdrawn between the page and the answer.
         form.add_error(None, str(exc))
-        return _page(request, pledge=pledge, form=form, status=409)
+        return _page(request, pledge=pledge, form=form, story=story, status=409)
     context = {
         "pledge": recorded.pledge,
         "campaign": recorded.pledge.campaign,

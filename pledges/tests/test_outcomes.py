@@ -209,7 +209,11 @@ def test_no_answer_or_an_invented_one_gets_a_clear_message(campaign: Campaign) -
         response = Client().post(_link(pledge), data)
         assert response.status_code == 400
         assert "Choose one of the answers" in _text(response)
+    # A null character PostgreSQL would refuse is a message, not an error page.
+    response = Client().post(_link(pledge), {"outcome": "done", "story": "we did\x00it"})
+    assert response.status_code == 400 and "Null characters are not allowed" in _text(response)
     assert _reload(pledge).outcome == ""
+    assert not Story.objects.exists()
 
 
 def test_links_and_markup_in_a_story_are_held_for_an_organiser_and_shown_as_typed(
