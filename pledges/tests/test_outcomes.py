@@ -127,6 +127,18 @@ def test_the_page_shows_the_answer_given_and_the_pledger_changes_it_from_the_sam
     assert "Half the team" not in _text(Client().get(f"/pledges/{pledge.public_id}/"))
 
 
+def test_sending_the_answer_again_with_the_story_emptied_takes_the_story_down(campaign: Campaign) -> None:
+    pledge = create_pledge(campaign, 1)
+    _answer(Client(), pledge, story=STORY, story_public="on")
+
+    response = _answer(Client(), pledge, story="   ", story_public="on")
+
+    assert "You did not add a story" in _text(response)
+    assert not Story.objects.exists()
+    permalink = _text(Client().get(f"/pledges/{pledge.public_id}/"))
+    assert "What changed" not in permalink and "Outcome: Done" in permalink
+
+
 def test_a_private_story_is_kept_private_everywhere_the_public_looks(campaign: Campaign) -> None:
     pledge = create_pledge(campaign, 1)
 
@@ -413,6 +425,8 @@ def test_only_a_published_story_shows_on_permalinks_the_wall_the_feed_and_the_ap
     wall = _text(anyone.get(f"/campaigns/{campaign.slug}/wall/"))
     feed = _text(anyone.get(f"/campaigns/{campaign.slug}/feed/"))
     api = anyone.get(f"/api/v1/campaigns/{campaign.slug}/pledges").json()
+    for body in (wall, feed, json.dumps(api), *pages.values()):
+        assert "@example.org" not in body
     for body in (wall, feed, json.dumps(api)):
         assert "PUBLISHED-STORY" in body
         for secret in HIDDEN_STORIES:
