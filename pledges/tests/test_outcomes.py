@@ -482,6 +482,19 @@ def test_the_wall_shows_outcome_badges_and_filters_by_outcome(campaign: Campaign
     assert Client().get(f"/campaigns/{campaign.slug}/wall/", {"order": "random"}).status_code == 400
 
 
+def test_a_new_answer_shows_on_the_shared_wall_at_once_even_when_no_counter_moves(
+    campaign: Campaign, django_capture_on_commit_callbacks: Any
+) -> None:
+    pledge = create_pledge(campaign, 1)
+    wall = f"/campaigns/{campaign.slug}/wall/"
+    assert "Outcome:" not in _text(Client().get(wall))  # now in the shared caches
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pledge_outcome_record(pledge=pledge, outcome="not-yet")
+
+    assert "Outcome: Not yet" in _text(Client().get(wall))
+
+
 def _all_pages(campaign: Campaign, **query: Any) -> list[str]:
     """Every public id the API lists, page after page, following next_cursor."""
     ids: list[str] = []
