@@ -13,10 +13,11 @@ from django.test.utils import CaptureQueriesContext
 
 from conftest import create_pledge
 from moderation.models import Action, ModerationEvent, Subject
-from moderation.services import story_moderate
+from moderation.services import ModerationError, pledge_moderate, story_moderate
 from moderation.subjects import story_version
 from pledges.models import Pledge, Status, Story, StoryStatus
 from pledges.outcomes import pledge_outcome_record
+from testsupport.browser import browser_log_in, screenshot
 
 pytestmark = pytest.mark.django_db
 
@@ -111,8 +112,6 @@ def test_a_story_is_rejected_with_a_reason_then_restored_then_hidden(
 
 
 def test_a_rejection_without_a_reason_code_is_refused(pre_campaign: Any, organiser: Any) -> None:
-    from moderation.services import ModerationError
-
     story = a_story(pre_campaign, 1)
     with pytest.raises(ModerationError, match="Choose a reason"):
         story_moderate(story_ids=[story.pk], action=Action.REJECT, actor=organiser, reason_code="bored")
@@ -470,3 +469,72 @@ def test_a_pledge_card_does_not_mix_in_its_story_decisions(
     [story_card] = response.context["story_cards"]
     assert pledge_card.history == []
     assert [line.event.action for line in story_card.history] == [Action.HIDE]
+
+
+# --- In a real browser -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_organiser_decides_stories_with_the_keyboard_and_in_bulk(
+    live_site: str, pre_campaign: Any, organiser: Any, chromium: Any
+) -> None:
+    pledge = create_pledge(pre_campaign, 1)
+    stories = [a_story(pre_campaign, n) for n in (2, 3, 4, 5)]
+    private = a_story(pre_campaign, 6, public=False)
+    # Their pledges were decided already: one pledge waits, then the stories.
+    told = [story.pledge_id for story in [*stories, private]]
+    pledge_moderate(pledge_ids=told, action="publish", actor=organiser)
+    context = chromium.new_context(viewport={"width": 1366, "height": 860})
+    browser_log_in(context, organiser, live_site)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_site}/moderation/?campaign={pre_campaign.slug}")
+    page.wait_for_function("() => window.htmx && document.activeElement.classList.contains('mod-card')")
+    assert page.locator("#mod-counts .mod-count-stories dd").inner_text() == "4"
+    assert page.locator(f"#story-{private.pledge.public_id}").count() == 0
+    screenshot(page, "moderation-stories")
+
+    def settle(card_id: str) -> None:
+        page.wait_for_function(
+            "(id) => !document.getElementById(id)"
+            " && !document.querySelector('.mod-card.is-busy, .htmx-request')"
+            " && document.activeElement.classList.contains('mod-card')",
+            arg=card_id,
+            timeout=10_000,
+        )
+
+    # j from the pledge's card walks on to the first story; p publishes it.
+    assert page.evaluate("document.activeElement.id") == f"pledge-{pledge.public_id}"
+    page.keyboard.press("j")
+    first = f"story-{stories[0].pledge.public_id}"
+    assert page.evaluate("document.activeElement.id") == first
+    page.keyboard.press("p")
+    settle(first)
+    # The next story has the focus: reject it with a reason, by keys alone.
+    second = f"story-{stories[1].pledge.public_id}"
+    assert page.evaluate("document.activeElement.id") == second
+    for key in ("r", "ArrowDown", "Enter"):
+        page.keyboard.press(key)
+    settle(second)
+    # x selects the last two; the bulk bar hides them both.
+    for story in stories[2:]:
+        page.locator(f"#story-{story.pledge.public_id}").focus()
+        page.keyboard.press("x")
+    page.locator("#bulk-action").select_option("hide")
+    page.get_by_role("button", name="Apply to selected").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.mod-story[data-status=hidden]').length === 2"
+        " && !document.querySelector('.htmx-request')"
+    )
+    assert page.locator("#mod-counts .mod-count-stories dd").inner_text() == "2"
+    assert errors == []
+
+    statuses = {s.pk: s.status for s in Story.objects.all()}
+    assert [statuses[s.pk] for s in stories] == ["published", "rejected", "hidden", "hidden"]
+    assert statuses[private.pk] == StoryStatus.PRIVATE
+    assert ModerationEvent.objects.filter(subject=Subject.STORY, actor=organiser).count() == 4
+    # The pledges' own decisions stand apart: the setup's five, none from the keys.
+    assert ModerationEvent.objects.filter(subject=Subject.PLEDGE).count() == 5
+    pledge.refresh_from_db()
+    assert pledge.status == Status.PENDING
