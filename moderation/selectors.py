@@ -13,6 +13,7 @@ from django.db.models import Case, CharField, Count, F, Prefetch, Q, QuerySet, V
 from campaigns.models import Campaign
 from moderation.models import ModerationEvent, Report, Subject
 from pledges.models import SECTOR_BITS, Pledge, Status, Story, StoryStatus
+from pledges.outcomes import ANSWERABLE_STATES
 from pledges.selectors import WallFilters, masks_with, pledges_filtered
 
 # The queue is worked from the top, so a page is the first QUEUE_PAGE of the
@@ -23,6 +24,12 @@ QUEUE_STATES: tuple[str, ...] = (Status.HIDDEN, Status.PENDING)
 REVIEW_STATES: tuple[str, ...] = (Status.PENDING, Status.HIDDEN, Status.PUBLISHED, Status.REJECTED)
 # Stories wait in the same two states (the names are shared with pledges' statuses).
 STORY_QUEUE_STATES: tuple[str, ...] = (StoryStatus.HIDDEN, StoryStatus.PENDING)
+
+
+def _stories_waiting(queryset: QuerySet[Story], states: list[str]) -> QuerySet[Story]:
+    """Stories in these states that still need a decision: not those of a pledge its
+    pledger withdrew or an organiser rejected, which no page will show whatever is decided."""
+    return queryset.filter(status__in=states, pledge__status__in=sorted(ANSWERABLE_STATES))
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,7 @@ def moderation_counts(*, campaign: Campaign, sector: str = "", flag: str = "") -
         waiting=Count("id", filter=pending & Q(flags=[])),
     )
     stories = _moderation_filter(
-        Story.objects.filter(campaign=campaign, status__in=STORY_QUEUE_STATES),
+        _stories_waiting(Story.objects.filter(campaign=campaign), list(STORY_QUEUE_STATES)),
         sector=sector,
         flag=flag,
         sector_field="pledge__sector_mask",
@@ -154,7 +161,7 @@ def moderation_stories(
         ordered = queryset.filter(status=status).order_by("-status_changed_at", "-id")
     else:
         states = [status] if status else list(STORY_QUEUE_STATES)
-        ordered = _need_first(queryset.filter(status__in=states), hidden=StoryStatus.HIDDEN)
+        ordered = _need_first(_stories_waiting(queryset, states), hidden=StoryStatus.HIDDEN)
     return list(_with_story_details(ordered)[:limit])
 
 

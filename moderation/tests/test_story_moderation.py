@@ -538,3 +538,19 @@ def test_an_organiser_decides_stories_with_the_keyboard_and_in_bulk(
     assert ModerationEvent.objects.filter(subject=Subject.PLEDGE).count() == 5
     pledge.refresh_from_db()
     assert pledge.status == Status.PENDING
+
+
+def test_a_withdrawn_pledges_story_no_longer_waits_in_the_queue(
+    pre_campaign: Any, organiser_client: Client
+) -> None:
+    from pledges.models import Transition
+    from pledges.services import pledge_transition
+
+    story = a_story(pre_campaign, 1)
+    kept = a_story(pre_campaign, 2)
+    pledge_transition(pledge=story.pledge, transition=Transition.WITHDRAW)
+
+    response = organiser_client.get(QUEUE, {"campaign": pre_campaign.slug})
+
+    assert [card.public_id for card in response.context["story_cards"]] == [kept.pledge.public_id]
+    assert response.context["counts"].stories == 1
