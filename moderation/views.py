@@ -389,17 +389,18 @@ def _decide(request: HttpRequest, form: DecisionForm) -> Outcome:
     found = {kind: _IDS_AND_TEXTS[kind.subject](public_ids=list(sel)) for kind, sel in selections.items()}
     if not any(found.values()):
         raise BadDecision(f"Those {_nouns(list(selections))} no longer exist. Reload the queue.")
+    # What was decided first, then what no longer exists.
     notes: list[tuple[str, str]] = []
+    gone: list[tuple[str, str]] = []
     touched: dict[str, list[str]] = {}
     for kind, selection in selections.items():
         missing = len(selection) - len(found[kind])
         if missing:
-            notes.append(("warning", f"{missing} of the selected {kind.nouns} no longer exist."))
+            gone.append(("warning", f"{missing} of the selected {kind.nouns} no longer exist."))
         if found[kind]:
-            done_notes, touched[kind.subject] = _decide_kind(request, kind, values, selection, found[kind])
-            # What was done first, then what could not be.
-            notes[:0] = done_notes
-    return Outcome(notes=notes, touched=touched)
+            kind_notes, touched[kind.subject] = _decide_kind(request, kind, values, selection, found[kind])
+            notes += kind_notes
+    return Outcome(notes=notes + gone, touched=touched)
 
 
 def _decide_kind(
@@ -442,12 +443,8 @@ def _decide_kind(
         excerpt = _excerpt(found[public_id][1])
         status = now.get(public_id, "")
         if why == services.CHANGED_MEANWHILE:
-            notes.append(
-                (
-                    "warning",
-                    f"The pledger rewrote this {kind.noun} after you read it: {excerpt}. Nothing changed.",
-                )
-            )
+            rewritten = f"The pledger rewrote this {kind.noun} after you read it: {excerpt}."
+            notes.append(("warning", f"{rewritten} Nothing was changed."))
         elif status and status != selection[public_id].status:
             notes.append(("warning", f"{STALE_MESSAGES[status]}: {excerpt}. Nothing was changed."))
         else:
