@@ -83,7 +83,7 @@ def _decidable(
 ) -> tuple[list[Moderatable], list[tuple[str, str]]]:
     """The locked items the action applies to, and why each other one is skipped: another
     organiser decided first (not the status this organiser saw), its words changed since
-    (not the version seen), or the move is not allowed."""
+    (not the version seen), or the move is not allowed (by its status or the subject's rule)."""
     from_states, _ = subject.transitions[action]
     done: list[Moderatable] = []
     skipped: list[tuple[str, str]] = []
@@ -92,6 +92,8 @@ def _decidable(
             skipped.append((item.public_id, CHANGED_MEANWHILE))
         elif (expected_status and item.status != expected_status) or item.status not in from_states:
             skipped.append((item.public_id, f"It is already {item.get_status_display().lower()}."))
+        elif refusal := subject.refusal(item, action=action):
+            skipped.append((item.public_id, refusal))
         else:
             done.append(item)
     return done, skipped

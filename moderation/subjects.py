@@ -19,8 +19,8 @@ from django.db.models import F
 from moderation.models import Action, Subject
 from outbox.services import outbox_queue_many
 from pledges import services as pledge_services
-from pledges.models import STORY_TRANSITIONS, TRANSITIONS, EmailKind, Pledge, Status, Story
-from pledges.outcomes import stories_move
+from pledges.models import STORY_TRANSITIONS, TRANSITIONS, EmailKind, Pledge, Status, Story, StoryStatus
+from pledges.outcomes import ANSWERABLE_STATES, stories_move
 
 
 class Moderatable(Protocol):
@@ -59,6 +59,11 @@ class ModerationSubject(Protocol):
         change meanwhile ("" when nothing can): a decision on other words is skipped."""
         ...
 
+    def refusal(self, item: Moderatable, *, action: str) -> str:
+        """Why the item may not make this move although its status allows it ("" if
+        nothing stops it), in words for the organiser."""
+        ...
+
     def after_decision(self, items: Sequence[Moderatable], *, action: str, was: Mapping[Any, str]) -> None:
         """Queue what follows a decision (emails) to happen on commit."""
         ...
@@ -87,6 +92,9 @@ class PledgeSubject:
 
     def version(self, item: Pledge) -> str:
         # A pledge's words never change once made.
+        return ""
+
+    def refusal(self, item: Pledge, *, action: str) -> str:
         return ""
 
     def after_decision(self, items: Sequence[Pledge], *, action: str, was: Mapping[Any, str]) -> None:
@@ -118,7 +126,9 @@ class StorySubject:
     def lock(self, ids: Sequence[int]) -> list[Story]:
         return list(
             Story.objects.select_for_update(of=("self",))
-            .annotate(public_id=F("pledge__public_id"))
+            # The pledge is read, not locked: the pledger's answer locks the pledge and
+            # then its story, so locking both here, story first, could deadlock with it.
+            .annotate(public_id=F("pledge__public_id"), pledge_status=F("pledge__status"))
             .filter(pk__in=list(ids))
             .order_by("pk")
         )
@@ -134,6 +144,14 @@ class StorySubject:
         # The pledger may rewrite a waiting story from their link while an organiser
         # reads it: publishing must apply to the words the organiser read.
         return story_version(item.text)
+
+    def refusal(self, item: Story, *, action: str) -> str:
+        # A story goes up only beside its pledge: not for one its pledger withdrew or
+        # an organiser rejected (hiding or rejecting such a story stays possible).
+        going_up = STORY_TRANSITIONS[action][1] == StoryStatus.PUBLISHED
+        if going_up and item.pledge_status not in ANSWERABLE_STATES:  # type: ignore[attr-defined]
+            return f"Its pledge is {Status(item.pledge_status).label.lower()}."  # type: ignore[attr-defined]
+        return ""
 
     def after_decision(self, items: Sequence[Story], *, action: str, was: Mapping[Any, str]) -> None:
         # No email: the pledger sees their story's state on their outcome page, and

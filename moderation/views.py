@@ -447,6 +447,9 @@ def _decide_kind(
             notes.append(("warning", f"{rewritten} Nothing was changed."))
         elif status and status != selection[public_id].status:
             notes.append(("warning", f"{STALE_MESSAGES[status]}: {excerpt}. Nothing was changed."))
+        elif status in subject_get(kind.subject).transitions[action][0]:
+            # Its status allows the move, its subject's rule does not: say the rule.
+            notes.append(("warning", f"Cannot {action} {excerpt}: {why}"))
         else:
             label = kind.statuses(status).label.lower() if status else "gone"
             notes.append(("warning", f"Cannot {action} a {kind.noun} that is {label}: {excerpt}."))

@@ -554,3 +554,26 @@ def test_a_withdrawn_pledges_story_no_longer_waits_in_the_queue(
 
     assert [card.public_id for card in response.context["story_cards"]] == [kept.pledge.public_id]
     assert response.context["counts"].stories == 1
+
+
+def test_a_story_of_a_withdrawn_pledge_cannot_go_up_but_can_come_down(
+    campaign: Any, organiser_client: Client, organiser: Any
+) -> None:
+    from pledges.models import Transition
+    from pledges.services import pledge_transition
+
+    story = a_story(campaign, 1, text="we did the thing we said")
+    assert story.status == StoryStatus.PUBLISHED
+    story_moderate(story_ids=[story.pk], action="hide", actor=organiser)
+    pledge_transition(pledge=story.pledge, transition=Transition.WITHDRAW)
+
+    page = organiser_client.post(
+        DECIDE, {"story": item(story), "action": "restore"}, follow=True
+    ).content.decode()
+    assert "Cannot restore “we did the thing we said”: Its pledge is withdrawn by the pledger." in page
+    story.refresh_from_db()
+    assert story.status == StoryStatus.HIDDEN
+
+    decide(organiser_client, [story], "reject", reason_code="other")
+    story.refresh_from_db()
+    assert story.status == StoryStatus.REJECTED
