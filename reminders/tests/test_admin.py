@@ -22,20 +22,34 @@ def _local(value: Any) -> tuple[str, str]:
     return value.strftime("%Y-%m-%d"), value.strftime("%H:%M:%S")
 
 
+# The campaign page's two inlines over the reminders table: the reminders, then the
+# follow-through moments, which the admin numbers as the second formset of that name.
+FOLLOW_THROUGH_PREFIX = "reminders-2"
+
+
 def _campaign_form(
-    campaign_values: dict[str, Any], reminders: list[dict[str, str]], initial: int = 0
+    campaign_values: dict[str, Any],
+    reminders: list[dict[str, str]],
+    initial: int = 0,
+    *,
+    follow_through: list[dict[str, str]] | None = None,
+    follow_through_initial: int = 0,
 ) -> dict:
     data = dict(campaign_values)
-    data.update(
-        {
-            "reminders-TOTAL_FORMS": str(len(reminders)),
-            "reminders-INITIAL_FORMS": str(initial),
-            "reminders-MIN_NUM_FORMS": "0",
-            "reminders-MAX_NUM_FORMS": "1000",
-        }
-    )
-    for n, values in enumerate(reminders):
-        data.update({f"reminders-{n}-{key}": value for key, value in values.items()})
+    for prefix, rows, first in (
+        ("reminders", reminders, initial),
+        (FOLLOW_THROUGH_PREFIX, follow_through or [], follow_through_initial),
+    ):
+        data.update(
+            {
+                f"{prefix}-TOTAL_FORMS": str(len(rows)),
+                f"{prefix}-INITIAL_FORMS": str(first),
+                f"{prefix}-MIN_NUM_FORMS": "0",
+                f"{prefix}-MAX_NUM_FORMS": "1000",
+            }
+        )
+        for n, values in enumerate(rows):
+            data.update({f"{prefix}-{n}-{key}": value for key, value in values.items()})
     return data
 
 
@@ -75,7 +89,14 @@ def test_an_organiser_edits_the_schedule_on_the_campaign_page_and_a_new_campaign
     assert response.status_code == 302, response.content.decode()[:3000]
     made = Campaign.objects.get(slug="admin-day")
     labels = sorted(r.label for r in Reminder.objects.filter(campaign=made))
-    assert labels == ["1 day before the deadline", "7 days before the deadline", "The eve of Change Day"]
+    assert labels == [
+        "1 day before the deadline",
+        "7 days before the deadline",
+        "Follow-through 14 days after Change Day",
+        "Follow-through 45 days after the deadline",
+        "Follow-through 7 days after the deadline",
+        "The eve of Change Day",
+    ]
 
     week = reminder(campaign, days_before=7)
     page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
