@@ -32,8 +32,13 @@ from pledges.outcomes import OUTCOME_PURPOSE, pledge_outcome_record
 from pledges.services import pledge_withdraw
 from reminders import services
 from reminders.models import Anchor, Audience, DeliveryStatus, Reminder, ReminderDelivery, ReminderRun
-from reminders.tests.helpers import reminder, run_due
-from reminders.tests.test_admin import FOLLOW_THROUGH_PREFIX, _campaign_form, _campaign_values
+from reminders.tests.helpers import (
+    FOLLOW_THROUGH_PREFIX,
+    campaign_admin_form,
+    campaign_admin_values,
+    reminder,
+    run_due,
+)
 from testsupport.mail import email_html, email_text
 
 pytestmark = pytest.mark.django_db
@@ -483,7 +488,7 @@ def test_organisers_edit_follow_through_moments_beside_the_reminders_with_the_mo
     assert 'name="reminders-0-days_before"' in page and 'name="reminders-1-days_before"' not in page
     assert "Finished" in page and timezone.localtime(moment.due_at()).strftime("%-d %b %Y %H:%M") in page
 
-    values = _campaign_values(
+    values = campaign_admin_values(
         campaign.slug, opens=campaign.opens_at, deadline=campaign.deadline, change_day=campaign.change_day
     )
     values["name"] = campaign.name
@@ -517,7 +522,9 @@ def test_organisers_edit_follow_through_moments_beside_the_reminders_with_the_mo
     }
 
     def post(row: dict[str, str]) -> Any:
-        form = _campaign_form(values, reminders, 1, follow_through=[existing, row], follow_through_initial=1)
+        form = campaign_admin_form(
+            values, reminders, 1, follow_through=[existing, row], follow_through_initial=1
+        )
         return client.post(f"/admin/campaigns/campaign/{campaign.pk}/change/", form)
 
     refused = post(new)
