@@ -5,7 +5,9 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth import get_permission_codename
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +20,7 @@ from reminders.models import (
     FOLLOW_THROUGH_AUDIENCES,
     REMINDER_ANCHORS,
     REMINDER_AUDIENCES,
+    SAME_MOMENT_TWICE,
     Anchor,
     Audience,
     FollowThrough,
@@ -30,11 +33,28 @@ from reminders.selectors import RUN_COUNT_ANNOTATIONS
 from reminders.services import FOLLOW_THROUGH_SEND_TIME, reminder_schedule_default
 
 
+class ScheduleFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        """Two new rows of the same moment in one submission: Reminder.clean finds a twin only
+        among the saved rows, and the unique constraint is not checked by the form (see there)."""
+        super().clean()
+        seen = set()
+        for form in self.forms:
+            if not form.is_valid() or self._should_delete_form(form):
+                continue
+            row = form.instance
+            moment = (row.anchor, row.days_before, row.days_after, row.send_time)
+            if moment in seen:
+                raise ValidationError(SAME_MOMENT_TWICE)
+            seen.add(moment)
+
+
 class ReminderInline(admin.TabularInline):
     """The campaign's reminder schedule, edited on the campaign's own page. Follow-through
     moments, rows of the same table, have an inline of their own (FollowThroughInline)."""
 
     model = Reminder
+    formset = ScheduleFormSet
     verbose_name = "reminder"
     verbose_name_plural = "reminders"
     extra = 0

@@ -544,6 +544,28 @@ def test_organisers_edit_follow_through_moments_beside_the_reminders_with_the_mo
     )
     assert made.label == "Follow-through 45 days after the deadline"
 
+    # The same moment twice would ask everyone twice: refused, whether the twin is saved already
+    # or comes in the same submission, and a reminder's twin alike (never a 500).
+    saved_rows = [existing, {**new, "days_after": "45", "id": str(made.pk)}]
+    url = f"/admin/campaigns/campaign/{campaign.pk}/change/"
+    twin, fresh = {**new, "days_after": "45"}, {**new, "days_after": "30"}
+    for follow_through, initial in (([*saved_rows, twin], 2), ([*saved_rows, fresh, fresh], 2)):
+        form = campaign_admin_form(
+            values, reminders, 1, follow_through=follow_through, follow_through_initial=initial
+        )
+        refused = client.post(url, form)
+        assert refused.status_code == 200 and "in the schedule already" in refused.content.decode()
+    reminder_twin = campaign_admin_form(
+        values,
+        [*reminders, {**reminders[0], "id": ""}],
+        1,
+        follow_through=saved_rows,
+        follow_through_initial=2,
+    )
+    refused = client.post(url, reminder_twin)
+    assert refused.status_code == 200 and "in the schedule already" in refused.content.decode()
+    assert Reminder.objects.filter(campaign=campaign).count() == 3
+
     runs = client.get("/admin/reminders/reminderrun/").content.decode()
     assert "Follow-through 14 days after Change Day" in runs
 
