@@ -600,6 +600,24 @@ def test_a_new_campaign_gets_the_usual_follow_through_moments_still_ahead(make_c
     assert [m.label for m in made if m.is_follow_through] == ["Follow-through 7 days after the deadline"]
 
 
+def test_the_pledge_form_says_beside_the_email_field_how_often_we_ask_and_that_one_click_stops_it(
+    campaign: Campaign,
+) -> None:
+    page = Client().get(f"/campaigns/{campaign.slug}/pledge/").content.decode()
+    email_field = page[page.index('name="email"') :]
+    assert (
+        "After Change Day we will ask you at most three times how it went; one click stops it."
+        in (email_field[: email_field.index('name="wants_reminders"')])
+    )
+
+
+def test_organisers_set_when_outcomes_close_on_the_campaign_page(organiser: Any, campaign: Campaign) -> None:
+    client = Client()
+    client.force_login(organiser)
+    page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
+    assert 'name="outcomes_close_0"' in page
+
+
 def test_send_reminders_counts_and_sends_follow_through_too(campaign: Campaign, smtp_inbox: Any) -> None:
     create_pledge(campaign, 1, email="sam@example.org")
     create_pledge(campaign, 2, email="sam@example.org")
