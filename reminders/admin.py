@@ -18,9 +18,11 @@ from changeday.lib.admin import ReadOnlyModelAdmin
 from reminders.models import (
     FOLLOW_THROUGH_ANCHORS,
     FOLLOW_THROUGH_AUDIENCES,
+    MAX_FOLLOW_THROUGH_MOMENTS,
     REMINDER_ANCHORS,
     REMINDER_AUDIENCES,
     SAME_MOMENT_TWICE,
+    TOO_MANY_FOLLOW_THROUGH,
     Anchor,
     Audience,
     FollowThrough,
@@ -35,8 +37,9 @@ from reminders.services import FOLLOW_THROUGH_SEND_TIME, reminder_schedule_defau
 
 class ScheduleFormSet(BaseInlineFormSet):
     def clean(self) -> None:
-        """Two new rows of the same moment in one submission: Reminder.clean finds a twin only
-        among the saved rows, and the unique constraint is not checked by the form (see there)."""
+        """What Reminder.clean checks against the saved rows, for the rows of this submission
+        together: no moment twice (the unique constraint is not checked by the form, see there),
+        and no more follow-through moments than the pledge form promises."""
         super().clean()
         seen = set()
         for form in self.forms:
@@ -47,6 +50,8 @@ class ScheduleFormSet(BaseInlineFormSet):
             if moment in seen:
                 raise ValidationError(SAME_MOMENT_TWICE)
             seen.add(moment)
+        if sum(1 for anchor, *_ in seen if anchor in FOLLOW_THROUGH_ANCHORS) > MAX_FOLLOW_THROUGH_MOMENTS:
+            raise ValidationError(TOO_MANY_FOLLOW_THROUGH)
 
 
 class ReminderInline(admin.TabularInline):
@@ -99,6 +104,7 @@ class FollowThroughInline(ReminderInline):
     verbose_name = "follow-through moment"
     verbose_name_plural = "follow-through moments"
     fields = ["anchor", "days_after", "send_time", "audience", "message", "due", "run_state"]
+    max_num = MAX_FOLLOW_THROUGH_MOMENTS
     anchors = FOLLOW_THROUGH_ANCHORS
     audiences = FOLLOW_THROUGH_AUDIENCES
 

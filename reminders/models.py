@@ -40,6 +40,13 @@ FOLLOW_THROUGH_AUDIENCES: frozenset[str] = frozenset(
 )
 
 
+# The pledge form promises pledgers we ask at most three times how it went: each moment asks
+# a pledge at most once, so a schedule holds at most three.
+MAX_FOLLOW_THROUGH_MOMENTS = 3
+TOO_MANY_FOLLOW_THROUGH = (
+    f"A campaign has at most {MAX_FOLLOW_THROUGH_MOMENTS} follow-through moments: the pledge form "
+    "promises pledgers we ask at most three times how it went."
+)
 SAME_MOMENT_TWICE = "This moment is in the schedule already: twice would send everyone the same email twice."
 
 
@@ -180,6 +187,9 @@ class Reminder(models.Model):
             raise ValidationError({"audience": "Choose one of the follow-through audiences."})
         if self.campaign_id is None or self.days_after is None or self.send_time is None:
             return
+        others = FollowThrough.objects.filter(campaign_id=self.campaign_id).exclude(pk=self.pk)
+        if others.count() >= MAX_FOLLOW_THROUGH_MOMENTS:
+            raise ValidationError(TOO_MANY_FOLLOW_THROUGH)
         due = self.due_at()
         start_of_day = timezone.make_aware(datetime.combine(self.campaign.change_day, time(0, 0)))
         if due < start_of_day:

@@ -317,7 +317,9 @@ def test_later_moments_ask_the_not_yet_asked_and_then_the_unfinished(
 # --- When: from Change Day until outcomes close -----------------------------------------
 
 
-def test_no_moment_falls_before_change_day_or_once_outcomes_close(make_campaign: Any) -> None:
+def test_no_moment_falls_before_change_day_or_once_outcomes_close_and_there_are_at_most_three(
+    make_campaign: Any,
+) -> None:
     now = timezone.now()
     # A deadline before Change Day: "on the day of the deadline" would ask before the day itself.
     early_deadline = make_campaign(
@@ -332,6 +334,12 @@ def test_no_moment_falls_before_change_day_or_once_outcomes_close(make_campaign:
         _moment(campaign, audience=Audience.EVERYONE)
     with pytest.raises(ValidationError, match="reminder audiences"):
         reminder(campaign, audience=Audience.FOLLOW_ALL)
+
+    # The pledge form promises at most three asks: a schedule holds at most three moments.
+    for days in (7, 14, 21):
+        _moment(campaign, days_after=days)
+    with pytest.raises(ValidationError, match="at most 3 follow-through moments"):
+        _moment(campaign, days_after=28)
 
 
 def test_follow_through_goes_after_the_deadline_but_stops_when_outcomes_close(
@@ -555,6 +563,15 @@ def test_organisers_edit_follow_through_moments_beside_the_reminders_with_the_mo
         )
         refused = client.post(url, form)
         assert refused.status_code == 200 and "in the schedule already" in refused.content.decode()
+    fourth = campaign_admin_form(
+        values,
+        reminders,
+        1,
+        follow_through=[*saved_rows, fresh, {**fresh, "days_after": "60"}],
+        follow_through_initial=2,
+    )
+    refused = client.post(url, fourth)
+    assert refused.status_code == 200 and "at most 3 follow-through moments" in refused.content.decode()
     reminder_twin = campaign_admin_form(
         values,
         [*reminders, {**reminders[0], "id": ""}],
