@@ -5,7 +5,7 @@ gunicorn (production settings, 2 workers) and two Celery worker processes on
 127.0.0.1, drives each scenario with wrk for a fixed time, and prints
 throughput, median and 99th-percentile latency, the ratio to a bare reference
 measured in the same run, and the peak memory of a web and a Celery worker.
-Scenarios that are not HTTP (bulk publish, recount, reminders) are timed here.
+Scenarios that are not HTTP (bulk publish, recount, reminders, follow-through) are timed here.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from datetime import time as day_time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ VAR = ROOT / "var" / "bench"
 SLUG = "bench"
 PLEDGES = 1_000_000
 SIGNUPS = 100_000
+FOLLOWERS = 100_000
+FOLLOW_THROUGH_SLUG = "bench-follow-through"
 PENDING = 10_000
 MODERATION_BATCH = 200  # the most the moderation page decides at once (MAX_SELECTION)
 MODERATION_EMAIL = "bench-moderation-"
@@ -768,8 +771,7 @@ class Bench:
 
     def reminders(self) -> None:
         from campaigns.models import Campaign
-        from reminders.models import Anchor, Audience, Reminder, ReminderDelivery
-        from reminders.tasks import reminders_dispatch_task
+        from reminders.models import Anchor, Audience, Reminder
 
         campaign = Campaign.objects.get(slug=SLUG)
         _signups_ensure(campaign, SIGNUPS)
@@ -777,6 +779,35 @@ class Bench:
         reminder = Reminder.objects.create(
             campaign=campaign, anchor=Anchor.OPENING, days_before=0, audience=Audience.SIGNUPS
         )
+        self._email_run(
+            reminder, scenario=f"reminders: {SIGNUPS:,} recipients, 2 worker processes", count=SIGNUPS
+        )
+
+    def follow_through(self) -> None:
+        """Issue 17's "did you do it?": every pledger of a campaign of their own asked at once,
+        by the first follow-through moment (14 days after Change Day, to every published pledge)."""
+        from reminders.models import Anchor, Audience, Reminder
+
+        campaign = _follow_through_campaign_ensure(FOLLOWERS)
+        Reminder.objects.filter(campaign=campaign).delete()
+        moment = Reminder.objects.create(
+            campaign=campaign,
+            anchor=Anchor.AFTER_CHANGE_DAY,
+            days_before=0,
+            days_after=14,
+            send_time=day_time(10, 0),
+            audience=Audience.FOLLOW_ALL,
+        )
+        self._email_run(
+            moment, scenario=f"follow-through: {FOLLOWERS:,} pledgers, 2 worker processes", count=FOLLOWERS
+        )
+
+    def _email_run(self, reminder: Any, *, scenario: str, count: int) -> None:
+        """One due reminder or follow-through moment sent by the two workers, from the beat task's
+        dispatch until the sink holds `count` messages, timed and checked for duplicates."""
+        from reminders.models import ReminderDelivery
+        from reminders.tasks import reminders_dispatch_task
+
         deliveries = ReminderDelivery.objects.filter(reminder=reminder)
         self.sink.reset()
         load = _loadavg()
@@ -784,7 +815,7 @@ class Bench:
             started = time.perf_counter()
             reminders_dispatch_task.delay()
             deadline = time.monotonic() + self.args.reminder_timeout
-            while self.sink.messages < SIGNUPS and time.monotonic() < deadline:
+            while self.sink.messages < count and time.monotonic() < deadline:
                 time.sleep(1)
             at_sink = time.perf_counter() - started
             # Let the last batch record itself before reading the table.
@@ -798,7 +829,7 @@ class Bench:
         late = [rss for t, rss in timeline if t > at_sink - 30]
         self.report(
             Result(
-                scenario=f"reminders: {SIGNUPS:,} recipients, 2 worker processes",
+                scenario=scenario,
                 load_average=load,
                 throughput=round(counted["messages"] / at_sink, 1),
                 unit="emails/s",
@@ -806,7 +837,7 @@ class Bench:
                 celery_mb=peaks["celery_mb"],
                 target="under 300 s, no duplicates, Celery < 200 MB",
                 met=(
-                    counted["messages"] == SIGNUPS
+                    counted["messages"] == count
                     and at_sink < 300
                     and not counted["recipients_twice"]
                     and not counted["message_ids_twice"]
@@ -855,6 +886,44 @@ def _pledge_runs_cleanup() -> None:
     runs = Pledge.objects.filter(campaign__slug=SLUG, email__startswith=PLEDGE_RUN_EMAIL)
     outbox_forget(kinds=PLEDGE_EMAIL_KINDS, subject_ids=list(runs.values_list("pk", flat=True)))
     runs.delete()
+
+
+def _follow_through_campaign_ensure(count: int) -> Any:
+    """A campaign of its own, whose Change Day was three weeks ago and whose pledging is still
+    open, holding `count` published pledges of one address each (load_pledges, once): its first
+    follow-through moment is due now, and the million-pledge campaign is not needed."""
+    from django.core.management import call_command
+
+    from campaigns.models import Campaign
+    from campaigns.services import campaign_create
+    from pledges.models import Pledge, Status
+
+    now = datetime.now(UTC)
+    dates = {
+        "opens_at": now - timedelta(days=60),
+        "change_day": (now - timedelta(days=21)).date(),
+        "deadline": now + timedelta(days=10),
+    }
+    campaign = Campaign.objects.filter(slug=FOLLOW_THROUGH_SLUG).first()
+    if campaign is None:
+        campaign = campaign_create(
+            name="Bench follow-through",
+            slug=FOLLOW_THROUGH_SLUG,
+            hashtag="BenchFollow",
+            description="Benchmark campaign for follow-through emails.",
+            target=500_000,
+            **dates,
+        )
+    else:
+        # Kept in the same place relative to today, so the moment is due and outcomes are open.
+        Campaign.objects.filter(pk=campaign.pk).update(outcomes_close=None, **dates)
+        campaign.refresh_from_db()
+    asked = Pledge.objects.filter(campaign=campaign, status=Status.PUBLISHED, wants_follow_through=True)
+    have = asked.count()
+    print(f"{have:,} pledgers to ask in {FOLLOW_THROUGH_SLUG}", flush=True)
+    if have < count:
+        call_command("load_pledges", campaign=FOLLOW_THROUGH_SLUG, count=count - have)
+    return campaign
 
 
 def _signups_ensure(campaign: Any, count: int) -> None:
@@ -925,7 +994,9 @@ def data_ensure(count: int) -> None:
         call_command("load_pledges", campaign=SLUG, count=count - have)
 
 
-SCENARIOS = ("reads", "campaign", "pledges", "moderation", "recount", "reminders")
+SCENARIOS = ("reads", "campaign", "pledges", "moderation", "recount", "reminders", "follow-through")
+# Scenarios on campaigns of their own: run alone, they need no million pledges loaded.
+OWN_DATA = frozenset({"follow-through"})
 
 
 def main() -> None:
@@ -969,7 +1040,9 @@ def main() -> None:
     import django
 
     django.setup()
-    data_ensure(PLEDGES)
+    chosen = args.only or SCENARIOS
+    if set(chosen) - OWN_DATA:
+        data_ensure(PLEDGES)
     from changeday.celery import app
 
     # Tasks left in the bench broker by an interrupted run would land in this one.
@@ -980,10 +1053,9 @@ def main() -> None:
     try:
         services.start()
         bench = Bench(args, env, services, sink)
-        chosen = args.only or SCENARIOS
         for name in SCENARIOS:
             if name in chosen:
-                getattr(bench, name)()
+                getattr(bench, name.replace("-", "_"))()
     finally:
         services.stop()
         sink.stop()

@@ -52,7 +52,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     fieldsets = [
         (None, {"fields": ["name", "slug", "hashtag", "description"]}),
-        ("Dates and target", {"fields": ["opens_at", "change_day", "deadline", "target"]}),
+        ("Dates and target", {"fields": ["opens_at", "change_day", "deadline", "outcomes_close", "target"]}),
         ("Moderation", {"fields": ["moderation_mode", "report_threshold", "blocked_words"]}),
         ("Audit", {"fields": ["created_at", "updated_at"]}),
     ]

@@ -97,7 +97,10 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
     email = forms.EmailField(
         label="Email address",
         max_length=254,
-        help_text="We send you a link to confirm your pledge. Never shown in public.",
+        help_text=(
+            "We send you a link to confirm your pledge. Never shown in public. "
+            "After Change Day we will ask you at most three times how it went; one click stops it."
+        ),
         error_messages={
             "required": "Enter your email address so you can confirm your pledge.",
             "invalid": "Enter an email address like name@example.org.",

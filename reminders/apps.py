@@ -16,9 +16,10 @@ class RemindersConfig(AppConfig):
         # The schedule is edited on the campaign's own admin page, but campaigns sits
         # below reminders and may not import it: reminders contributes its inline.
         from campaigns.admin import campaign_admin_extend
-        from reminders.admin import ReminderInline, campaign_schedule_default
+        from reminders.admin import FollowThroughInline, ReminderInline, campaign_schedule_default
 
         campaign_admin_extend(inline=ReminderInline, on_create=campaign_schedule_default)
+        campaign_admin_extend(inline=FollowThroughInline)
 
         # Hook into pledges' privacy module, which sits below and never imports
         # reminders: sign-ups go when their pledger erases their data, and unconfirmed

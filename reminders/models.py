@@ -40,6 +40,16 @@ FOLLOW_THROUGH_AUDIENCES: frozenset[str] = frozenset(
 )
 
 
+# The pledge form promises pledgers we ask at most three times how it went: each moment asks
+# a pledge at most once, so a schedule holds at most three.
+MAX_FOLLOW_THROUGH_MOMENTS = 3
+TOO_MANY_FOLLOW_THROUGH = (
+    f"A campaign has at most {MAX_FOLLOW_THROUGH_MOMENTS} follow-through moments: the pledge form "
+    "promises pledgers we ask at most three times how it went."
+)
+SAME_MOMENT_TWICE = "This moment is in the schedule already: twice would send everyone the same email twice."
+
+
 class Reminder(models.Model):
     """One entry of a campaign's schedule, relative to its dates, so moving the
     deadline in the admin moves the reminders with it.
@@ -132,9 +142,33 @@ class Reminder(models.Model):
         return self.campaign.deadline
 
     def clean(self) -> None:
+        # The other kind's count of days means nothing for this row: kept at 0, so the unique
+        # moment (campaign, anchor, days_before, days_after, send_time) compares like with like.
         if self.anchor in FOLLOW_THROUGH_ANCHORS:
+            self.days_before = 0
             self._clean_follow_through()
+        else:
+            self.days_after = 0
+            self._clean_reminder()
+        self._clean_same_moment()
+
+    def _clean_same_moment(self) -> None:
+        # Said here as well as by the unique constraint: the admin's inlines leave out the other
+        # kind's days, and a constraint on a field a form leaves out is not checked by the form,
+        # so a twin would otherwise reach the database as an IntegrityError.
+        if self.campaign_id is None or self.send_time is None:
             return
+        twins = Reminder.objects.filter(
+            campaign_id=self.campaign_id,
+            anchor=self.anchor,
+            days_before=self.days_before,
+            days_after=self.days_after,
+            send_time=self.send_time,
+        ).exclude(pk=self.pk)
+        if twins.exists():
+            raise ValidationError(SAME_MOMENT_TWICE)
+
+    def _clean_reminder(self) -> None:
         if self.audience in FOLLOW_THROUGH_AUDIENCES:
             raise ValidationError({"audience": "Choose one of the reminder audiences for a reminder."})
         if self.anchor == Anchor.OPENING and self.days_before:
@@ -153,6 +187,9 @@ class Reminder(models.Model):
             raise ValidationError({"audience": "Choose one of the follow-through audiences."})
         if self.campaign_id is None or self.days_after is None or self.send_time is None:
             return
+        others = FollowThrough.objects.filter(campaign_id=self.campaign_id).exclude(pk=self.pk)
+        if others.count() >= MAX_FOLLOW_THROUGH_MOMENTS:
+            raise ValidationError(TOO_MANY_FOLLOW_THROUGH)
         due = self.due_at()
         start_of_day = timezone.make_aware(datetime.combine(self.campaign.change_day, time(0, 0)))
         if due < start_of_day:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 
 from campaigns.models import Campaign
 from outbox.selectors import suppressed
-from pledges.models import Pledge, Status
+from pledges.models import UNFINISHED_OUTCOMES, Pledge, Status
 from reminders.models import (
+    FOLLOW_THROUGH_ANCHORS,
     OPEN_DELIVERY_STATES,
     Audience,
     DeliveryStatus,
@@ -48,9 +50,13 @@ def addresses_that_pledged(*, campaign_id: int, emails: list[str]) -> set[str]:
 
 
 def _pledger_chunks(*, campaign: Campaign, chunk_size: int) -> Iterator[list[Recipient]]:
-    eligible = Pledge.objects.filter(
-        campaign=campaign, status=Status.PUBLISHED, wants_reminders=True
-    ).order_by("email_canonical", "id")
+    eligible = Pledge.objects.filter(campaign=campaign, status=Status.PUBLISHED, wants_reminders=True)
+    yield from _address_chunks(eligible, chunk_size=chunk_size)
+
+
+def _address_chunks(pledges: QuerySet[Pledge], *, chunk_size: int) -> Iterator[list[Recipient]]:
+    """One recipient per canonical address of these pledges (its oldest pledge), a chunk at a time."""
+    eligible = pledges.order_by("email_canonical", "id")
     after = ""
     while True:
         rows = list(
@@ -89,26 +95,108 @@ def _signup_chunks(*, campaign: Campaign, chunk_size: int) -> Iterator[list[Reci
         yield [Recipient(email_canonical=email, signup_id=signup_id) for email, signup_id in rows]
 
 
-def reminder_recipient_chunks(*, reminder: Reminder, chunk_size: int = 2000) -> Iterator[list[Recipient]]:
-    """Everyone a reminder should go to right now, a chunk at a time, so a
-    campaign with 100,000 recipients never has them all in memory.
+def reminder_recipient_chunks(
+    *, reminder: Reminder, chunk_size: int = 2000, as_of: datetime | None = None
+) -> Iterator[list[Recipient]]:
+    """Everyone a reminder or follow-through moment should go to right now, a chunk at a
+    time, so a campaign with 100,000 recipients never has them all in memory.
 
     Sign-ups who have since pledged are left out: pledgers hear as pledgers,
-    if they opted in. So the two audiences never share an address. Addresses on the
+    if they opted in. So the two audiences never share an address. A follow-through
+    moment goes to each address once, whatever number of its pledges it asks about
+    (follow_through_pledges, as of `as_of`: its run's start). Addresses on the
     suppression list (outbox.models.Suppression) are left out as the unsubscribed are."""
-    for chunk in _audience_chunks(reminder=reminder, chunk_size=chunk_size):
+    for chunk in _audience_chunks(reminder=reminder, chunk_size=chunk_size, as_of=as_of):
         blocked = suppressed(recipient.email_canonical for recipient in chunk)
         kept = [recipient for recipient in chunk if recipient.email_canonical not in blocked]
         if kept:
             yield kept
 
 
-def _audience_chunks(*, reminder: Reminder, chunk_size: int) -> Iterator[list[Recipient]]:
+def _audience_chunks(
+    *, reminder: Reminder, chunk_size: int, as_of: datetime | None
+) -> Iterator[list[Recipient]]:
     campaign = reminder.campaign
+    if reminder.is_follow_through:
+        assert as_of is not None, "a follow-through's audience is taken as of its run's start"
+        pledges = follow_through_pledges(reminder=reminder, as_of=as_of)
+        yield from _address_chunks(pledges, chunk_size=chunk_size)
+        return
     if reminder.audience in (Audience.EVERYONE, Audience.PLEDGERS):
         yield from _pledger_chunks(campaign=campaign, chunk_size=chunk_size)
     if reminder.audience in (Audience.EVERYONE, Audience.SIGNUPS):
         yield from _signup_chunks(campaign=campaign, chunk_size=chunk_size)
+
+
+# --- Follow-through: whose pledges a moment asks about -----------------------------------
+
+
+def asked_until(*, reminder: Reminder, as_of: datetime) -> datetime | None:
+    """Until when the campaign's pledges count as asked "did you do it?" before this moment.
+
+    A pledge counts as asked once an earlier follow-through run of its campaign that asks
+    every unanswered pledge (FOLLOW_ALL or FOLLOW_NOT_ASKED) has started after it was
+    published: that run's planning saw it, so its pledger was asked, unless they had
+    stopped follow-through or their address was suppressed, and neither is asked now
+    either. The latest such start, or None when no earlier run has started."""
+    earlier = (
+        ReminderRun.objects.filter(
+            campaign_id=reminder.campaign_id,
+            reminder__anchor__in=FOLLOW_THROUGH_ANCHORS,
+            reminder__audience__in=[Audience.FOLLOW_ALL, Audience.FOLLOW_NOT_ASKED],
+            started_at__lt=as_of,
+        )
+        .exclude(reminder_id=reminder.pk)
+        .aggregate(latest=Max("started_at"))
+    )
+    return earlier["latest"]
+
+
+def follow_through_pledges(
+    *, reminder: Reminder, as_of: datetime, stopped_too: bool = False
+) -> QuerySet[Pledge]:
+    """The pledges a follow-through moment asks about, of every address: published, by
+    pledgers who have not stopped follow-through (unless stopped_too), and by audience:
+
+    - FOLLOW_ALL: every pledge published by `as_of` (the run's start);
+    - FOLLOW_NOT_ASKED: those of them with no answer yet that no earlier moment asked
+      about (asked_until);
+    - FOLLOW_UNFINISHED: those whose pledger answered "not yet" or "started".
+
+    The same question at planning (per address) and at sending (the list in the email),
+    so a pledge withdrawn, rejected, hidden or answered in between drops out of the email."""
+    pledges = Pledge.objects.filter(
+        campaign_id=reminder.campaign_id, status=Status.PUBLISHED, published_at__lte=as_of
+    )
+    if not stopped_too:
+        pledges = pledges.filter(wants_follow_through=True)
+    if reminder.audience == Audience.FOLLOW_NOT_ASKED:
+        pledges = pledges.filter(outcome="")
+        asked = asked_until(reminder=reminder, as_of=as_of)
+        if asked is not None:
+            pledges = pledges.filter(published_at__gt=asked)
+    elif reminder.audience == Audience.FOLLOW_UNFINISHED:
+        pledges = pledges.filter(outcome__in=UNFINISHED_OUTCOMES)
+    elif reminder.audience != Audience.FOLLOW_ALL:
+        raise ValueError(f"{reminder.audience!r} is not a follow-through audience")
+    return pledges
+
+
+def follow_through_pledges_by_address(
+    *, reminder: Reminder, as_of: datetime, emails: Iterable[str], stopped_too: bool = False
+) -> dict[str, list[Pledge]]:
+    """follow_through_pledges of these canonical addresses, oldest first, by address: one
+    query for a batch of recipients."""
+    wanted = set(emails)
+    found: dict[str, list[Pledge]] = {}
+    if not wanted:
+        return found
+    pledges = follow_through_pledges(reminder=reminder, as_of=as_of, stopped_too=stopped_too)
+    for pledge in pledges.filter(email_canonical__in=wanted).order_by("id"):
+        # Compared again in Python, exactly (CVE-2019-19844): the database's collation decides "in".
+        if pledge.email_canonical in wanted:
+            found.setdefault(pledge.email_canonical, []).append(pledge)
+    return found
 
 
 @dataclass(frozen=True)

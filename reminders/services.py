@@ -9,6 +9,12 @@ A run has three steps, each safe to repeat and to interrupt:
    sent in the same breath as the mail server accepts it (outbox/mailsession.py).
 A worker killed at any point leaves rows pending or with a lapsed claim; the
 next dispatch hands them out again, and no row marked sent is ever sent again.
+
+Follow-through moments ("did you do it?") are runs of the same kind: one delivery per
+canonical address, whose email lists each of that person's pledges the moment asks
+about (selectors.follow_through_pledges), asked again at sending. Each kind has its
+own end (Reminder.ends_at): no reminder after the pledge deadline, no follow-through
+after outcomes close.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ from datetime import datetime, time, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from campaigns.models import Campaign, Phase
+from campaigns.models import OUTCOMES_OPEN_DAYS, Campaign, Phase
 from changeday.lib.emailaddr import canonical_email
 from changeday.lib.mail import Links, render_email
 from changeday.lib.tokens import make_token
@@ -43,8 +50,11 @@ from outbox.models import OutboxEmail, SuppressionReason
 from outbox.selectors import suppressed
 from outbox.services import outbox_forget, outbox_queue, suppression_add, suppression_add_refused
 from pledges.models import Pledge, Status
+from pledges.outcomes import outcome_url
 from pledges.screening import email_quote
 from reminders.models import (
+    FOLLOW_THROUGH_ANCHORS,
+    REMINDER_ANCHORS,
     SIGNUP_CONFIRMATION_EMAIL,
     SIGNUP_EMAIL_KINDS,
     Anchor,
@@ -60,6 +70,7 @@ from reminders.selectors import (
     Recipient,
     addresses_that_pledged,
     deliveries_open,
+    follow_through_pledges_by_address,
     reminder_recipient_chunks,
 )
 
@@ -71,6 +82,10 @@ STOP_ALL_PURPOSE = "reminders-stop-all"
 SUPPRESSED = "Suppressed"
 MAX_SIGNUP_CONFIRMATION_EMAILS = 5
 PAST_DEADLINE = "The pledge deadline had passed"
+FOLLOW_THROUGH_STOP_PURPOSE = "follow-through-stop"
+OUTCOMES_CLOSED = "Outcomes had closed"
+FOLLOW_THROUGH_STOPPED = "Follow-through stopped by the pledger"
+NOTHING_TO_ASK = "No pledge left to ask (withdrawn, rejected, hidden or answered)"
 
 
 class ReminderError(Exception):
@@ -156,6 +171,25 @@ def reminders_stop_all(*, email: str) -> None:
     suppression_add(email=email, reason=SuppressionReason.UNSUBSCRIBED)
 
 
+def follow_through_stop(*, campaign: Campaign, email: str) -> int:
+    """Stop every follow-through email of a campaign to an address: each of its pledges
+    there stops asking "did you do it?". Safe to repeat; returns how many pledges changed.
+    Reminders and the suppression list are left as they are.
+
+    The address comes from a signed link: each row is checked in Python to be
+    exactly this canonical address, not only by the database (CVE-2019-19844)."""
+    wanted = canonical_email(email)
+    pledges = Pledge.objects.filter(campaign=campaign, email_canonical=wanted, wants_follow_through=True)
+    ids = [row.pk for row in pledges.only("pk", "email_canonical") if row.email_canonical == wanted]
+    return Pledge.objects.filter(pk__in=ids).update(wants_follow_through=False)
+
+
+def follow_through_stop_token(*, pledge: Pledge) -> str:
+    # A public id, never the address: the link stops follow-through for every pledge of the
+    # address in that pledge's campaign. A purpose of its own, so it replays as no other link.
+    return make_token(purpose=FOLLOW_THROUGH_STOP_PURPOSE, value=pledge.public_id)
+
+
 def stop_all_token(*, pledge: Pledge | None = None, signup: ReminderSignup | None = None) -> str:
     # The same public ids as unsubscribe_token, under a purpose of its own, so neither link
     # can be replayed as the other and no address appears in the link.
@@ -217,17 +251,25 @@ class DispatchResult:
 
 
 def reminders_due(*, now: datetime, campaign: Campaign | None = None) -> list[Reminder]:
-    """Reminders whose moment has come, in campaigns still open for pledges,
-    that have not finished their run."""
+    """Reminders and follow-through moments whose moment has come and whose kind has not
+    ended (Reminder.ends_at: reminders at the pledge deadline, follow-through when
+    outcomes close), that have not finished their run."""
+    outcomes_open = Q(campaign__outcomes_close__gt=now) | Q(
+        campaign__outcomes_close__isnull=True, campaign__deadline__gt=now - timedelta(days=OUTCOMES_OPEN_DAYS)
+    )
     reminders = (
-        Reminder.objects.filter(campaign__deadline__gt=now)
+        Reminder.objects.filter(
+            Q(anchor__in=REMINDER_ANCHORS, campaign__deadline__gt=now)
+            | (Q(anchor__in=FOLLOW_THROUGH_ANCHORS) & outcomes_open)
+        )
         .exclude(run__finished_at__isnull=False)
         .select_related("campaign")
         .order_by("campaign_id", "id")
     )
     if campaign is not None:
         reminders = reminders.filter(campaign=campaign)
-    return [reminder for reminder in reminders if reminder.due_at() <= now]
+    # The query only narrows; ends_at() is the rule.
+    return [reminder for reminder in reminders if reminder.due_at() <= now < reminder.ends_at()]
 
 
 def reminder_run_start(*, reminder: Reminder, now: datetime) -> ReminderRun:
@@ -246,7 +288,9 @@ def reminder_run_plan(
 
     With hand_out, each chunk's deliveries go to the workers as soon as they
     are written, so sending starts while the rest of a large run is planned."""
-    chunks = reminder_recipient_chunks(reminder=run.reminder, chunk_size=settings.REMINDER_CHUNK_SIZE)
+    chunks = reminder_recipient_chunks(
+        reminder=run.reminder, chunk_size=settings.REMINDER_CHUNK_SIZE, as_of=run.started_at
+    )
     for chunk in chunks:
         rows = [_delivery(run=run, recipient=recipient, now=now) for recipient in chunk]
         # ignore_conflicts: the unique key drops a recipient planned before.
@@ -281,10 +325,15 @@ def _delivery(*, run: ReminderRun, recipient: Recipient, now: datetime) -> Remin
     )
 
 
-def reminder_count_unplanned(*, reminder: Reminder) -> int:
+def reminder_count_unplanned(*, reminder: Reminder, now: datetime | None = None) -> int:
     """How many recipients a run would add now (the dry run's answer)."""
+    run = ReminderRun.objects.filter(reminder=reminder).first()
+    as_of = run.started_at if run is not None else (now or timezone.now())
     count = 0
-    for chunk in reminder_recipient_chunks(reminder=reminder, chunk_size=settings.REMINDER_CHUNK_SIZE):
+    chunks = reminder_recipient_chunks(
+        reminder=reminder, chunk_size=settings.REMINDER_CHUNK_SIZE, as_of=as_of
+    )
+    for chunk in chunks:
         emails = [recipient.email_canonical for recipient in chunk]
         known = set(
             ReminderDelivery.objects.filter(reminder=reminder, recipient__in=emails).values_list(
@@ -320,11 +369,19 @@ def _run_finish_if_done(*, run: ReminderRun, now: datetime) -> bool:
     return True
 
 
-def _runs_past_deadline_close(*, now: datetime) -> None:
-    """Nothing is sent after the deadline: what is still waiting is skipped."""
-    for run in ReminderRun.objects.filter(finished_at__isnull=True, campaign__deadline__lte=now):
+def _end_reason(reminder: Reminder) -> str:
+    return OUTCOMES_CLOSED if reminder.is_follow_through else PAST_DEADLINE
+
+
+def _runs_past_end_close(*, now: datetime) -> None:
+    """No reminder after the deadline, no follow-through after outcomes close: what is still
+    waiting when its kind's end has passed is skipped, saying which end."""
+    # Few runs are unfinished at any time (each finishes once its rows are done).
+    for run in ReminderRun.objects.filter(finished_at__isnull=True).select_related("reminder__campaign"):
+        if now < run.reminder.ends_at():
+            continue
         deliveries_open(run=run).filter(Q(status=DeliveryStatus.PENDING) | Q(claimed_until__lt=now)).update(
-            status=DeliveryStatus.SKIPPED, skip_reason=PAST_DEADLINE, claimed_until=None
+            status=DeliveryStatus.SKIPPED, skip_reason=_end_reason(run.reminder), claimed_until=None
         )
         _run_finish_if_done(run=run, now=now)
 
@@ -344,7 +401,7 @@ def reminders_dispatch(
     now = now or timezone.now()
     batch_size = batch_size or settings.REMINDER_BATCH_SIZE
     requeue_after = timedelta(seconds=settings.REMINDER_REQUEUE_SECONDS)
-    _runs_past_deadline_close(now=now)
+    _runs_past_end_close(now=now)
     results = []
     for reminder in reminders_due(now=now, campaign=campaign):
         run = reminder_run_start(reminder=reminder, now=now)
@@ -385,12 +442,52 @@ def _claim(*, run_id: int, first_id: int, last_id: int, now: datetime) -> tuple[
     return ids, claimed_until
 
 
-def _skip_reason(delivery: ReminderDelivery, *, now: datetime, pledged: set[str], blocked: set[str]) -> str:
-    if now >= delivery.campaign.deadline:
-        return PAST_DEADLINE
-    if delivery.recipient in blocked:
+@dataclass
+class _BatchFacts:
+    """What a batch's deliveries are checked against just before sending, read once a batch."""
+
+    ended: bool
+    blocked: set[str]
+    # Reminders: sign-ups' addresses that have pledged since.
+    pledged: set[str] = field(default_factory=set)
+    # Follow-through: the pledges each address is asked about, and the addresses whose
+    # only pledges left to ask about have stopped follow-through.
+    asked: dict[str, list[Pledge]] = field(default_factory=dict)
+    stopped: set[str] = field(default_factory=set)
+
+
+def _batch_facts(*, run: ReminderRun, deliveries: list[ReminderDelivery], now: datetime) -> _BatchFacts:
+    reminder = run.reminder
+    recipients = [delivery.recipient for delivery in deliveries]
+    facts = _BatchFacts(ended=now >= reminder.ends_at(), blocked=suppressed(recipients))
+    if reminder.is_follow_through:
+        facts.asked = follow_through_pledges_by_address(
+            reminder=reminder, as_of=run.started_at, emails=recipients
+        )
+        unasked = [email for email in recipients if email not in facts.asked]
+        facts.stopped = set(
+            follow_through_pledges_by_address(
+                reminder=reminder, as_of=run.started_at, emails=unasked, stopped_too=True
+            )
+        )
+    else:
+        facts.pledged = addresses_that_pledged(
+            campaign_id=run.campaign_id, emails=[d.recipient for d in deliveries if d.signup_id is not None]
+        )
+    return facts
+
+
+def _skip_reason(delivery: ReminderDelivery, *, reminder: Reminder, facts: _BatchFacts) -> str:
+    if facts.ended:
+        return _end_reason(reminder)
+    if delivery.recipient in facts.blocked:
         # Suppressed since the run was planned (a refusal in another run, a "stop all" click).
         return SUPPRESSED
+    if reminder.is_follow_through:
+        if delivery.recipient in facts.asked:
+            return ""
+        return FOLLOW_THROUGH_STOPPED if delivery.recipient in facts.stopped else NOTHING_TO_ASK
+    pledged = facts.pledged
     if delivery.signup is not None:
         if delivery.signup.status != SignupStatus.CONFIRMED:
             return "Unsubscribed"
@@ -405,11 +502,23 @@ def _skip_reason(delivery: ReminderDelivery, *, now: datetime, pledged: set[str]
     return ""
 
 
-def _message_id(delivery: ReminderDelivery) -> str:
+def _message_id(delivery: ReminderDelivery, *, kind: str = "reminder") -> str:
     # The same id on any resend (only possible after an SMTP error): mail
     # systems treat two copies with one Message-ID as one message.
     host = urlsplit(settings.SITE_URL).hostname or "changeday.invalid"
-    return f"<reminder-{delivery.reminder_id}-{delivery.pk}@{host}>"
+    return f"<{kind}-{delivery.reminder_id}-{delivery.pk}@{host}>"
+
+
+def _list_unsubscribe(message: EmailMultiAlternatives, *, url: str, message_id: str) -> None:
+    message.extra_headers.update(
+        {
+            # RFC 2369 and RFC 8058: mail clients offer a one-click unsubscribe
+            # that POSTs "List-Unsubscribe=One-Click" to this address.
+            "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Message-ID": message_id,
+        }
+    )
 
 
 def reminder_email(
@@ -441,16 +550,49 @@ def reminder_email(
     # Sent to the address as typed; `recipient` is its canonical form, the key.
     typed = delivery.pledge.email if delivery.pledge is not None else delivery.signup.email  # type: ignore[union-attr]
     message = render_email(template=template, context=context, to=typed)
-    message.extra_headers.update(
-        {
-            # RFC 2369 and RFC 8058: mail clients offer a one-click unsubscribe
-            # that POSTs "List-Unsubscribe=One-Click" to this address.
-            "List-Unsubscribe": f"<{unsubscribe_url}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Message-ID": _message_id(delivery),
-        }
-    )
+    _list_unsubscribe(message, url=unsubscribe_url, message_id=_message_id(delivery))
     return message
+
+
+def follow_through_email(
+    *, delivery: ReminderDelivery, pledges: list[Pledge], links: Links | None = None
+) -> EmailMultiAlternatives:
+    """One address's "did you do it?" for one moment: each of its pledges the moment asks
+    about, each with its own signed link to say how it went. A flagged pledge is listed
+    by its link only, never quoted (pledges.screening.email_quote)."""
+    links = links or Links()
+    campaign = delivery.campaign
+    # Any of the pledges identifies the address in the campaign; never the address itself.
+    stop_url = links.url("reminders:follow-through-stop", token=follow_through_stop_token(pledge=pledges[0]))
+    context = {
+        "campaign": campaign,
+        "reminder": delivery.reminder,
+        "pledges": [
+            {
+                "text": email_quote(text=pledge.text, flags=pledge.flags),
+                "outcome": pledge.get_outcome_display() if pledge.outcome else "",
+                "outcome_url": outcome_url(pledge=pledge, links=links),
+                "permalink": links.url("pledges:detail", public_id=pledge.public_id),
+            }
+            for pledge in pledges
+        ],
+        "outcomes_close_at": campaign.outcomes_close_at,
+        "stop_url": stop_url,
+        "stop_all_url": links.url("reminders:stop-all", token=stop_all_token(pledge=pledges[0])),
+    }
+    # To the address as typed on the pledge the run was planned with; `recipient` is its
+    # canonical form, the key.
+    message = render_email(template="follow_through", context=context, to=delivery.pledge.email)  # type: ignore[union-attr]
+    _list_unsubscribe(message, url=stop_url, message_id=_message_id(delivery, kind="follow-through"))
+    return message
+
+
+def _delivery_email(
+    delivery: ReminderDelivery, *, reminder: Reminder, facts: _BatchFacts, now: datetime, links: Links
+) -> EmailMultiAlternatives:
+    if reminder.is_follow_through:
+        return follow_through_email(delivery=delivery, pledges=facts.asked[delivery.recipient], links=links)
+    return reminder_email(delivery=delivery, now=now, links=links)
 
 
 def _retry_at(attempts: int, now: datetime) -> datetime:
@@ -494,15 +636,13 @@ def reminder_send_batch(
         .select_related("campaign", "reminder", "pledge", "signup")
         .order_by("id")
     )
-    campaign_id = deliveries[0].campaign_id
-    pledged = addresses_that_pledged(
-        campaign_id=campaign_id, emails=[d.recipient for d in deliveries if d.signup_id is not None]
-    )
-    blocked = suppressed(delivery.recipient for delivery in deliveries)
+    run = ReminderRun.objects.select_related("reminder__campaign").get(pk=run_id)
+    reminder = run.reminder
+    facts = _batch_facts(run=run, deliveries=deliveries, now=now)
     links = Links()
     with MailSession() as session:
         for index, delivery in enumerate(deliveries):
-            reason = _skip_reason(delivery, now=now, pledged=pledged, blocked=blocked)
+            reason = _skip_reason(delivery, reminder=reminder, facts=facts)
             if reason:
                 ReminderDelivery.objects.filter(pk=delivery.pk, claimed_until=claimed_until).update(
                     status=DeliveryStatus.SKIPPED, skip_reason=reason, claimed_until=None
@@ -512,7 +652,7 @@ def reminder_send_batch(
                 throttle.wait()
             try:
                 session.send(
-                    reminder_email(delivery=delivery, now=now, links=links),
+                    _delivery_email(delivery, reminder=reminder, facts=facts, now=now, links=links),
                     on_accepting=lambda send_dot, d=delivery: _mark_sent(d, claimed_until, send_dot),
                 )
             except ClaimLost:
@@ -569,21 +709,60 @@ DEFAULT_SCHEDULE: list[tuple[str, int, time, str]] = [
 ]
 
 
+# Follow-through: a first ask two weeks after Change Day, those not yet asked a week after
+# the deadline, and "not yet" or "started" once more: at most three emails (the pledge form
+# promises it).
+DEFAULT_FOLLOW_THROUGH: list[tuple[str, int, str]] = [
+    (Anchor.AFTER_CHANGE_DAY, 14, Audience.FOLLOW_ALL),
+    (Anchor.AFTER_DEADLINE, 7, Audience.FOLLOW_NOT_ASKED),
+    (Anchor.AFTER_DEADLINE, 45, Audience.FOLLOW_UNFINISHED),
+]
+FOLLOW_THROUGH_SEND_TIME = time(10, 0)
+
+
 def reminder_schedule_default(*, campaign: Campaign, now: datetime | None = None) -> list[Reminder]:
-    """The usual schedule: at opening (for sign-ups), a week before the deadline,
-    the eve of Change Day and the day before the deadline. Only moments still
-    ahead are added, so a campaign set up late does not mail everyone at once."""
+    """The usual schedule, for each kind the campaign has none of yet (a schedule an
+    organiser entered is kept): reminders at opening (for sign-ups), a week before the
+    deadline, the eve of Change Day and the day before the deadline; follow-through
+    (DEFAULT_FOLLOW_THROUGH) at 10:00 UK time. Only moments still ahead are added, so a
+    campaign set up late does not mail everyone at once; none that Reminder.clean refuses
+    (a reminder after the deadline, a follow-through before Change Day or once outcomes close)."""
     now = now or timezone.now()
+    anchors = set(Reminder.objects.filter(campaign=campaign).values_list("anchor", flat=True))
+    moments = []
+    if not anchors & REMINDER_ANCHORS:
+        moments += [
+            Reminder(
+                campaign=campaign,
+                anchor=anchor,
+                days_before=days_before,
+                send_time=send_time,
+                audience=audience,
+            )
+            for anchor, days_before, send_time, audience in DEFAULT_SCHEDULE
+        ]
+    if not anchors & FOLLOW_THROUGH_ANCHORS:
+        moments += [
+            Reminder(
+                campaign=campaign,
+                anchor=anchor,
+                days_before=0,
+                days_after=days_after,
+                send_time=FOLLOW_THROUGH_SEND_TIME,
+                audience=audience,
+            )
+            for anchor, days_after, audience in DEFAULT_FOLLOW_THROUGH
+        ]
     made = []
-    for anchor, days_before, send_time, audience in DEFAULT_SCHEDULE:
-        reminder = Reminder(
-            campaign=campaign, anchor=anchor, days_before=days_before, send_time=send_time, audience=audience
-        )
-        due = reminder.due_at()
-        if due <= now or due >= campaign.deadline:
+    for moment in moments:
+        if moment.due_at() <= now:
             continue
-        reminder.save()
-        made.append(reminder)
+        try:
+            moment.clean()
+        except ValidationError:
+            continue
+        moment.save()
+        made.append(moment)
     return made
 
 

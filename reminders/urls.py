@@ -12,4 +12,5 @@ urlpatterns = [
     path("reminders/confirm/<str:token>/", views.signup_confirm, name="confirm"),
     path("reminders/unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("reminders/stop-all/<str:token>/", views.stop_all, name="stop-all"),
+    path("reminders/follow-through/stop/<str:token>/", views.follow_through_stop, name="follow-through-stop"),
 ]

@@ -111,6 +111,33 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "reminders/unsubscribed.html", {"campaign": campaign})
 
 
+# Exempt from CSRF for the same reason as unsubscribe: the RFC 8058 one-click POST comes
+# from a mail client with no cookie, and the signed token is the authority. A forged
+# cross-site POST could only stop someone's follow-through emails.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def follow_through_stop(request: HttpRequest, token: str) -> HttpResponse:
+    """Every follow-through email's "stop these emails" link and List-Unsubscribe address.
+    A GET only shows the button, so a mail scanner stops nothing; the POST stops every
+    follow-through of the address in the campaign, and is safe to repeat."""
+    try:
+        public_id = read_token(purpose=services.FOLLOW_THROUGH_STOP_PURPOSE, token=token, max_age=None)
+    except InvalidToken:
+        return render(request, "pledges/link_invalid.html", status=400)
+    pledge = Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
+    if pledge is None:
+        # Erased since the email went: nothing left to stop, nor to send to.
+        return render(request, "pledges/link_invalid.html", status=404)
+    campaign = pledge.campaign
+    if not campaign.outcomes_open():
+        # The link has done its work: no follow-through goes once outcomes close.
+        return render(request, "reminders/follow_through_ended.html", {"campaign": campaign}, status=410)
+    if request.method == "GET":
+        return render(request, "reminders/follow_through_stop.html", {"campaign": campaign})
+    services.follow_through_stop(campaign=campaign, email=pledge.email)
+    return render(request, "reminders/follow_through_stopped.html", {"campaign": campaign})
+
+
 @require_http_methods(["GET", "POST"])
 def stop_all(request: HttpRequest, token: str) -> HttpResponse:
     """Every reminder email's "stop all reminders from every campaign" link.

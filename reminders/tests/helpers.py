@@ -45,3 +45,62 @@ def run_due(now: datetime | None = None, **kwargs: Any) -> list[Any]:
         for first_id, last_id in result.batches:
             reminder_send_batch(run_id=result.run.pk, first_id=first_id, last_id=last_id, now=now)
     return results
+
+
+# --- The campaign admin page, as an organiser posts it -------------------------------------
+
+
+def _local(value: Any) -> tuple[str, str]:
+    value = timezone.localtime(value)
+    return value.strftime("%Y-%m-%d"), value.strftime("%H:%M:%S")
+
+
+# The campaign page's two inlines over the reminders table: the reminders, then the
+# follow-through moments, which the admin numbers as the second formset of that name.
+FOLLOW_THROUGH_PREFIX = "reminders-2"
+
+
+def campaign_admin_form(
+    campaign_values: dict[str, Any],
+    reminders: list[dict[str, str]],
+    initial: int = 0,
+    *,
+    follow_through: list[dict[str, str]] | None = None,
+    follow_through_initial: int = 0,
+) -> dict:
+    data = dict(campaign_values)
+    for prefix, rows, first in (
+        ("reminders", reminders, initial),
+        (FOLLOW_THROUGH_PREFIX, follow_through or [], follow_through_initial),
+    ):
+        data.update(
+            {
+                f"{prefix}-TOTAL_FORMS": str(len(rows)),
+                f"{prefix}-INITIAL_FORMS": str(first),
+                f"{prefix}-MIN_NUM_FORMS": "0",
+                f"{prefix}-MAX_NUM_FORMS": "1000",
+            }
+        )
+        for n, values in enumerate(rows):
+            data.update({f"{prefix}-{n}-{key}": value for key, value in values.items()})
+    return data
+
+
+def campaign_admin_values(slug: str, *, opens: Any, deadline: Any, change_day: Any) -> dict[str, str]:
+    opens_date, opens_time = _local(opens)
+    deadline_date, deadline_time = _local(deadline)
+    return {
+        "name": "Admin-made day",
+        "slug": slug,
+        "hashtag": "AdminDay",
+        "description": "Made in the admin.",
+        "opens_at_0": opens_date,
+        "opens_at_1": opens_time,
+        "change_day": change_day.isoformat(),
+        "deadline_0": deadline_date,
+        "deadline_1": deadline_time,
+        "target": "1000",
+        "moderation_mode": "post",
+        "report_threshold": "3",
+        "blocked_words": "",
+    }

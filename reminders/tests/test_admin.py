@@ -12,51 +12,9 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from reminders.admin import ReminderInline
 from reminders.models import Anchor, Reminder
-from reminders.tests.helpers import reminder
+from reminders.tests.helpers import campaign_admin_form, campaign_admin_values, reminder
 
 pytestmark = pytest.mark.django_db
-
-
-def _local(value: Any) -> tuple[str, str]:
-    value = timezone.localtime(value)
-    return value.strftime("%Y-%m-%d"), value.strftime("%H:%M:%S")
-
-
-def _campaign_form(
-    campaign_values: dict[str, Any], reminders: list[dict[str, str]], initial: int = 0
-) -> dict:
-    data = dict(campaign_values)
-    data.update(
-        {
-            "reminders-TOTAL_FORMS": str(len(reminders)),
-            "reminders-INITIAL_FORMS": str(initial),
-            "reminders-MIN_NUM_FORMS": "0",
-            "reminders-MAX_NUM_FORMS": "1000",
-        }
-    )
-    for n, values in enumerate(reminders):
-        data.update({f"reminders-{n}-{key}": value for key, value in values.items()})
-    return data
-
-
-def _campaign_values(slug: str, *, opens: Any, deadline: Any, change_day: Any) -> dict[str, str]:
-    opens_date, opens_time = _local(opens)
-    deadline_date, deadline_time = _local(deadline)
-    return {
-        "name": "Admin-made day",
-        "slug": slug,
-        "hashtag": "AdminDay",
-        "description": "Made in the admin.",
-        "opens_at_0": opens_date,
-        "opens_at_1": opens_time,
-        "change_day": change_day.isoformat(),
-        "deadline_0": deadline_date,
-        "deadline_1": deadline_time,
-        "target": "1000",
-        "moderation_mode": "post",
-        "report_threshold": "3",
-        "blocked_words": "",
-    }
 
 
 def test_an_organiser_edits_the_schedule_on_the_campaign_page_and_a_new_campaign_gets_the_usual_one(
@@ -65,23 +23,30 @@ def test_an_organiser_edits_the_schedule_on_the_campaign_page_and_a_new_campaign
     client = Client()
     client.force_login(organiser)
     now = timezone.now()
-    values = _campaign_values(
+    values = campaign_admin_values(
         "admin-day",
         opens=now,
         deadline=now + timedelta(days=40),
         change_day=(now + timedelta(days=20)).date(),
     )
-    response = client.post("/admin/campaigns/campaign/add/", _campaign_form(values, []))
+    response = client.post("/admin/campaigns/campaign/add/", campaign_admin_form(values, []))
     assert response.status_code == 302, response.content.decode()[:3000]
     made = Campaign.objects.get(slug="admin-day")
     labels = sorted(r.label for r in Reminder.objects.filter(campaign=made))
-    assert labels == ["1 day before the deadline", "7 days before the deadline", "The eve of Change Day"]
+    assert labels == [
+        "1 day before the deadline",
+        "7 days before the deadline",
+        "Follow-through 14 days after Change Day",
+        "Follow-through 45 days after the deadline",
+        "Follow-through 7 days after the deadline",
+        "The eve of Change Day",
+    ]
 
     week = reminder(campaign, days_before=7)
     page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
     assert "Due (UK time)" in page and "Not started" in page
 
-    values = _campaign_values(
+    values = campaign_admin_values(
         campaign.slug, opens=campaign.opens_at, deadline=campaign.deadline, change_day=campaign.change_day
     )
     values["name"] = campaign.name
@@ -104,12 +69,16 @@ def test_an_organiser_edits_the_schedule_on_the_campaign_page_and_a_new_campaign
             "message": "",
         },
     ]
-    refused = client.post(f"/admin/campaigns/campaign/{campaign.pk}/change/", _campaign_form(values, rows, 1))
+    refused = client.post(
+        f"/admin/campaigns/campaign/{campaign.pk}/change/", campaign_admin_form(values, rows, 1)
+    )
     assert refused.status_code == 200
     assert "after the pledge deadline" in refused.content.decode()
 
     rows[1]["send_time"] = "00:00:00"
-    saved = client.post(f"/admin/campaigns/campaign/{campaign.pk}/change/", _campaign_form(values, rows, 1))
+    saved = client.post(
+        f"/admin/campaigns/campaign/{campaign.pk}/change/", campaign_admin_form(values, rows, 1)
+    )
     assert saved.status_code == 302
     week.refresh_from_db()
     assert (week.days_before, week.send_time.isoformat()) == (10, "08:30:00")

@@ -20,7 +20,10 @@ from reminders.tasks import reminder_send_batch_task
 
 
 class Command(BaseCommand):
-    help = "Send the reminders that are due (what the scheduled task does), or count them with --dry-run."
+    help = (
+        "Send the reminders and follow-through emails that are due (what the scheduled task does), "
+        "or count them with --dry-run."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dry-run", action="store_true", help="Print how many would go; send nothing.")
@@ -66,7 +69,7 @@ class Command(BaseCommand):
             self.stdout.write("No reminders are due.")
         total = 0
         for reminder in due:
-            count = services.reminder_count_unplanned(reminder=reminder)
+            count = services.reminder_count_unplanned(reminder=reminder, now=now)
             total += count
             self.stdout.write(f"{reminder.campaign.slug}: {reminder.label}: {count} would go")
         self.stdout.write(f"Dry run: {total} reminder email{'s' if total != 1 else ''} would go; none sent.")
