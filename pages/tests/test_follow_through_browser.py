@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from conftest import _campaign, create_pledge
 from campaigns.models import ModerationMode
+from conftest import _campaign, create_pledge
 from moderation.services import pledge_moderate
 from pledges.models import Outcome, Pledge, StoryStatus
 from reminders.models import Anchor, Audience, Reminder
