@@ -59,6 +59,7 @@ def campaign_create(
     moderation_mode: str = ModerationMode.POST,
     report_threshold: int = 3,
     blocked_words: str = "",
+    outcomes_close: datetime | None = None,
 ) -> Campaign:
     campaign = Campaign(
         name=name,
@@ -72,6 +73,7 @@ def campaign_create(
         moderation_mode=moderation_mode,
         report_threshold=report_threshold,
         blocked_words=blocked_words,
+        outcomes_close=outcomes_close,
     )
     campaign.full_clean()
     with transaction.atomic():

@@ -136,7 +136,7 @@ def _story_save(*, pledge: Pledge, text: str, public: bool, now: datetime) -> St
             was_public = story.is_public
             story.delete()
             if was_public:
-                wall_changed(campaign_id=pledge.campaign_id)
+                _wall_changed_now_and_on_commit(pledge.campaign_id)
         return None
     # No count of identical stories: a story is about one pledge, and "we did it!" twice is no spam.
     flags = screen_pledge(text=text, blocked_words=parse_blocked_words(pledge.campaign.blocked_words))
@@ -151,8 +151,15 @@ def _story_save(*, pledge: Pledge, text: str, public: bool, now: datetime) -> St
     if status == StoryStatus.PUBLISHED and story.published_at is None:
         story.published_at = now
     story.save()
-    wall_changed(campaign_id=pledge.campaign_id)
+    _wall_changed_now_and_on_commit(pledge.campaign_id)
     return story
+
+
+def _wall_changed_now_and_on_commit(campaign_id: int) -> None:
+    # Now, and again once committed: a wall page cached between the two from the old
+    # rows would otherwise show the old story for the cache's lifetime.
+    wall_changed(campaign_id=campaign_id)
+    transaction.on_commit(lambda: wall_changed(campaign_id=campaign_id))
 
 
 def stories_move(*, stories: Sequence[Story], transition: str, now: datetime, **fields: object) -> None:
@@ -173,5 +180,4 @@ def stories_move(*, stories: Sequence[Story], transition: str, now: datetime, **
         for name, value in values.items():
             setattr(story, name, value)
     for campaign_id in {story.campaign_id for story in stories}:
-        wall_changed(campaign_id=campaign_id)
-        transaction.on_commit(lambda campaign_id=campaign_id: wall_changed(campaign_id=campaign_id))
+        _wall_changed_now_and_on_commit(campaign_id)
