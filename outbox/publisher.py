@@ -51,9 +51,7 @@ class OutboxPublisher:
             # Started lazily: a thread made before gunicorn or Celery forks would not exist in the child.
             if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
                 self._pid = os.getpid()
-                self._thread = threading.Thread(
-                    target=self._run, args=(window,), name="outbox-publisher", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
                 self._thread.start()
         self._wake.set()
 
@@ -64,11 +62,13 @@ class OutboxPublisher:
         if ids:
             publish(ids)
 
-    def _run(self, window: float) -> None:
+    def _run(self) -> None:
         while True:
             self._wake.wait()
-            # Let the other requests of this moment join the batch, up to a task's worth.
-            self._full.wait(window)
+            # Let the other requests of this moment join the batch, up to a task's worth. The
+            # window is read each time, not when the thread started, so a changed setting holds
+            # (a test's, or one process's) without restarting the thread.
+            self._full.wait(max(settings.OUTBOX_PUBLISH_WINDOW_MS / 1000, 0))
             with self._lock:
                 self._wake.clear()
                 self._full.clear()

@@ -487,9 +487,11 @@ class Command(BaseCommand):
                 "The campaign has not opened yet: every pledge is stamped with the current time."
             )
         maker = _PledgeMaker(campaign=campaign, window=window, seed=options["seed"])
+        # A migration makes the four sector rows; a database flushed since (as test suites
+        # do between transactional tests) gets them again, as the pledge form's path does.
+        for slug, bit in SECTOR_BITS.items():
+            Sector.objects.get_or_create(slug=slug, defaults={"name": SectorSlug(slug).label, "bit": bit})
         tag_ids = dict(Sector.objects.values_list("slug", "pk"))
-        if sorted(tag_ids) != sorted(SECTOR_BITS):
-            raise CommandError("The sector rows are missing: run `manage.py migrate` first.")
         load_batch = (
             self._load_batch_postgresql if connection.vendor == "postgresql" else self._load_batch_orm
         )
