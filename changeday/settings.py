@@ -373,6 +373,10 @@ RATE_LIMITS = {
     "remind": env_rate("RATE_LIMIT_REMIND", "30/10m"),
     # "Your data" requests; each address also gets at most 3 links an hour.
     "data-request": env_rate("RATE_LIMIT_DATA_REQUEST", "10/1h"),
+    # Follow-through answers (pledges.outcome_views): per client network, high enough for a
+    # whole trust answering the same morning's email, and per (network, link) for one person.
+    "outcome": env_rate("RATE_LIMIT_OUTCOME", "300/10m"),
+    "outcome-link": env_rate("RATE_LIMIT_OUTCOME_PER_LINK", "10/10m"),
 }
 # Networks with no per-network pledge ceiling (a trust's or a partner's gateway,
 # comma-separated CIDRs): the limit per (network, email address) still applies.

@@ -11,7 +11,16 @@ class ModerationEventInline(ReadOnlyInline):
     """The audit record: shown on the pledge, never editable or deletable here."""
 
     model = ModerationEvent
-    fields = ["created_at", "actor", "action", "from_status", "to_status", "reason_code", "reason_text"]
+    fields = [
+        "created_at",
+        "subject",
+        "actor",
+        "action",
+        "from_status",
+        "to_status",
+        "reason_code",
+        "reason_text",
+    ]
     ordering = ["-created_at"]
 
 
@@ -27,8 +36,17 @@ PledgeAdmin.inlines = [*PledgeAdmin.inlines, ModerationEventInline, ReportInline
 
 @admin.register(ModerationEvent)
 class ModerationEventAdmin(ReadOnlyModelAdmin):
-    list_display = ["created_at", "pledge", "actor", "action", "from_status", "to_status", "reason_code"]
-    list_filter = ["action", "to_status", "reason_code"]
+    list_display = [
+        "created_at",
+        "subject",
+        "pledge",
+        "actor",
+        "action",
+        "from_status",
+        "to_status",
+        "reason_code",
+    ]
+    list_filter = ["subject", "action", "to_status", "reason_code"]
     search_fields = ["pledge__public_id", "actor__username"]
     list_select_related = ["pledge", "actor"]
     readonly_fields = [f.name for f in ModerationEvent._meta.fields]

@@ -10,10 +10,12 @@ class ModerationConfig(AppConfig):
 
     def ready(self) -> None:
         """Hook into pledges, which sits below and never imports moderation: the moves
-        nobody signed in made go into the audit, an erased pledger's decisions lose the
-        person, their download lists the decisions, and their page offers a report."""
+                nobody signed in made go into the audit, an erased pledger's decisions lose the
+                person, their download lists the decisions, and their page offers a report. Stories
+        join pledges in the queue's decisions."""
         from moderation.selectors import pledger_decisions
         from moderation.services import pledge_moved_record, pledger_audit_forget
+        from moderation.subjects import STORIES, subject_register
         from moderation.views import report_section
         from pledges import privacy, services, views
 
@@ -21,3 +23,4 @@ class ModerationConfig(AppConfig):
         privacy.pledger_data_erase_listen(pledger_audit_forget)
         privacy.pledger_data_export_extend(pledger_decisions)
         views.pledge_page_section_add(report_section)
+        subject_register(STORIES)

@@ -1,4 +1,5 @@
-"""The organisers' CSV export of a campaign's pledges, emails included."""
+"""The organisers' CSV export of a campaign's pledges, emails included, with each one's
+outcome and its story's status (the story's words only once published)."""
 
 from __future__ import annotations
 

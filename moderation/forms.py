@@ -11,9 +11,9 @@ from django import forms
 from campaigns.models import Campaign
 from campaigns.selectors import SLUG_RE
 from changeday.lib.honeypot import HoneypotFormMixin
-from moderation.models import ORGANISER_ACTIONS, Action, RejectionReason, ReportReason
+from moderation.models import ORGANISER_ACTIONS, Action, RejectionReason, ReportReason, Subject
 from moderation.selectors import REVIEW_STATES
-from pledges.models import SectorSlug, Status
+from pledges.models import SectorSlug, Status, StoryStatus
 from pledges.screening import FlagReason
 
 ACTION_CHOICE_ERROR = "Choose publish, reject, hide or restore."
@@ -41,8 +41,17 @@ class QueueFilterForm(forms.Form):
         empty_label=None,
         error_messages={"invalid_choice": CAMPAIGN_CHOICE_ERROR},
     )
+    subject = forms.ChoiceField(
+        choices=[("", "Pledges and stories"), (Subject.PLEDGE, "Pledges"), (Subject.STORY, "Stories")],
+        required=False,
+        label="Show",
+        error_messages={"invalid_choice": "Choose pledges, stories or both."},
+    )
     status = forms.ChoiceField(
-        choices=[("", "Needs a decision")] + [(s, Status(s).label) for s in REVIEW_STATES],
+        choices=[("", "Needs a decision")]
+        + [(s, Status(s).label) for s in REVIEW_STATES]
+        # Stories only: organisers may read them, never publish them.
+        + [(StoryStatus.PRIVATE, "Private stories (not for publishing)")],
         required=False,
         error_messages={"invalid_choice": "Choose a status from the list."},
     )
@@ -74,8 +83,11 @@ class DecisionForm(forms.Form):
         max_length=500,
         error_messages={"max_length": "Keep the reason to 500 characters or fewer."},
     )
+    # The status the card showed: a pledge's or a story's (the names they share mean the same).
     expected_status = forms.ChoiceField(
-        choices=Status.choices, required=False, error_messages={"invalid_choice": STALE_SELECTION}
+        choices=[*Status.choices, (StoryStatus.PRIVATE, StoryStatus.PRIVATE.label)],
+        required=False,
+        error_messages={"invalid_choice": STALE_SELECTION},
     )
     all_on_page = forms.BooleanField(required=False)
 

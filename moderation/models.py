@@ -38,9 +38,19 @@ class RejectionReason(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class ModerationEvent(models.Model):
-    """One decision about one pledge: never edited, never deleted."""
+class Subject(models.TextChoices):
+    """What a decision was about (moderation.subjects): the values are the subjects' kinds."""
 
+    PLEDGE = "pledge", "Pledge"
+    STORY = "story", "Story"
+
+
+class ModerationEvent(models.Model):
+    """One decision about one pledge or its story: never edited, never deleted."""
+
+    # The pledge stays the link for both kinds: a story belongs to one pledge, so a
+    # pledger's download and erasure find every decision about them through it.
+    subject = models.CharField(max_length=16, choices=Subject.choices, default=Subject.PLEDGE)
     # Null once the pledger erased their data: the decision stays in the audit,
     # the person and their words do not.
     pledge = models.ForeignKey(
@@ -65,7 +75,7 @@ class ModerationEvent(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} {self.from_status}->{self.to_status}"
+        return f"{self.get_action_display()} {self.subject} {self.from_status}->{self.to_status}"
 
 
 class ReportReason(models.TextChoices):

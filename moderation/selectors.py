@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, Count, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, F, Prefetch, Q, QuerySet, Value, When
 
 from campaigns.models import Campaign
-from moderation.models import ModerationEvent, Report
-from pledges.models import SECTOR_BITS, Pledge, Status
+from moderation.models import ModerationEvent, Report, Subject
+from pledges.models import SECTOR_BITS, Pledge, Status, Story, StoryStatus
+from pledges.outcomes import ANSWERABLE_STATES
 from pledges.selectors import WallFilters, masks_with, pledges_filtered
 
 # The queue is worked from the top, so a page is the first QUEUE_PAGE of the
@@ -21,6 +22,14 @@ QUEUE_PAGE = 50
 QUEUE_STATES: tuple[str, ...] = (Status.HIDDEN, Status.PENDING)
 # Decided pledges an organiser may review (and reverse) through the same page.
 REVIEW_STATES: tuple[str, ...] = (Status.PENDING, Status.HIDDEN, Status.PUBLISHED, Status.REJECTED)
+# Stories wait in the same two states (the names are shared with pledges' statuses).
+STORY_QUEUE_STATES: tuple[str, ...] = (StoryStatus.HIDDEN, StoryStatus.PENDING)
+
+
+def _stories_waiting(queryset: QuerySet[Story], states: list[str]) -> QuerySet[Story]:
+    """Stories in these states that still need a decision: not those of a pledge its
+    pledger withdrew or an organiser rejected, which no page will show whatever is decided."""
+    return queryset.filter(status__in=states, pledge__status__in=sorted(ANSWERABLE_STATES))
 
 
 @dataclass(frozen=True)
@@ -28,15 +37,19 @@ class ModerationCounts:
     hidden: int
     flagged: int
     waiting: int
+    # Stories of what changed waiting for a decision (pending or hidden).
+    stories: int = 0
 
     @property
     def total(self) -> int:
-        return self.hidden + self.flagged + self.waiting
+        return self.hidden + self.flagged + self.waiting + self.stories
 
 
-def _moderation_filter(queryset: QuerySet[Pledge], *, sector: str, flag: str) -> QuerySet[Pledge]:
+def _moderation_filter(
+    queryset: QuerySet[Any], *, sector: str, flag: str, sector_field: str = "sector_mask"
+) -> QuerySet[Any]:
     if sector:
-        queryset = queryset.filter(sector_mask__in=masks_with(SECTOR_BITS[sector]))
+        queryset = queryset.filter(**{f"{sector_field}__in": masks_with(SECTOR_BITS[sector])})
     if flag:
         if connection.vendor == "postgresql":
             # jsonb containment: ["reason"] is inside flags.
@@ -57,9 +70,20 @@ def _with_moderation_details(queryset: QuerySet[Pledge]) -> QuerySet[Pledge]:
         ),
         Prefetch(
             "moderation_events",
-            queryset=ModerationEvent.objects.select_related("actor").order_by("created_at", "id"),
+            queryset=ModerationEvent.objects.filter(subject=Subject.PLEDGE)
+            .select_related("actor")
+            .order_by("created_at", "id"),
         ),
     )
+
+
+def _need_first(queryset: QuerySet[Any], *, hidden: str) -> QuerySet[Any]:
+    """Most urgent first: hidden after reports or by an organiser (the public already
+    objected), then what the screening flagged, then the rest oldest first (the
+    person has waited longest)."""
+    return queryset.annotate(
+        need=Case(When(status=hidden, then=Value(0)), When(flags=[], then=Value(2)), default=Value(1))
+    ).order_by("need", "created_at", "id")
 
 
 def moderation_queue(
@@ -76,17 +100,7 @@ def moderation_queue(
         ordered = queryset.filter(status=status).order_by("-status_changed_at", "-id")
     else:
         states = [status] if status else list(QUEUE_STATES)
-        ordered = (
-            queryset.filter(status__in=states)
-            .annotate(
-                need=Case(
-                    When(status=Status.HIDDEN, then=Value(0)),
-                    When(flags=[], then=Value(2)),
-                    default=Value(1),
-                )
-            )
-            .order_by("need", "created_at", "id")
-        )
+        ordered = _need_first(queryset.filter(status__in=states), hidden=Status.HIDDEN)
     return list(_with_moderation_details(ordered)[:limit])
 
 
@@ -102,12 +116,72 @@ def moderation_counts(*, campaign: Campaign, sector: str = "", flag: str = "") -
         flagged=Count("id", filter=pending & ~Q(flags=[])),
         waiting=Count("id", filter=pending & Q(flags=[])),
     )
-    return ModerationCounts(hidden=row["hidden"], flagged=row["flagged"], waiting=row["waiting"])
+    stories = _moderation_filter(
+        _stories_waiting(Story.objects.filter(campaign=campaign), list(STORY_QUEUE_STATES)),
+        sector=sector,
+        flag=flag,
+        sector_field="pledge__sector_mask",
+    )
+    return ModerationCounts(
+        hidden=row["hidden"], flagged=row["flagged"], waiting=row["waiting"], stories=stories.count()
+    )
 
 
 def moderation_pledges(*, public_ids: list[str]) -> list[Pledge]:
     """Pledges by public id with their moderation details, to redraw their cards."""
     return list(_with_moderation_details(Pledge.objects.filter(public_id__in=public_ids)).order_by("id"))
+
+
+# --- Stories of what changed ---------------------------------------------------------------
+
+
+def _with_story_details(queryset: QuerySet[Story]) -> QuerySet[Story]:
+    """Everything a story's card shows, its pledge and the decisions about the story,
+    in a fixed number of queries. A story is named by its pledge's public id."""
+    return queryset.select_related("pledge").prefetch_related(
+        Prefetch(
+            "pledge__moderation_events",
+            queryset=ModerationEvent.objects.filter(subject=Subject.STORY)
+            .select_related("actor")
+            .order_by("created_at", "id"),
+            to_attr="story_events",
+        )
+    )
+
+
+def moderation_stories(
+    *, campaign: Campaign, status: str = "", sector: str = "", flag: str = "", limit: int = QUEUE_PAGE
+) -> list[Story]:
+    """The stories an organiser should look at, in the pledges' order of urgency; with a
+    status, that status only (private ones too: organisers may read, never publish them)."""
+    queryset = _moderation_filter(
+        Story.objects.filter(campaign=campaign), sector=sector, flag=flag, sector_field="pledge__sector_mask"
+    )
+    if status and status not in STORY_QUEUE_STATES:
+        ordered = queryset.filter(status=status).order_by("-status_changed_at", "-id")
+    else:
+        states = [status] if status else list(STORY_QUEUE_STATES)
+        ordered = _need_first(_stories_waiting(queryset, states), hidden=StoryStatus.HIDDEN)
+    return list(_with_story_details(ordered)[:limit])
+
+
+def moderation_stories_by_pledge(*, public_ids: list[str]) -> list[Story]:
+    """Stories by their pledge's public id with their details, to redraw their cards."""
+    return list(_with_story_details(Story.objects.filter(pledge__public_id__in=public_ids)).order_by("id"))
+
+
+def story_ids_and_texts(*, public_ids: list[str]) -> dict[str, tuple[int, str]]:
+    """{pledge public id: (story id, story text)} of the stories a decision names."""
+    rows = Story.objects.filter(pledge__public_id__in=public_ids).values_list(
+        "pledge__public_id", "pk", "text"
+    )
+    return {public_id: (pk, text) for public_id, pk, text in rows}
+
+
+def story_statuses(*, public_ids: list[str]) -> dict[str, str]:
+    """{pledge public id: its story's status} now, to explain a skipped decision."""
+    rows = Story.objects.filter(pledge__public_id__in=public_ids).values_list("pledge__public_id", "status")
+    return dict(rows)
 
 
 # --- The organisers' CSV export ----------------------------------------------------------
@@ -131,6 +205,10 @@ EXPORT_COLUMNS = (
     "flags",
     "report_count",
     "rejection_reason",
+    "outcome",
+    "outcome_at",
+    "story_status",
+    "story_text",
 )
 
 
@@ -142,7 +220,16 @@ def pledges_for_export(
     queryset = Pledge.objects.filter(campaign=campaign)
     if status:
         queryset = queryset.filter(status=status)
-    queryset = pledges_filtered(queryset, filters)
+    queryset = pledges_filtered(queryset, filters).annotate(
+        story_status=F("story__status"),
+        # Only a published story's words leave the database: a private one stays between
+        # the pledger and the queue, and a pending or refused one is not the campaign's yet.
+        story_text=Case(
+            When(story__status=StoryStatus.PUBLISHED, then=F("story__text")),
+            default=Value(""),
+            output_field=CharField(),
+        ),
+    )
     return queryset.order_by("created_at", "id").values_list(*EXPORT_COLUMNS).iterator(chunk_size=2000)
 
 
@@ -154,9 +241,14 @@ def pledger_decisions(pledges: list[Pledge]) -> dict[int, dict[str, Any]]:
     what was done and when, not who did it."""
     events = ModerationEvent.objects.filter(pledge__in=pledges).order_by("created_at", "id")
     decisions: dict[int, list[dict[str, Any]]] = {pledge.pk: [] for pledge in pledges}
-    for event in events.only("pledge_id", "action", "to_status", "created_at"):
+    for event in events.only("pledge_id", "subject", "action", "to_status", "created_at"):
         decisions[event.pledge_id].append(
-            {"action": event.action, "to_status": event.to_status, "at": event.created_at}
+            {
+                "subject": event.subject,
+                "action": event.action,
+                "to_status": event.to_status,
+                "at": event.created_at,
+            }
         )
     return {pk: {"decisions": found} for pk, found in decisions.items()}
 

@@ -3,7 +3,7 @@ of the moves nobody signed in made (the pledger withdrawing, the reports rule)."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from moderation.models import (
     Report,
     ReportReason,
 )
-from moderation.subjects import PLEDGES, Moderatable, ModerationSubject
+from moderation.subjects import PLEDGES, STORIES, Moderatable, ModerationSubject
 from pledges.models import PUBLIC_STATES, Pledge, Transition
 from pledges.services import PledgeError, PledgeMoved, pledge_transition
 
@@ -70,17 +70,30 @@ def decision_validate(*, action: str, reason_code: str = "", reason_text: str = 
     return Decision(action=action, reason_code=reason_code, reason_text=reason_text)
 
 
+CHANGED_MEANWHILE = "It was changed since you saw it."
+
+
 def _decidable(
-    subject: ModerationSubject, items: list[Moderatable], *, action: str, expected_status: str | None
+    subject: ModerationSubject,
+    items: list[Moderatable],
+    *,
+    action: str,
+    expected_status: str | None,
+    seen: Mapping[Any, str] | None,
 ) -> tuple[list[Moderatable], list[tuple[str, str]]]:
     """The locked items the action applies to, and why each other one is skipped: another
-    organiser decided first (not the status this organiser saw), or the move is not allowed."""
+    organiser decided first (not the status this organiser saw), its words changed since
+    (not the version seen), or the move is not allowed (by its status or the subject's rule)."""
     from_states, _ = subject.transitions[action]
     done: list[Moderatable] = []
     skipped: list[tuple[str, str]] = []
     for item in items:
-        if (expected_status and item.status != expected_status) or item.status not in from_states:
+        if seen is not None and seen.get(item.pk, "") != subject.version(item):
+            skipped.append((item.public_id, CHANGED_MEANWHILE))
+        elif (expected_status and item.status != expected_status) or item.status not in from_states:
             skipped.append((item.public_id, f"It is already {item.get_status_display().lower()}."))
+        elif refusal := subject.refusal(item, action=action):
+            skipped.append((item.public_id, refusal))
         else:
             done.append(item)
     return done, skipped
@@ -118,17 +131,22 @@ def subject_decide(
     decision: Decision,
     actor: AbstractBaseUser | None,
     expected_status: str | None = None,
+    seen: Mapping[Any, str] | None = None,
     now: datetime | None = None,
 ) -> ModerationResult:
     """Apply one checked decision to one or many items of a subject, recording each.
 
     The items are locked for the whole decision, so two organisers acting at once are
     serialised and the second one's decision is skipped (expected_status is the status
-    the organiser saw) rather than made twice."""
+    the organiser saw) rather than made twice. `seen` ({id: subject.version}), when
+    given, skips an item whose words changed after the organiser read them: checked
+    under the lock, so nobody can slip new words in between."""
     now = now or timezone.now()
     with transaction.atomic():
         items = subject.lock(ids)
-        done, skipped = _decidable(subject, items, action=decision.action, expected_status=expected_status)
+        done, skipped = _decidable(
+            subject, items, action=decision.action, expected_status=expected_status, seen=seen
+        )
         was = {item.pk: item.status for item in done}
         if done:
             subject.apply(done, action=decision.action, reason=decision.reason, now=now)
@@ -137,6 +155,32 @@ def subject_decide(
     found = {item.pk for item in items}
     skipped += [(str(pk), "It no longer exists.") for pk in ids if pk not in found]
     return ModerationResult(done=done, skipped=skipped)
+
+
+def subject_moderate(
+    *,
+    subject: ModerationSubject,
+    ids: Sequence[int],
+    action: str,
+    actor: AbstractBaseUser | None,
+    reason_code: str = "",
+    reason_text: str = "",
+    expected_status: str | None = None,
+    seen: Mapping[Any, str] | None = None,
+    now: datetime | None = None,
+) -> ModerationResult:
+    """Check an organiser's decision as they sent it, then apply it to one or many
+    items of a subject, recording each."""
+    decision = decision_validate(action=action, reason_code=reason_code, reason_text=reason_text)
+    return subject_decide(
+        subject=subject,
+        ids=ids,
+        decision=decision,
+        actor=actor,
+        expected_status=expected_status,
+        seen=seen,
+        now=now,
+    )
 
 
 def pledge_moderate(
@@ -150,14 +194,42 @@ def pledge_moderate(
     now: datetime | None = None,
 ) -> ModerationResult:
     """Apply one organiser decision to one or many pledges, recording each: the only
-    way an organiser decides about pledges (subject_decide with the pledge subject)."""
-    decision = decision_validate(action=action, reason_code=reason_code, reason_text=reason_text)
-    return subject_decide(
+    way an organiser decides about pledges."""
+    return subject_moderate(
         subject=PLEDGES,
         ids=pledge_ids,
-        decision=decision,
+        action=action,
         actor=actor,
+        reason_code=reason_code,
+        reason_text=reason_text,
         expected_status=expected_status,
+        now=now,
+    )
+
+
+def story_moderate(
+    *,
+    story_ids: Sequence[int],
+    action: str,
+    actor: AbstractBaseUser | None,
+    reason_code: str = "",
+    reason_text: str = "",
+    expected_status: str | None = None,
+    seen: Mapping[int, str] | None = None,
+    now: datetime | None = None,
+) -> ModerationResult:
+    """The same for stories of what changed: publish, reject with a reason, hide,
+    restore. A story its pledger kept private is never published (pledges.outcomes).
+    `seen` is {story id: story_version of the words the organiser read}."""
+    return subject_moderate(
+        subject=STORIES,
+        ids=story_ids,
+        action=action,
+        actor=actor,
+        reason_code=reason_code,
+        reason_text=reason_text,
+        expected_status=expected_status,
+        seen=seen,
         now=now,
     )
 

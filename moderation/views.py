@@ -37,9 +37,16 @@ from changeday.lib.ratelimit import client_network, rate_limit
 from moderation import selectors, services
 from moderation.export import export_csv_lines
 from moderation.forms import CAMPAIGN_CHOICE_ERROR, STALE_SELECTION, DecisionForm, QueueFilterForm, ReportForm
-from moderation.models import ORGANISER_ACTIONS, Action, ModerationEvent, RejectionReason, ReportReason
-from moderation.subjects import PLEDGES
-from pledges.models import Pledge, Status
+from moderation.models import (
+    ORGANISER_ACTIONS,
+    Action,
+    ModerationEvent,
+    RejectionReason,
+    ReportReason,
+    Subject,
+)
+from moderation.subjects import story_version, subject_get
+from pledges.models import Pledge, Status, Story, StoryStatus
 from pledges.screening import FlagReason
 from pledges.selectors import BadWallQuery, WallFilters, outbox_failed_count
 from pledges.services import PledgeError
@@ -48,7 +55,11 @@ from pledges.views import find_pledge
 REPORT_THANKS = "Thank you. An organiser will look at this pledge."
 # The page shows 50; a bulk post naming far more than a page is not from it.
 MAX_SELECTION = 200
-ITEM_RE = re.compile(r"^(?P<public_id>[0-9a-z]{1,16})(?::(?P<status>[a-z]{1,16}))?$")
+# A selected item as its card names it: the (pledge's) public id, the status the card
+# showed and, for a story, the version of the words it showed (story_version).
+ITEM_RE = re.compile(
+    r"^(?P<public_id>[0-9a-z]{1,16})(?::(?P<status>[a-z]{1,16})(?::(?P<version>[0-9a-f]{12}))?)?$"
+)
 
 DONE_VERBS = {
     Action.PUBLISH: "Published",
@@ -64,6 +75,7 @@ STALE_MESSAGES = {
     Status.PENDING: "Already sent back for moderation by someone else",
     Status.WITHDRAWN: "Withdrawn by the pledger in the meantime",
     Status.UNCONFIRMED: "Not confirmed by the pledger yet",
+    StoryStatus.PRIVATE: "Made private by the pledger in the meantime",
 }
 SHORTCUTS = {
     Action.PUBLISH: "p",
@@ -81,6 +93,8 @@ class BadDecision(Exception):
 class HistoryLine:
     who: str
     event: ModerationEvent
+    from_label: str
+    to_label: str
 
 
 @dataclass(frozen=True)
@@ -111,24 +125,86 @@ def _actor_name(event: ModerationEvent) -> str:
     return "Automatic (reports)"
 
 
+def _status_label(statuses: type[Status] | type[StoryStatus], value: str) -> str:
+    try:
+        return str(statuses(value).label).lower()
+    except ValueError:
+        return value
+
+
+def _history(events: list[ModerationEvent], statuses: type[Status] | type[StoryStatus]) -> list[HistoryLine]:
+    return [
+        HistoryLine(
+            who=_actor_name(event),
+            event=event,
+            from_label=_status_label(statuses, event.from_status),
+            to_label=_status_label(statuses, event.to_status),
+        )
+        for event in events
+    ]
+
+
+def _allowed(kind: str, status: str) -> list[str]:
+    transitions = subject_get(kind).transitions
+    return [action for action in ORGANISER_ACTIONS if status in transitions[action][0]]
+
+
+def _buttons(allowed: list[str]) -> list[tuple[str, str, str]]:
+    return [
+        (action, Action(action).label, SHORTCUTS[action]) for action in allowed if action != Action.REJECT
+    ]
+
+
 def _card(pledge: Pledge) -> Card:
     """What one card shows, from the prefetched relations (no further queries)."""
-    allowed = [action for action in ORGANISER_ACTIONS if pledge.status in PLEDGES.transitions[action][0]]
+    allowed = _allowed(Subject.PLEDGE, pledge.status)
     reports = pledge.reports.all()
     reasons = Counter(report.reason for report in reports)
     # One line per different text, first sent first: a flood of one text stays one line.
     details = Counter(report.detail for report in reports if report.detail)
     return Card(
         pledge=pledge,
-        actions=[
-            (action, Action(action).label, SHORTCUTS[action]) for action in allowed if action != Action.REJECT
-        ],
+        actions=_buttons(allowed),
         can_reject=Action.REJECT in allowed,
         flags=[_flag_label(flag) for flag in pledge.flags or []],
         reports=[(ReportReason(reason).label, n) for reason, n in sorted(reasons.items())],
         report_total=len(reports),
         report_details=list(details.items()),
-        history=[HistoryLine(who=_actor_name(e), event=e) for e in pledge.moderation_events.all()],
+        history=_history(list(pledge.moderation_events.all()), Status),
+    )
+
+
+@dataclass(frozen=True)
+class StoryCard:
+    story: Story
+    pledge: Pledge
+    # The pledge's public id names the story on the page and in a decision.
+    public_id: str
+    version: str
+    actions: list[tuple[str, str, str]]
+    can_reject: bool
+    flags: list[str]
+    history: list[HistoryLine]
+
+    @property
+    def is_private(self) -> bool:
+        return self.story.status == StoryStatus.PRIVATE
+
+
+def _story_card(story: Story) -> StoryCard:
+    """What one story's card shows: the story, the pledge it tells of and the decisions
+    about it, from the selector's joins (no further queries). A private story has no
+    buttons: the pledger did not allow it on any page."""
+    allowed = _allowed(Subject.STORY, story.status)
+    return StoryCard(
+        story=story,
+        pledge=story.pledge,
+        public_id=story.pledge.public_id,
+        version=story_version(story.text),
+        actions=_buttons(allowed),
+        can_reject=Action.REJECT in allowed,
+        flags=[_flag_label(flag) for flag in story.flags or []],
+        history=_history(story.pledge.story_events, StoryStatus),
     )
 
 
@@ -138,6 +214,7 @@ class QueueView:
     status: str
     sector: str
     flag: str
+    subject: str = ""
 
     @property
     def query(self) -> str:
@@ -145,7 +222,7 @@ class QueueView:
         params = QueryDict(mutable=True)
         if self.campaign is not None:
             params["campaign"] = self.campaign.slug
-        for name in ("status", "sector", "flag"):
+        for name in ("subject", "status", "sector", "flag"):
             if getattr(self, name):
                 params[name] = getattr(self, name)
         return params.urlencode()
@@ -158,6 +235,10 @@ class QueueView:
     def shows(self, status: str) -> bool:
         return status == self.status if self.status else status in selectors.QUEUE_STATES
 
+    def lists(self, kind: str) -> bool:
+        """Whether this view of the queue lists this kind of subject."""
+        return self.subject in ("", kind)
+
 
 def _queue_view(data: QueryDict) -> tuple[QueueView, QueueFilterForm]:
     form = QueueFilterForm(data)
@@ -169,6 +250,7 @@ def _queue_view(data: QueryDict) -> tuple[QueueView, QueueFilterForm]:
         status=values["status"],
         sector=values["sector"],
         flag=values["flag"],
+        subject=values["subject"],
     )
     return view, form
 
@@ -176,15 +258,17 @@ def _queue_view(data: QueryDict) -> tuple[QueueView, QueueFilterForm]:
 def _render_queue(
     request: HttpRequest, view: QueueView, *, errors: list[str], status: int = 200
 ) -> HttpResponse:
+    cards: list[Card] = []
+    story_cards: list[StoryCard] = []
     if view.campaign is None:
-        cards: list[Card] = []
         counts = selectors.ModerationCounts(hidden=0, flagged=0, waiting=0)
         failed_emails = 0
     else:
-        pledges = selectors.moderation_queue(
-            campaign=view.campaign, status=view.status, sector=view.sector, flag=view.flag
-        )
-        cards = [_card(pledge) for pledge in pledges]
+        query = {"campaign": view.campaign, "status": view.status, "sector": view.sector, "flag": view.flag}
+        if view.lists(Subject.PLEDGE):
+            cards = [_card(pledge) for pledge in selectors.moderation_queue(**query)]
+        if view.lists(Subject.STORY):
+            story_cards = [_story_card(story) for story in selectors.moderation_stories(**query)]
         counts = selectors.moderation_counts(campaign=view.campaign, sector=view.sector, flag=view.flag)
         failed_emails = outbox_failed_count(campaign=view.campaign)
     # The selects show what the queue really shows (a bad value falls back).
@@ -192,6 +276,7 @@ def _render_queue(
     campaign_choices = [(campaign.slug, campaign.name) for campaign in fields["campaign"].queryset.all()]
     filters = [
         ("campaign", "Campaign", campaign_choices, view.campaign.slug if view.campaign else ""),
+        ("subject", "Show", fields["subject"].choices, view.subject),
         ("status", "Status", fields["status"].choices, view.status),
         ("sector", "Sector", fields["sector"].choices, view.sector),
         ("flag", "Screening flag", fields["flag"].choices, view.flag),
@@ -200,6 +285,7 @@ def _render_queue(
         "view": view,
         "filters": filters,
         "cards": cards,
+        "story_cards": story_cards,
         "counts": counts,
         "failed_emails": failed_emails,
         "page_size": selectors.QUEUE_PAGE,
@@ -221,79 +307,153 @@ def moderation_queue(request: HttpRequest) -> HttpResponse:
     return _render_queue(request, view, errors=[])
 
 
-def _selection(request: HttpRequest, *, all_on_page: bool, expected_status: str) -> dict[str, str]:
-    """{public id: status the organiser saw} from the posted form."""
-    values = request.POST.getlist("page_item" if all_on_page else "pledge")
-    if not values:
-        raise BadDecision("Select at least one pledge first.")
-    if len(values) > MAX_SELECTION:
-        raise BadDecision(f"Decide on at most {MAX_SELECTION} pledges at once.")
-    selection: dict[str, str] = {}
-    for value in values:
-        match = ITEM_RE.match(value)
-        seen = (match and match["status"]) or expected_status
-        if match is None or seen not in Status.values:
-            raise BadDecision(STALE_SELECTION)
-        selection[match["public_id"]] = seen
-    return selection
+@dataclass(frozen=True)
+class Kind:
+    """How the page names one kind of subject in a decision."""
+
+    subject: str
+    field: str  # the name of a selected card's item (its checkbox, its own buttons)
+    page_field: str  # every decidable card on the page, for "All on this page"
+    noun: str
+    nouns: str
+    statuses: type[Status] | type[StoryStatus]
+
+
+KINDS = (
+    Kind(Subject.PLEDGE, "pledge", "page_item", "pledge", "pledges", Status),
+    Kind(Subject.STORY, "story", "page_story", "story", "stories", StoryStatus),
+)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a card showed of its item when the organiser decided."""
+
+    status: str
+    version: str
+
+
+def _nouns(kinds: list[Kind]) -> str:
+    return " and ".join(kind.nouns for kind in kinds) or "pledges"
+
+
+def _selection(
+    request: HttpRequest, *, all_on_page: bool, expected_status: str
+) -> dict[Kind, dict[str, Seen]]:
+    """{kind: {public id: what the organiser saw}} from the posted form."""
+    posted = {kind: request.POST.getlist(kind.page_field if all_on_page else kind.field) for kind in KINDS}
+    named = [kind for kind, values in posted.items() if values]
+    if not named:
+        raise BadDecision("Select at least one pledge or story first.")
+    if sum(len(values) for values in posted.values()) > MAX_SELECTION:
+        raise BadDecision(f"Decide on at most {MAX_SELECTION} {_nouns(named)} at once.")
+    selections: dict[Kind, dict[str, Seen]] = {}
+    for kind in named:
+        selection: dict[str, Seen] = {}
+        for value in posted[kind]:
+            match = ITEM_RE.match(value)
+            status = (match and match["status"]) or expected_status
+            if match is None or status not in kind.statuses.values:
+                raise BadDecision(STALE_SELECTION)
+            version = match["version"] or ""
+            # A story is decided on only with the words its card showed.
+            if kind.subject == Subject.STORY and not version:
+                raise BadDecision(STALE_SELECTION)
+            selection[match["public_id"]] = Seen(status=status, version=version)
+        selections[kind] = selection
+    return selections
 
 
 @dataclass
 class Outcome:
     notes: list[tuple[str, str]]  # (message level tag, text)
-    touched: list[str]  # public ids whose cards must be redrawn
+    touched: dict[str, list[str]]  # {kind: public ids whose cards must be redrawn}
 
 
 def _excerpt(text: str) -> str:
     return f"“{text[:60]}{'…' if len(text) > 60 else ''}”"
 
 
+_IDS_AND_TEXTS = {
+    Subject.PLEDGE: selectors.pledge_ids_and_texts,
+    Subject.STORY: selectors.story_ids_and_texts,
+}
+_STATUSES_NOW = {Subject.PLEDGE: selectors.pledge_statuses, Subject.STORY: selectors.story_statuses}
+
+
 def _decide(request: HttpRequest, form: DecisionForm) -> Outcome:
     values = form.cleaned_data
-    action = values["action"]
-    selection = _selection(
+    selections = _selection(
         request, all_on_page=values["all_on_page"], expected_status=values["expected_status"]
     )
-    found = selectors.pledge_ids_and_texts(public_ids=list(selection))
-    if not found:
-        raise BadDecision("Those pledges no longer exist. Reload the queue.")
+    found = {kind: _IDS_AND_TEXTS[kind.subject](public_ids=list(sel)) for kind, sel in selections.items()}
+    if not any(found.values()):
+        raise BadDecision(f"Those {_nouns(list(selections))} no longer exist. Reload the queue.")
+    # What was decided first, then what no longer exists.
     notes: list[tuple[str, str]] = []
-    missing = len(selection) - len(found)
-    if missing:
-        notes.append(("warning", f"{missing} of the selected pledges no longer exist."))
-    # One decision per status seen, so each pledge is checked against what its
+    gone: list[tuple[str, str]] = []
+    touched: dict[str, list[str]] = {}
+    for kind, selection in selections.items():
+        missing = len(selection) - len(found[kind])
+        if missing:
+            gone.append(("warning", f"{missing} of the selected {kind.nouns} no longer exist."))
+        if found[kind]:
+            kind_notes, touched[kind.subject] = _decide_kind(request, kind, values, selection, found[kind])
+            notes += kind_notes
+    return Outcome(notes=notes + gone, touched=touched)
+
+
+def _decide_kind(
+    request: HttpRequest,
+    kind: Kind,
+    values: dict[str, Any],
+    selection: dict[str, Seen],
+    found: dict[str, tuple[int, str]],
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """One kind's part of a decision: its notes, and the public ids to redraw."""
+    action = values["action"]
+    # One decision per status seen, so each item is checked against what its
     # card showed: a card another organiser changed meanwhile is skipped.
     by_seen: dict[str, list[int]] = {}
     for public_id, (pk, _) in found.items():
-        by_seen.setdefault(selection[public_id], []).append(pk)
-    done: list[Pledge] = []
-    skipped: list[str] = []
+        by_seen.setdefault(selection[public_id].status, []).append(pk)
+    versions = {pk: selection[public_id].version for public_id, (pk, _) in found.items()}
+    done: list[Any] = []
+    skipped: list[tuple[str, str]] = []
     for seen, pks in sorted(by_seen.items()):
-        result = services.pledge_moderate(
-            pledge_ids=pks,
+        result = services.subject_moderate(
+            subject=subject_get(kind.subject),
+            ids=pks,
             action=action,
             actor=request.user,
             reason_code=values["reason_code"] if action == Action.REJECT else "",
             reason_text=values["reason_text"] if action == Action.REJECT else "",
             expected_status=seen,
+            seen={pk: versions[pk] for pk in pks} if kind.subject == Subject.STORY else None,
         )
         done += result.done
-        skipped += [public_id for public_id, _ in result.skipped if public_id in found]
+        skipped += [(public_id, why) for public_id, why in result.skipped if public_id in found]
+    notes: list[tuple[str, str]] = []
     if len(done) == 1:
-        notes.insert(0, ("success", f"{DONE_VERBS[action]} {_excerpt(done[0].text)}."))
+        notes.append(("success", f"{DONE_VERBS[action]} {_excerpt(done[0].text)}."))
     elif done:
-        notes.insert(0, ("success", f"{DONE_VERBS[action]} {len(done)} pledges."))
-    if skipped:
-        now = selectors.pledge_statuses(public_ids=skipped)
-        for public_id in skipped:
-            excerpt = _excerpt(found[public_id][1])
-            status = now.get(public_id, "")
-            if status and status != selection[public_id]:
-                notes.append(("warning", f"{STALE_MESSAGES[status]}: {excerpt}. Nothing was changed."))
-            else:
-                label = Status(status).label.lower() if status else "gone"
-                notes.append(("warning", f"Cannot {action} a pledge that is {label}: {excerpt}."))
-    return Outcome(notes=notes, touched=[p.public_id for p in done] + skipped)
+        notes.append(("success", f"{DONE_VERBS[action]} {len(done)} {kind.nouns}."))
+    now = _STATUSES_NOW[kind.subject](public_ids=[public_id for public_id, _ in skipped]) if skipped else {}
+    for public_id, why in skipped:
+        excerpt = _excerpt(found[public_id][1])
+        status = now.get(public_id, "")
+        if why == services.CHANGED_MEANWHILE:
+            rewritten = f"The pledger rewrote this {kind.noun} after you read it: {excerpt}."
+            notes.append(("warning", f"{rewritten} Nothing was changed."))
+        elif status and status != selection[public_id].status:
+            notes.append(("warning", f"{STALE_MESSAGES[status]}: {excerpt}. Nothing was changed."))
+        elif status in subject_get(kind.subject).transitions[action][0]:
+            # Its status allows the move, its subject's rule does not: say the rule.
+            notes.append(("warning", f"Cannot {action} {excerpt}: {why}"))
+        else:
+            label = kind.statuses(status).label.lower() if status else "gone"
+            notes.append(("warning", f"Cannot {action} a {kind.noun} that is {label}: {excerpt}."))
+    return notes, [item.public_id for item in done] + [public_id for public_id, _ in skipped]
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -327,7 +487,8 @@ def moderation_decide(request: HttpRequest) -> HttpResponse:
         for level, text in outcome.notes:
             messages.add_message(request, levels[level], text)
         return HttpResponseRedirect(view.url)
-    redrawn = selectors.moderation_pledges(public_ids=outcome.touched)
+    redrawn = selectors.moderation_pledges(public_ids=outcome.touched.get(Subject.PLEDGE, []))
+    stories = selectors.moderation_stories_by_pledge(public_ids=outcome.touched.get(Subject.STORY, []))
     context: dict[str, Any] = {
         "notes": outcome.notes,
         "view": view,
@@ -336,10 +497,12 @@ def moderation_decide(request: HttpRequest) -> HttpResponse:
             if view.campaign
             else None
         ),
-        # A card stays (redrawn) while its pledge still belongs in this view of
-        # the queue, and goes once decided.
+        # A card stays (redrawn) while its pledge or story still belongs in this view
+        # of the queue, and goes once decided.
         "kept": [_card(pledge) for pledge in redrawn if view.shows(pledge.status)],
-        "gone": [pledge.public_id for pledge in redrawn if not view.shows(pledge.status)],
+        "kept_stories": [_story_card(story) for story in stories if view.shows(story.status)],
+        "gone": [f"pledge-{pledge.public_id}" for pledge in redrawn if not view.shows(pledge.status)]
+        + [f"story-{story.pledge.public_id}" for story in stories if not view.shows(story.status)],
         "reject_reasons": RejectionReason.choices,
     }
     return render(request, "moderation/_decision.html", context)

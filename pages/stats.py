@@ -13,7 +13,15 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from changeday.lib.dbrouter import replica_or_primary
-from pledges.models import PUBLIC_STATES, Pledge, Region, SectorSlug
+from pledges.models import (
+    CHANGE_OUTCOMES,
+    PUBLIC_STATES,
+    Outcome,
+    Pledge,
+    Region,
+    SectorSlug,
+    sector_slugs_for,
+)
 from pledges.selectors import INTEGRATION_MASKS, campaign_totals
 
 # A pledge belongs to the day it was published on in the UK, whatever the server's clock.
@@ -38,6 +46,60 @@ class LabelledCount:
     count: int
 
 
+def _share(part: int, whole: int) -> int:
+    """A whole percentage, for reading beside the exact count (never instead of it)."""
+    return round(100 * part / whole) if whole else 0
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    """How far a group's published promises got: each stage is within the one before."""
+
+    key: str
+    label: str
+    published: int
+    answered: int  # said how it went, whatever the answer
+    changed: int  # started or done: a change made
+    done: int
+
+    @property
+    def answered_share(self) -> int:
+        return _share(self.answered, self.published)
+
+    @property
+    def changed_share(self) -> int:
+        return _share(self.changed, self.published)
+
+    @property
+    def done_share(self) -> int:
+        return _share(self.done, self.published)
+
+
+@dataclass(frozen=True)
+class WeekAnswers:
+    """Answers whose latest word fell in one week counted from Change Day (week 1 starts
+    on the day itself; week 0 holds anything said before it)."""
+
+    week: int
+    starts: date
+    done: int
+    started: int
+    not_yet: int
+    didnt_work: int
+
+    @property
+    def answered(self) -> int:
+        return self.done + self.started + self.not_yet + self.didnt_work
+
+
+@dataclass(frozen=True)
+class FollowThrough:
+    overall: FunnelRow
+    sectors: list[FunnelRow]
+    regions: list[FunnelRow]
+    weeks: list[WeekAnswers]
+
+
 @dataclass(frozen=True)
 class CampaignStats:
     total: int
@@ -47,6 +109,7 @@ class CampaignStats:
     regions: list[LabelledCount]
     organisations: list[LabelledCount]
     computed_at: datetime
+    follow_through: FollowThrough | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -55,7 +118,7 @@ class CampaignStats:
 
 def stats_cache_key(campaign_id: int) -> str:
     # The version lets a change to CampaignStats's shape skip old pickles.
-    return f"campaign-stats:v1:{campaign_id}"
+    return f"campaign-stats:v2:{campaign_id}"
 
 
 def campaign_stats(*, campaign: Campaign) -> CampaignStats:
@@ -93,7 +156,82 @@ def _compute_stats(*, campaign: Campaign) -> CampaignStats:
             .order_by("-count", "organisation")[:TOP_ORGANISATIONS]
         ],
         computed_at=timezone.now(),
+        follow_through=_follow_through(published, change_day=campaign.change_day),
     )
+
+
+def _follow_through(published: QuerySet[Pledge], *, change_day: date) -> FollowThrough:
+    """The follow-through funnel of published pledges, whole and by sector and region,
+    and the answers week by week: two GROUP BYs whose rows are bounded by the sector
+    masks times the regions and by the days answered, never by the pledges."""
+    rows = (
+        published.values("sector_mask", "region")
+        .annotate(
+            published=Count("id"),
+            answered=Count("id", filter=~Q(outcome="")),
+            changed=Count("id", filter=Q(outcome__in=sorted(CHANGE_OUTCOMES))),
+            done=Count("id", filter=Q(outcome=Outcome.DONE)),
+        )
+        .order_by()
+    )
+    stages = ("published", "answered", "changed", "done")
+    overall = dict.fromkeys(stages, 0)
+    by_sector = {slug: dict.fromkeys(stages, 0) for slug in SectorSlug.values}
+    by_region = {region: dict.fromkeys(stages, 0) for region in Region.values}
+    for row in rows:
+        # A pledge touching several sectors counts in each, as the sector totals do.
+        groups = [
+            overall,
+            by_region[row["region"]],
+            *(by_sector[s] for s in sector_slugs_for(row["sector_mask"])),
+        ]
+        for group in groups:
+            for stage in stages:
+                group[stage] += row[stage]
+    regions = [FunnelRow(key=r, label=Region(r).label, **counts) for r, counts in by_region.items()]
+    return FollowThrough(
+        overall=FunnelRow(key="all", label="All published pledges", **overall),
+        sectors=[FunnelRow(key=s, label=SectorSlug(s).label, **counts) for s, counts in by_sector.items()],
+        regions=sorted(regions, key=lambda row: (-row.published, row.label)),
+        weeks=_answers_per_week(published, change_day=change_day),
+    )
+
+
+_WEEK_FIELDS = {
+    Outcome.DONE: "done",
+    Outcome.STARTED: "started",
+    Outcome.NOT_YET: "not_yet",
+    Outcome.DID_NOT_WORK: "didnt_work",
+}
+
+
+def _answers_per_week(published: QuerySet[Pledge], *, change_day: date) -> list[WeekAnswers]:
+    rows = (
+        published.exclude(outcome="")
+        .filter(outcome_at__isnull=False)
+        .annotate(day=TruncDate("outcome_at", tzinfo=LOCAL_ZONE))
+        .values("day", "outcome")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    weeks: dict[int, dict[str, int]] = {}
+    for row in rows:
+        # Week 1 is Change Day and the six days after; an early answer goes in week 0.
+        week = max((row["day"] - change_day).days // 7 + 1, 0)
+        counts = weeks.setdefault(week, dict.fromkeys(_WEEK_FIELDS.values(), 0))
+        counts[_WEEK_FIELDS[row["outcome"]]] += row["count"]
+    if not weeks:
+        return []
+    # Every week from the first answered to the last, quiet ones as zero.
+    first = min(min(weeks), 1)
+    return [
+        WeekAnswers(
+            week=week,
+            starts=change_day + timedelta(days=7 * (week - 1)),
+            **weeks.get(week, dict.fromkeys(_WEEK_FIELDS.values(), 0)),
+        )
+        for week in range(first, max(weeks) + 1)
+    ]
 
 
 def _per_day(published: QuerySet[Pledge]) -> list[DayCount]:

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, render
 
 from campaigns.models import Campaign
 from pages import stats as stats_selectors
-from pages.stats import DayCount, LabelledCount
+from pages.stats import DayCount, FunnelRow, LabelledCount
 
 # Chart geometry in SVG user units. The viewBox is about a phone's width, so
 # text drawn at 14 units stays legible when the chart scales to the screen.
@@ -105,6 +105,26 @@ def _bar_chart(
     }
 
 
+FUNNEL_STAGES = (
+    ("published", "Published"),
+    ("answered", "Said how it went"),
+    ("changed", "Started or done"),
+    ("done", "Done"),
+)
+
+
+def _funnel_chart(overall: FunnelRow) -> dict[str, object]:
+    rows = [LabelledCount(key=key, label=label, count=getattr(overall, key)) for key, label in FUNNEL_STAGES]
+    return _bar_chart(
+        "funnel",
+        heading="From promise to change",
+        title="Published pledges, and how many of their makers said it started or was done",
+        column="Stage",
+        note="",
+        rows=rows,
+    )
+
+
 def campaign_stats(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, slug=slug)
     stats = stats_selectors.campaign_stats(campaign=campaign)
@@ -123,6 +143,21 @@ def campaign_stats(request: HttpRequest, slug: str) -> HttpResponse:
         "day_plot_bottom": DAY_PLOT_BOTTOM,
         "day_bars": _day_bars(stats.days),
         "peak_day": peak_day,
+        "follow": stats.follow_through,
+        "funnel_chart": _funnel_chart(stats.follow_through.overall) if stats.follow_through else None,
+        "funnel_tables": (
+            [
+                ("sectors", "Sector", "Follow-through by sector", stats.follow_through.sectors),
+                (
+                    "regions",
+                    "Region",
+                    "Follow-through by region, most pledges first",
+                    stats.follow_through.regions,
+                ),
+            ]
+            if stats.follow_through
+            else []
+        ),
         "bar_charts": [
             _bar_chart(
                 "sectors",

@@ -14,7 +14,7 @@ import hashlib
 import json
 import time
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.core.cache import cache
@@ -23,7 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import parse_etags
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from campaigns.models import Campaign
@@ -35,6 +35,8 @@ from pledges.selectors import (
     INTEGRATION_OFF,
     INTEGRATION_ON,
     MAX_SEARCH,
+    OUTCOME_FILTERS,
+    WALL_ORDERS,
     WALL_PAGE_SIZE,
     BadWallQuery,
     WallFilters,
@@ -65,6 +67,13 @@ class CampaignOut(Schema):
     phase: str
 
 
+class OutcomeCountsOut(Schema):
+    """Published pledges whose pledger told us, after Change Day, how their promise went."""
+
+    done: int = Field(description="Pledges whose pledger said they did it.")
+    started: int = Field(description="Pledges whose pledger said it is under way.")
+
+
 class CountersOut(Schema):
     campaign: str
     total: int
@@ -74,6 +83,7 @@ class CountersOut(Schema):
     integration: int
     by_region: dict[str, int]
     by_kind: dict[str, int]
+    by_outcome: OutcomeCountsOut
 
 
 class PledgeOut(Schema):
@@ -87,6 +97,15 @@ class PledgeOut(Schema):
     sectors: list[str]
     published_at: datetime
     url: str
+    outcome: Literal["done", "started", "not-yet", "didnt-work"] | None = Field(
+        description="How the pledger said their promise went; null until they answer."
+    )
+    story: str | None = Field(
+        description=(
+            "What changed, in the pledger's words: only a story they allowed us to publish "
+            "and that passed moderation, else null."
+        )
+    )
 
 
 class ErrorOut(Schema):
@@ -189,6 +208,7 @@ def _counters_json(campaign: Campaign) -> tuple[str, str]:
         "integration": totals.integration,
         "by_region": totals.by_region,
         "by_kind": totals.by_kind,
+        "by_outcome": totals.by_outcome,
     }
     body = json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"))
     etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
@@ -227,6 +247,9 @@ def _pledge_out(pledge: Pledge) -> dict[str, Any]:
         "sectors": pledge.sector_slugs,
         "published_at": pledge.published_at,
         "url": f"{settings.SITE_URL}{path}",
+        "outcome": pledge.outcome or None,
+        # The wall's own selector: the published story only, else None.
+        "story": pledge.story_text,
     }
 
 
@@ -258,6 +281,13 @@ def campaign_pledges(
         "Only pledges from this organisation (any case).", maxLength=MAX_SEARCH, pattern=NO_NULLS
     ),
     q: str = _documented("Words to search for in the pledges.", maxLength=MAX_SEARCH, pattern=NO_NULLS),
+    outcome: str = _documented(
+        "Only pledges whose pledger gave this answer; changes: done or started.", enum=["", *OUTCOME_FILTERS]
+    ),
+    order: str = _documented(
+        "changes: the pledges that became changes (done or started) first, each part newest first.",
+        enum=list(WALL_ORDERS),
+    ),
     cursor: str = _documented(
         "next_cursor of the page before, as given; absent for the first page.", pattern=r"^[A-Za-z0-9_-]*$"
     ),

@@ -75,9 +75,19 @@ class PledgeFeed(Feed):
 
     def item_description(self, item: Pledge) -> str:
         who = ", ".join(part for part in (item.public_name, item.role, item.organisation) if part)
-        return (
+        text = (
             f"I pledge to {item.text}\n\n{who}. {item.get_region_display()}. {', '.join(item.sector_labels)}."
         )
+        if item.outcome:
+            text += f"\n\nOutcome: {item.get_outcome_display()}."
+        # story_text: the published story only (selectors.with_published_story), else None.
+        if item.story_text:
+            text += f"\n\nWhat changed: {item.story_text}"
+        return text
+
+    def item_categories(self, item: Pledge) -> list[str]:
+        # Machine-readable beside the summary: a reader can filter on "outcome:done".
+        return [f"outcome:{item.outcome}"] if item.outcome else []
 
     def item_link(self, item: Pledge) -> str:
         return reverse("pledges:detail", kwargs={"public_id": item.public_id})

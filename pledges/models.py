@@ -219,6 +219,20 @@ class Pledge(models.Model):
                 name="pledge_org_wall_idx",
                 condition=models.Q(status="published", org__isnull=False),
             ),
+            # The wall's "changes made first" (pledges.selectors.wall_pledges) walks these
+            # first, newest first, then the wall index above for the rest.
+            models.Index(
+                fields=["campaign", "-published_at", "-public_id"],
+                name="pledge_wall_changes_idx",
+                condition=models.Q(status="published", outcome__in=["done", "started"]),
+            ),
+            # The wall filtered by one outcome: "not yet" may be rare among a million, and a
+            # walk of the wall index testing each pledge would read most of them to fill a page.
+            models.Index(
+                fields=["campaign", "outcome", "-published_at", "-public_id"],
+                name="pledge_wall_outcome_idx",
+                condition=models.Q(status="published"),
+            ),
             # Screening counts a campaign's pledges with the same text.
             models.Index(fields=["campaign", "text_hash"], name="pledge_identical_idx"),
             models.Index(

@@ -120,6 +120,11 @@ def pledge_outcome_record(
                 campaign_id=pledge.campaign_id, deltas=_outcome_deltas(pledge, was=was, now_outcome=outcome)
             )
             pledge.outcome, pledge.outcome_at = outcome, now
+            if pledge.status in PUBLIC_STATES:
+                # The badge on the wall's shared cards changes with the answer, even when
+                # no counter does (not yet → it didn't work out).
+                campaign_id = pledge.campaign_id
+                transaction.on_commit(lambda: wall_changed(campaign_id=campaign_id))
         story = _story_save(pledge=pledge, text=story_text, public=story_public, now=now)
     return OutcomeRecorded(pledge=pledge, story=story)
 

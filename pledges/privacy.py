@@ -20,7 +20,7 @@ from django.utils import timezone
 from changeday.lib.emailaddr import canonical_email
 from outbox.models import OutboxEmail
 from outbox.services import outbox_forget
-from pledges.models import PLEDGE_EMAIL_KINDS, PUBLIC_STATES, EmailKind, Pledge, Status, Transition
+from pledges.models import PLEDGE_EMAIL_KINDS, PUBLIC_STATES, EmailKind, Pledge, Status, Story, Transition
 from pledges.services import pledge_email_queue, pledges_move
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,8 @@ def pledger_data_export(*, pledges: list[Pledge]) -> dict[str, Any]:
     their pledges and what other apps registered (the decisions about them, not
     who made those decisions)."""
     sections = [section(pledges) for section in _export_sections]
+    # Every story, whatever its status: the pledger's own words, private ones included.
+    stories = pledger_stories(pledges=pledges)
     return {
         "format": "changeday-pledger-data/1",
         "pledges": [
@@ -102,11 +104,34 @@ def pledger_data_export(*, pledges: list[Pledge]) -> dict[str, Any]:
                 "created_at": pledge.created_at,
                 "confirmed_at": pledge.confirmed_at,
                 "published_at": pledge.published_at,
+                "wants_follow_through": pledge.wants_follow_through,
+                "outcome": pledge.outcome or None,
+                "outcome_at": pledge.outcome_at,
+                "story": _story_export(stories.get(pledge.pk)),
                 **{key: value for section in sections for key, value in section.get(pledge.pk, {}).items()},
             }
             for pledge in pledges
         ],
     }
+
+
+def _story_export(story: Story | None) -> dict[str, Any] | None:
+    if story is None:
+        return None
+    return {
+        "text": story.text,
+        "public": story.public,
+        "status": story.status,
+        "rejection_reason": story.rejection_reason,
+        "created_at": story.created_at,
+        "updated_at": story.updated_at,
+        "published_at": story.published_at,
+    }
+
+
+def pledger_stories(*, pledges: list[Pledge]) -> dict[int, Story]:
+    """The stories told with these pledges, by pledge id (one query)."""
+    return {story.pledge_id: story for story in Story.objects.filter(pledge__in=pledges)}
 
 
 # --- Writes ----------------------------------------------------------------------------------
@@ -156,7 +181,7 @@ def pledger_data_erase(*, email: str, now: datetime | None = None) -> int:
             # (the audit keeps each decision, without the pledge and the reason).
             for listener in _erase_listeners:
                 listener(email_canonical=wanted, pledge_ids=ids)
-        # Reports, sector tags and reminder deliveries go with the pledges (CASCADE),
+        # Reports, sector tags, reminder deliveries and stories go with the pledges (CASCADE),
         # their emails through the outbox.
         outbox_forget(kinds=PLEDGE_EMAIL_KINDS, subject_ids=ids)
         Pledge.objects.filter(pk__in=ids).delete()

@@ -101,7 +101,11 @@ def _for_link_holder(view: Callable[[HttpRequest, str, str], HttpResponse]) -> C
 @_for_link_holder
 def data_detail(request: HttpRequest, token: str, email: str) -> HttpResponse:
     # A GET only shows: a mail scanner opening the link changes nothing.
-    context = {"pledges": pledger_pledges(email=email), "token": token}
+    pledges = pledger_pledges(email=email)
+    stories = privacy.pledger_stories(pledges=pledges)
+    for pledge in pledges:
+        pledge.own_story = stories.get(pledge.pk)  # type: ignore[attr-defined]
+    context = {"pledges": pledges, "token": token}
     return render(request, "pledges/data_detail.html", context)
 
 

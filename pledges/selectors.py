@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from django.core.cache import cache
 from django.db import connection, connections, transaction
-from django.db.models import Max, Q, QuerySet, Sum
+from django.db.models import F, FilteredRelation, Max, Q, QuerySet, Sum
 
 from campaigns.models import Campaign
 from changeday.lib.dbrouter import replica_or_primary
@@ -20,15 +20,22 @@ from changeday.lib.hashing import keyed_hash
 from changeday.lib.pagecache import generation_bump
 from outbox import selectors as outbox_selectors
 from pledges.models import (
+    CHANGE_OUTCOMES,
     PUBLIC_STATES,
     SECTOR_BITS,
     Kind,
+    Outcome,
     Pledge,
     Region,
     SectorSlug,
+    Story,
+    StoryStatus,
     TotalShard,
     is_integration,
 )
+
+# The outcomes the live counters count, in the order pages and the API show them.
+OUTCOME_COUNTED: tuple[str, ...] = (Outcome.DONE, Outcome.STARTED)
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,8 @@ class Totals:
     by_region: dict[str, int] = field(default_factory=dict)
     by_kind: dict[str, int] = field(default_factory=dict)
     updated_at: datetime | None = None
+    # Published pledges whose pledger said "done" or "started" (the follow-through).
+    by_outcome: dict[str, int] = field(default_factory=dict)
 
 
 def campaign_totals_display(*, campaign: Campaign) -> dict[str, object]:
@@ -48,6 +57,8 @@ def campaign_totals_display(*, campaign: Campaign) -> dict[str, object]:
         "totals": totals,
         "progress": min(100, round(100 * totals.total / campaign.target)),
         "sectors": [(slug, SectorSlug(slug).label, count) for slug, count in totals.by_sector.items()],
+        "done": totals.by_outcome.get(Outcome.DONE, 0),
+        "started": totals.by_outcome.get(Outcome.STARTED, 0),
     }
 
 
@@ -68,7 +79,8 @@ def wall_changed(*, campaign_id: int) -> None:
 
 def totals_cache_key(campaign: Campaign) -> str:
     # created_at in the key: a test database may hand the same id to a new campaign.
-    return f"totals:v1:{campaign.pk}:{campaign.created_at.timestamp()}"
+    # v2: Totals gained by_outcome; a v1 copy unpickled without it would break a page.
+    return f"totals:v2:{campaign.pk}:{campaign.created_at.timestamp()}"
 
 
 def campaign_totals_cached(*, campaign: Campaign) -> Totals:
@@ -104,6 +116,7 @@ def campaign_totals(*, campaign: Campaign) -> Totals:
         by_region={region: values.get(f"region:{region}", 0) for region in Region.values},
         by_kind={kind: values.get(f"kind:{kind}", 0) for kind in Kind.values},
         updated_at=updated_at,
+        by_outcome={outcome: values.get(f"outcome:{outcome}", 0) for outcome in OUTCOME_COUNTED},
     )
 
 
@@ -131,6 +144,18 @@ class BadWallQuery(ValueError):
     """A filter or cursor the wall cannot use; the message is for people."""
 
 
+# The wall's outcome filter: one answer, or "changes" for done and started together.
+OUTCOME_CHANGES = "changes"
+OUTCOME_FILTERS: tuple[str, ...] = (*Outcome.values, OUTCOME_CHANGES)
+# The wall's orders: newest first (""), or the pledges that became changes first.
+ORDER_CHANGES_FIRST = "changes"
+WALL_ORDERS: tuple[str, ...] = ("", ORDER_CHANGES_FIRST)
+# Listed in the same order in the queries and the partial indexes (pledges/0018), so
+# PostgreSQL sees at once that the one's condition implies the other's.
+CHANGES = sorted(CHANGE_OUTCOMES)
+NOT_CHANGES = sorted({"", *Outcome.values} - CHANGE_OUTCOMES)
+
+
 @dataclass(frozen=True)
 class WallFilters:
     sector: str = ""
@@ -139,18 +164,28 @@ class WallFilters:
     kind: str = ""
     organisation: str = ""
     q: str = ""
+    outcome: str = ""
+    order: str = ""
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> WallFilters:
         sector = query.get("sector", "").strip()
         region = query.get("region", "").strip()
         kind = query.get("kind", "").strip()
+        outcome = query.get("outcome", "").strip()
+        order = query.get("order", "").strip()
         if sector and sector not in SECTOR_BITS:
             raise BadWallQuery("Choose a sector from the list.")
         if region and region not in Region.values:
             raise BadWallQuery("Choose a region from the list.")
         if kind and kind not in Kind.values:
             raise BadWallQuery("Choose personal or organisational.")
+        if outcome and outcome not in OUTCOME_FILTERS:
+            raise BadWallQuery(
+                "Choose an outcome from the list: done, started, not yet, didn't work, changes."
+            )
+        if order not in WALL_ORDERS:
+            raise BadWallQuery("Use order=changes to see the changes made first, or leave it out.")
         organisation = " ".join(query.get("organisation", "").split())
         q = " ".join(query.get("q", "").split())
         if len(organisation) > MAX_SEARCH or len(q) > MAX_SEARCH:
@@ -168,6 +203,8 @@ class WallFilters:
             kind=kind,
             organisation=organisation,
             q=q,
+            outcome=outcome,
+            order=order,
         )
 
     def as_query(self) -> dict[str, str]:
@@ -178,6 +215,8 @@ class WallFilters:
             "kind": self.kind,
             "organisation": self.organisation,
             "q": self.q,
+            "outcome": self.outcome,
+            "order": self.order,
         }
         return {key: value for key, value in pairs.items() if value}
 
@@ -188,29 +227,60 @@ class WallPage:
     next_cursor: str | None
 
 
-def _encode_cursor(pledge: Pledge) -> str:
+# Changes first is two keyset walks, one after the other: the pledges that became changes
+# (CHANGES), newest first, then the rest (NOT_CHANGES), newest first. Each walk reads an
+# index in order (pledge_wall_changes_idx, then the wall's own), so the last page of a
+# million costs what the first does; a sort on "is it a change?" would read them all.
+# A cursor names the walk it stopped in.
+_PHASE_CHANGES = "c"
+_PHASE_REST = "r"
+_BROKEN_CURSOR = "That page link is broken: start again from the first page."
+
+
+def _encode_cursor(pledge: Pledge, phase: str = "") -> str:
     # Published time and public id: keyset order without exposing database ids.
     micros = int(pledge.published_at.timestamp() * 1_000_000)
-    return urlsafe_b64encode(f"{micros}:{pledge.public_id}".encode()).decode().rstrip("=")
+    raw = f"{phase}:{micros}:{pledge.public_id}" if phase else f"{micros}:{pledge.public_id}"
+    return urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def _decode_cursor(cursor: str, *, phased: bool = False) -> tuple[str, datetime, str]:
+    """(phase, published time, public id); the phase is "" on the newest-first wall."""
     try:
         raw = urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        phase = ""
+        if phased:
+            phase, raw = raw.split(":", 1)
         micros, public_id = raw.split(":", 1)
         when = datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC)
     except (ValueError, UnicodeDecodeError, OverflowError, OSError) as exc:
-        raise BadWallQuery("That page link is broken: start again from the first page.") from exc
+        raise BadWallQuery(_BROKEN_CURSOR) from exc
+    if phased and phase not in (_PHASE_CHANGES, _PHASE_REST):
+        raise BadWallQuery(_BROKEN_CURSOR)
     if not public_id.isalnum() or len(public_id) > 16:
-        raise BadWallQuery("That page link is broken: start again from the first page.")
-    return when, public_id
+        raise BadWallQuery(_BROKEN_CURSOR)
+    return phase, when, public_id
+
+
+def _after(queryset: QuerySet[Pledge], when: datetime, public_id: str) -> QuerySet[Pledge]:
+    # The bare range on published_at lets PostgreSQL start the index scan at
+    # the cursor; with only the OR it read from the top, the slower the deeper
+    # the page (bench/README.md).
+    return queryset.filter(published_at__lte=when).filter(
+        Q(published_at__lt=when) | Q(public_id__lt=public_id)
+    )
+
+
+def _newest_first(queryset: QuerySet[Pledge], limit: int) -> list[Pledge]:
+    return list(queryset.order_by("-published_at", "-public_id")[:limit])
 
 
 def wall_pledges(
     *, campaign: Campaign, filters: WallFilters, cursor: str = "", limit: int = WALL_PAGE_SIZE
 ) -> WallPage:
-    """Published pledges, newest first, one keyset page at a time: the last page of
-    a million costs what the first does (no OFFSET, no COUNT)."""
+    """Published pledges, newest first (or changes made first), one keyset page at a
+    time: the last page of a million costs what the first does (no OFFSET, no COUNT).
+    Each carries `story_text`: its published story, or None."""
     # The replica when there is one: a pledge published a moment ago may show
     # on the next reload instead of this one. Totals never come from there.
     # PostgreSQL reads IN ('published'), PUBLIC_STATES' one state, as = 'published',
@@ -219,17 +289,52 @@ def wall_pledges(
     queryset = pledges_filtered(queryset, filters)
     if filters.q and connection.vendor == "postgresql":
         queryset = _by_id_if_rare(queryset, campaign=campaign, filters=filters)
+    queryset = with_published_story(queryset.only(*WALL_FIELDS))
+    if filters.order == ORDER_CHANGES_FIRST:
+        return _changes_first(queryset, cursor=cursor, limit=limit)
     if cursor:
-        when, public_id = _decode_cursor(cursor)
-        # The bare range on published_at lets PostgreSQL start the index scan at
-        # the cursor; with only the OR it read from the top, the slower the deeper
-        # the page (bench/README.md).
-        queryset = queryset.filter(published_at__lte=when).filter(
-            Q(published_at__lt=when) | Q(public_id__lt=public_id)
-        )
-    rows = list(queryset.only(*WALL_FIELDS).order_by("-published_at", "-public_id")[: limit + 1])
+        _, when, public_id = _decode_cursor(cursor)
+        queryset = _after(queryset, when, public_id)
+    rows = _newest_first(queryset, limit + 1)
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return WallPage(pledges=rows[:limit], next_cursor=next_cursor)
+
+
+def _changes_first(queryset: QuerySet[Pledge], *, cursor: str, limit: int) -> WallPage:
+    phase, when, public_id = _decode_cursor(cursor, phased=True) if cursor else (_PHASE_CHANGES, None, "")
+    rows: list[tuple[str, Pledge]] = []
+    if phase == _PHASE_CHANGES:
+        changes = queryset.filter(outcome__in=CHANGES)
+        if when is not None:
+            changes = _after(changes, when, public_id)
+        rows = [(_PHASE_CHANGES, pledge) for pledge in _newest_first(changes, limit + 1)]
+        when = None
+    if len(rows) <= limit:
+        # The changes ran out on this page: the rest follow from their newest.
+        rest = queryset.filter(outcome__in=NOT_CHANGES)
+        if when is not None:
+            rest = _after(rest, when, public_id)
+        rows += [(_PHASE_REST, pledge) for pledge in _newest_first(rest, limit + 1 - len(rows))]
+    next_cursor = _encode_cursor(rows[limit - 1][1], rows[limit - 1][0]) if len(rows) > limit else None
+    return WallPage(pledges=[pledge for _, pledge in rows[:limit]], next_cursor=next_cursor)
+
+
+def with_published_story(queryset: QuerySet[Pledge]) -> QuerySet[Pledge]:
+    """Each pledge with `story_text`, its story if published (the pledger allowed it and
+    it passed moderation), else None: one LEFT JOIN on the story's unique pledge key,
+    never a private, pending, rejected or hidden story, and no query per card."""
+    return queryset.annotate(
+        published_story=FilteredRelation(
+            "story", condition=Q(story__status=StoryStatus.PUBLISHED, story__public=True)
+        )
+    ).annotate(story_text=F("published_story__text"))
+
+
+def pledge_published_story(*, pledge: Pledge) -> Story | None:
+    """The pledge's story if the public may read it (see with_published_story)."""
+    if not pledge.is_public:
+        return None
+    return Story.objects.filter(pledge=pledge, status=StoryStatus.PUBLISHED, public=True).first()
 
 
 # A word search with at most this many matches reads them all from the word index and sorts them;
@@ -304,6 +409,7 @@ WALL_FIELDS = (
     "published_at",
     "status",
     "campaign_id",
+    "outcome",
 )
 INTEGRATION_MASKS = [mask for mask in range(1, 16) if is_integration(mask)]
 
@@ -320,6 +426,10 @@ def pledges_filtered(queryset: QuerySet[Pledge], filters: WallFilters) -> QueryS
         queryset = queryset.filter(kind=filters.kind)
     if filters.organisation:
         queryset = queryset.filter(organisation__iexact=filters.organisation)
+    if filters.outcome == OUTCOME_CHANGES:
+        queryset = queryset.filter(outcome__in=CHANGES)
+    elif filters.outcome:
+        queryset = queryset.filter(outcome=filters.outcome)
     if filters.q:
         queryset = _word_search(queryset, filters.q)
     return queryset

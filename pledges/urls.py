@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from pledges import privacy_views, views
+from pledges import outcome_views, privacy_views, views
 from pledges.feeds import PledgeFeed
 
 
@@ -31,6 +31,7 @@ urlpatterns = [
     path("campaigns/<slug:slug>/feed/<slug:sector>/", PledgeFeed(), name="sector-feed"),
     path("pledges/confirm/<str:token>/", views.pledge_confirm, name="confirm"),
     path("pledges/withdraw/<str:token>/", views.pledge_withdraw, name="withdraw"),
+    path("pledges/outcome/<str:token>/", outcome_views.pledge_outcome, name="outcome"),
     path("pledges/<public_id:public_id>/", views.pledge_detail, name="detail"),
     path("your-data/", privacy_views.data_request, name="data-request"),
     path("your-data/sent/", privacy_views.data_sent, name="data-sent"),

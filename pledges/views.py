@@ -29,11 +29,13 @@ from changeday.lib.ratelimit import (
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
 from pledges.forms import PledgeForm
-from pledges.models import Kind, Pledge, Region, SectorSlug, Status
+from pledges.models import Kind, Outcome, Pledge, Region, SectorSlug, Status
 from pledges.selectors import (
+    OUTCOME_CHANGES,
     BadWallQuery,
     WallFilters,
     campaign_totals_display,
+    pledge_published_story,
     wall_generation_key,
     wall_pledges,
 )
@@ -203,6 +205,8 @@ def pledge_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "permalink": permalink,
         "share_url": _share_url(pledge, permalink),
         "is_owner": is_owner,
+        # Only a published story of a public pledge: never a private, pending, rejected or hidden one.
+        "story": pledge_published_story(pledge=pledge),
         "sections": [section(request, pledge) for section in _page_sections],
     }
     return render(request, "pledges/detail.html", context)
@@ -275,6 +279,7 @@ def _pledge_wall(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         "sector_choices": SectorSlug.choices,
         "regions": Region.choices,
         "kinds": [(Kind.PERSONAL, "Personal"), (Kind.ORGANISATIONAL, "Organisational")],
+        "outcomes": [(OUTCOME_CHANGES, "Changes made (done or started)"), *Outcome.choices],
         **campaign_totals_display(campaign=campaign),
     }
     try:

@@ -1,6 +1,6 @@
 """Keeping the secrets of emailed links out of logs.
 
-A confirm, withdraw, unsubscribe, "your data", remind-me or password-reset link
+A confirm, withdraw, outcome, unsubscribe, "your data", remind-me or password-reset link
 acts for whoever holds it, and a log line is read by more people, and kept for
 longer, than an inbox. Django logs the path of every 4xx and 5xx response
 ("Not Found: /pledges/confirm/<token>/"), the development server every request
@@ -25,7 +25,7 @@ _SEGMENT = r"[^/?#\s\"'<>]+"
 # django.contrib.auth's reset/<uidb64>/<token>/), matched wherever the site is mounted.
 # "sent" and "set-password" are pages of their own, not tokens.
 _TOKEN_IN_PATH = re.compile(
-    rf"(/(?:pledges/confirm|pledges/withdraw|your-data|reminders/confirm|reminders/unsubscribe|reminders/stop-all)/)"
+    rf"(/(?:pledges/confirm|pledges/withdraw|pledges/outcome|your-data|reminders/confirm|reminders/unsubscribe|reminders/stop-all)/)"
     rf"(?!sent(?:[/?#\s\"']|$)){_SEGMENT}"
 )
 _RESET_IN_PATH = re.compile(rf"(/reset/){_SEGMENT}/(?!set-password(?:[/?#\s\"']|$)){_SEGMENT}")

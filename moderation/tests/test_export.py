@@ -66,3 +66,95 @@ def test_only_organisers_may_export(campaign: Any, stranger: Any) -> None:
     anonymous = _export(None, campaign=campaign.slug)
     assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
     assert _export(stranger, campaign=campaign.slug).status_code == 403
+
+
+def test_each_row_carries_the_outcome_and_only_a_published_storys_words(
+    campaign: Any, organiser: Any
+) -> None:
+    from moderation.services import story_moderate
+    from pledges.outcomes import pledge_outcome_record
+
+    told = {
+        "published": ("done", "we made the discharge letter readable", True),
+        "private": ("started", "a private word about a hard week", False),
+        "flagged": ("done", "Mr Jones in bed 4 sleeps better now", True),
+    }
+    pledges = {}
+    for n, (name, (outcome, text, public)) in enumerate(told.items(), start=1):
+        pledges[name] = create_pledge(campaign, n, email=f"{name}@example.org")
+        pledge_outcome_record(pledge=pledges[name], outcome=outcome, story_text=text, story_public=public)
+    pledges["silent"] = create_pledge(campaign, 9, email="silent@example.org")
+    rejected = create_pledge(campaign, 10, email="rejected@example.org")
+    story = pledge_outcome_record(
+        pledge=rejected, outcome="not-yet", story_text="=HYPERLINK(1) buy now", story_public=True
+    ).story
+    story_moderate(story_ids=[story.pk], action="reject", actor=organiser, reason_code="spam")
+
+    rows = {row["email"]: row for row in _rows(_export(organiser, campaign=campaign.slug))}
+
+    published = rows["published@example.org"]
+    assert (published["outcome"], published["story_status"]) == ("done", "published")
+    assert published["story_text"] == "we made the discharge letter readable"
+    assert published["outcome_at"].startswith(str(pledges["published"].created_at.year))
+    assert (rows["private@example.org"]["story_status"], rows["private@example.org"]["story_text"]) == (
+        "private",
+        "",
+    )
+    assert (rows["flagged@example.org"]["story_status"], rows["flagged@example.org"]["story_text"]) == (
+        "pending",
+        "",
+    )
+    assert (rows["rejected@example.org"]["outcome"], rows["rejected@example.org"]["story_text"]) == (
+        "not-yet",
+        "",
+    )
+    silent = rows["silent@example.org"]
+    assert (silent["outcome"], silent["outcome_at"], silent["story_status"], silent["story_text"]) == (
+        "",
+        "",
+        "",
+        "",
+    )
+    body = b"".join(_export(organiser, campaign=campaign.slug).streaming_content).decode()
+    assert "a private word" not in body and "Mr Jones" not in body and "HYPERLINK" not in body
+
+
+def test_a_published_story_that_looks_like_a_formula_is_exported_as_text(
+    campaign: Any, organiser: Any
+) -> None:
+    from pledges.outcomes import pledge_outcome_record
+
+    pledge = create_pledge(campaign, 1)
+    pledge_outcome_record(pledge=pledge, outcome="done", story_text="+1 for the new rota", story_public=True)
+    [row] = _rows(_export(organiser, campaign=campaign.slug))
+    assert row["story_text"] == "'+1 for the new rota"
+
+
+def test_the_export_reads_the_same_number_of_queries_for_many_pledges_with_stories(
+    campaign: Any, organiser: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from pledges.outcomes import pledge_outcome_record
+
+    def queries() -> tuple[int, int]:
+        client = Client()
+        client.force_login(organiser)
+        with CaptureQueriesContext(connection) as captured:
+            rows = _rows(client.get("/moderation/export.csv", {"campaign": campaign.slug}))
+        return len(captured), len(rows)
+
+    def pledges_with_stories(numbers: range) -> None:
+        for n in numbers:
+            pledge = create_pledge(campaign, n)
+            pledge_outcome_record(
+                pledge=pledge, outcome="done", story_text=f"we did it, {n}", story_public=True
+            )
+
+    pledges_with_stories(range(1, 3))
+    few, rows = queries()
+    assert rows == 2
+    pledges_with_stories(range(3, 13))
+    many, rows = queries()
+    assert rows == 12 and many == few

@@ -496,7 +496,7 @@ def test_an_action_the_status_does_not_allow_is_explained(
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"action": "publish"}, "Select at least one pledge first."),
+        ({"action": "publish"}, "Select at least one pledge or story first."),
         ({"action": "delete", "pledge": "{id}:pending"}, "Choose publish, reject, hide or restore."),
         ({"pledge": "{id}:pending"}, "Choose publish, reject, hide or restore."),
         ({"action": "publish", "pledge": "nosuchpledge99:pending"}, "Those pledges no longer exist."),

@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from conftest import create_pledge
+from pledges.outcomes import pledge_outcome_record
 from pledges.services import pledge_confirmation_url, pledge_withdraw_url
 from testsupport.browser import axe_violations, browser_log_in, screenshot
 
@@ -83,6 +84,8 @@ def test_every_public_page_has_no_serious_accessibility_problem(
     # Made while it was open: a closed campaign keeps its wall.
     create_pledge(closed, 9, region="wales", kind="organisational", now=closed.deadline - timedelta(days=20))
     waiting = create_pledge(open_, 20, confirm=False)
+    # The stats page's follow-through funnel has answers to show.
+    pledge_outcome_record(pledge=published[2], outcome="done", story_text="we did it", story_public=True)
     audit = _audit(chromium, live_site, viewport={"width": 1280, "height": 900})
     page = audit.page
 
@@ -144,6 +147,11 @@ def test_the_organiser_pages_have_no_serious_accessibility_problem(
     for n in range(3):
         create_pledge(pre_campaign, n)
     create_pledge(pre_campaign, 5, text="read www.example.org/spam for the best pledge of all")
+    # Stories wait beside the pledges: one flagged, one kept private.
+    for n, text, public in ((6, "Mr Jones in bed 4 sleeps better now", True), (7, "a quiet word", False)):
+        pledge_outcome_record(
+            pledge=create_pledge(pre_campaign, n), outcome="done", story_text=text, story_public=public
+        )
     audit = _audit(chromium, live_site, viewport={"width": 1366, "height": 860})
     page = audit.page
 
@@ -159,6 +167,7 @@ def test_the_organiser_pages_have_no_serious_accessibility_problem(
     page.wait_for_function("() => window.htmx !== undefined")
     audit.check("moderation-ready")
     audit.visit("moderation-empty", f"/moderation/?campaign={pre_campaign.slug}&sector=patient-carer")
+    audit.visit("moderation-private-stories", f"/moderation/?campaign={pre_campaign.slug}&status=private")
 
     audit.assert_clean()
 

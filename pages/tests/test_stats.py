@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -129,3 +129,123 @@ def test_an_unknown_campaign_is_a_404(campaign: Any) -> None:
 def test_the_campaign_page_links_to_the_statistics(campaign: Any) -> None:
     body = Client().get(f"/campaigns/{campaign.slug}/").content.decode()
     assert f'href="/campaigns/{campaign.slug}/stats/">Statistics</a>' in body
+
+
+# --- The follow-through funnel ---------------------------------------------------------------
+
+
+def _at(campaign: Any, days_after_change_day: int) -> datetime:
+    return datetime.combine(campaign.change_day, datetime.min.time(), tzinfo=UTC) + timedelta(
+        days=days_after_change_day, hours=12
+    )
+
+
+def _answers(campaign: Any, organiser: Any) -> None:
+    from moderation.services import pledge_moderate
+    from pledges.outcomes import pledge_outcome_record
+
+    def answer(pledge: Any, outcome: str, days: int | None) -> None:
+        when = _at(campaign, days) if days is not None else None
+        pledge_outcome_record(pledge=pledge, outcome=outcome, now=when)
+
+    one = create_pledge(campaign, 1, sectors=["nhs"], region="london")
+    two = create_pledge(campaign, 2, sectors=["nhs", "social-care"], region="london")
+    three = create_pledge(campaign, 3, sectors=["housing"], region="wales")
+    create_pledge(campaign, 4, sectors=["housing"], region="north-west")  # never answers
+    hidden = create_pledge(campaign, 5, sectors=["nhs"], region="london")
+    early = create_pledge(campaign, 6, sectors=["social-care"], region="wales")
+    create_pledge(campaign, 7, sectors=["nhs"], region="london", confirm=False)
+    answer(one, "started", 1)
+    answer(one, "done", 2)  # changed their answer: counted once, as done, in its latest week
+    answer(two, "started", 9)
+    answer(three, "not-yet", 1)
+    answer(hidden, "done", 1)
+    answer(early, "didnt-work", None)  # before Change Day
+    pledge_moderate(pledge_ids=[hidden.pk], action="hide", actor=organiser)
+
+
+def test_the_funnel_counts_published_pledges_answers_and_changes_by_sector_region_and_week(
+    campaign: Any, organiser: Any
+) -> None:
+    _answers(campaign, organiser)
+
+    follow = campaign_stats(campaign=campaign).follow_through
+
+    assert follow is not None
+    overall = follow.overall
+    assert (overall.published, overall.answered, overall.changed, overall.done) == (5, 4, 2, 1)
+    assert (overall.answered_share, overall.changed_share, overall.done_share) == (80, 40, 20)
+    sectors = {row.key: (row.published, row.answered, row.changed, row.done) for row in follow.sectors}
+    assert sectors == {
+        "nhs": (2, 2, 2, 1),
+        "social-care": (2, 2, 1, 0),
+        "housing": (2, 1, 0, 0),
+        "patient-carer": (0, 0, 0, 0),
+    }
+    regions = {
+        row.key: (row.published, row.answered, row.changed, row.done)
+        for row in follow.regions
+        if row.published
+    }
+    assert regions == {"london": (2, 2, 2, 1), "wales": (2, 2, 0, 0), "north-west": (1, 0, 0, 0)}
+    weeks = [(w.week, w.starts, w.answered, w.done, w.started, w.not_yet, w.didnt_work) for w in follow.weeks]
+    day = campaign.change_day
+    assert weeks == [
+        (0, day - timedelta(days=7), 1, 0, 0, 0, 1),
+        (1, day, 2, 1, 0, 1, 0),
+        (2, day + timedelta(days=7), 1, 0, 1, 0, 0),
+    ]
+
+
+def test_the_page_shows_the_funnel_in_accessible_tables_without_scripts(
+    campaign: Any, organiser: Any
+) -> None:
+    _answers(campaign, organiser)
+
+    body = Client().get(f"/campaigns/{campaign.slug}/stats/").content.decode()
+
+    assert 'id="follow-heading"' in body
+    assert "the makers of <strong>4</strong> (80%) said how it went" in body
+    for caption in (
+        "Follow-through by sector",
+        "Follow-through by region, most pledges first",
+        "Answers each week",
+    ):
+        assert f"<caption>{caption}" in body
+    sectors = body[body.index('id="follow-sectors"') :]
+    sectors = sectors[: sectors.index("</table>")]
+    assert '<th scope="col">Sector</th>' in sectors
+    assert '<th scope="row" class="fw-normal">NHS</th><td class="text-end">2</td>' in sectors
+    assert "Before Change Day" in body and f"Week 1, from {campaign.change_day:%-d %B %Y}" in body
+    assert "<script>" not in body and 'style="' not in body and "@example.org" not in body
+
+
+def test_the_funnel_says_nobody_answered_yet(campaign: Any) -> None:
+    create_pledge(campaign, 1)
+    body = Client().get(f"/campaigns/{campaign.slug}/stats/").content.decode()
+    assert "Nobody has said yet how their promise went" in body
+    assert "<caption>Answers each week" not in body
+
+
+def test_the_funnel_reads_a_fixed_number_of_queries_whatever_the_number_of_pledges(
+    campaign: Any, organiser: Any
+) -> None:
+    from pledges.outcomes import pledge_outcome_record
+
+    def queries() -> int:
+        cache.delete(stats_cache_key(campaign.pk))
+        with CaptureQueriesContext(connection) as captured:
+            campaign_stats(campaign=campaign)
+        return len(captured)
+
+    def answered(numbers: range) -> None:
+        for n in numbers:
+            pledge = create_pledge(
+                campaign, n, sectors=["nhs", "housing"], region="wales" if n % 2 else "london"
+            )
+            pledge_outcome_record(pledge=pledge, outcome="done" if n % 3 else "not-yet", now=_at(campaign, n))
+
+    answered(range(1, 3))
+    few = queries()
+    answered(range(3, 30))
+    assert queries() == few

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('campaigns', '0005_staff_domains'),
         ('organisations', '0001_initial'),
-        ('pledges', '0017_follow_through'),
+        ('pledges', '0018_wall_outcomes'),
     ]
 
     operations = [

@@ -32,6 +32,8 @@ PLEDGE_KEYS = {
     "sectors",
     "published_at",
     "url",
+    "outcome",
+    "story",
 }
 
 
@@ -105,7 +107,9 @@ def test_the_counters_have_exactly_the_contract_shape(campaign: Any) -> None:
         "integration",
         "by_region",
         "by_kind",
+        "by_outcome",
     }
+    assert body["by_outcome"] == {"done": 0, "started": 0}
     assert body["campaign"] == campaign.slug
     assert body["total"] == 0 and body["target"] == 500_000
     assert body["by_sector"] == {"nhs": 0, "social-care": 0, "housing": 0, "patient-carer": 0}

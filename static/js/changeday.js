@@ -38,14 +38,20 @@ document.addEventListener("submit", (event) => {
   const apply = (data) => {
     const values = { total: data.total, integration: data.integration };
     for (const [slug, n] of Object.entries(data.by_sector || {})) values[`sector:${slug}`] = n;
+    for (const [outcome, n] of Object.entries(data.by_outcome || {})) values[`outcome:${outcome}`] = n;
     for (const [key, n] of Object.entries(values)) {
       if (n === undefined) continue;
-      section.querySelectorAll(`[data-counter="${key}"]`).forEach((el) => {
+      // Counters may sit outside the section too (the campaign page's promises kept).
+      document.querySelectorAll(`[data-counter="${key}"]`).forEach((el) => {
         if (el.textContent !== format(n)) el.textContent = format(n);
       });
+      document.querySelectorAll(`[data-counter-noun="${key}"]`).forEach((noun) => {
+        noun.textContent = n === 1 ? noun.dataset.one : noun.dataset.many;
+      });
+      // A sentence for none ("no promises reported kept yet") and one for some.
+      document.querySelectorAll(`[data-counter-zero="${key}"]`).forEach((el) => { el.hidden = n !== 0; });
+      document.querySelectorAll(`[data-counter-some="${key}"]`).forEach((el) => { el.hidden = n === 0; });
     }
-    const noun = section.querySelector('[data-counter-noun="total"]');
-    if (noun) noun.textContent = data.total === 1 ? noun.dataset.one : noun.dataset.many;
     const progress = section.querySelector("[data-counter-progress]");
     if (progress) progress.value = data.total;
     const percent = section.querySelector("[data-counter-percent]");
@@ -72,3 +78,22 @@ document.addEventListener("submit", (event) => {
 // A form sent back with errors: the summary of what to fix takes the focus, so
 // keyboard and screen-reader users start there; its links lead to each field.
 document.getElementById("form-errors")?.focus();
+
+// A story's character count as the person types. Without this file the hint under the
+// box says the limit, and the server refuses a longer story saying by how much.
+document.querySelectorAll("textarea[data-char-limit]").forEach((box) => {
+  const limit = Number(box.dataset.charLimit);
+  const out = document.getElementById(box.dataset.charCount);
+  if (!out) return;
+  // Counted as the server counts: characters, not UTF-16 units, without the spaces around.
+  const update = () => {
+    const used = Array.from(box.value.trim()).length;
+    const left = limit - used;
+    out.textContent = left >= 0
+      ? `${left} character${left === 1 ? "" : "s"} left of ${limit}.`
+      : `${-left} character${left === -1 ? "" : "s"} too many: please shorten it to ${limit}.`;
+    out.classList.toggle("text-danger", left < 0);
+  };
+  box.addEventListener("input", update);
+  update();
+});

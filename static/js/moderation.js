@@ -54,7 +54,8 @@
     const button = card.querySelector(`button[data-shortcut="${key}"]`);
     if (!button) {
       const names = { p: "Publish", r: "Reject", h: "Hide", u: "Restore" };
-      say(`${names[key]} is not possible for a pledge that is ${card.dataset.status}.`);
+      const noun = card.dataset.kind === "story" ? "story" : "pledge";
+      say(`${names[key]} is not possible for a ${noun} that is ${card.dataset.status}.`);
       return;
     }
     if (key === "r") {
