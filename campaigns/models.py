@@ -8,6 +8,23 @@ from django.db import models
 from django.utils import timezone
 
 
+class Region(models.TextChoices):
+    """Where a pledger works or lives, and where an organisation is: the NHS England
+    regions and the three other nations."""
+
+    EAST_OF_ENGLAND = "east-of-england", "East of England"
+    LONDON = "london", "London"
+    MIDLANDS = "midlands", "Midlands"
+    NORTH_EAST_YORKSHIRE = "north-east-and-yorkshire", "North East and Yorkshire"
+    NORTH_WEST = "north-west", "North West"
+    SOUTH_EAST = "south-east", "South East"
+    SOUTH_WEST = "south-west", "South West"
+    SCOTLAND = "scotland", "Scotland"
+    WALES = "wales", "Wales"
+    NORTHERN_IRELAND = "northern-ireland", "Northern Ireland"
+    ELSEWHERE = "elsewhere", "Elsewhere"
+
+
 class ModerationMode(models.TextChoices):
     POST = "post", "Post-moderation: confirmed pledges go live unless screening flags them"
     PRE = "pre", "Pre-moderation: every pledge waits for an organiser"
@@ -63,6 +80,19 @@ class Campaign(models.Model):
         help_text=(
             "Words or phrases that send a pledge to the moderation queue, one per line or comma-separated."
         ),
+    )
+    staff_domains = models.TextField(
+        blank=True,
+        help_text=(
+            "Email domains shared by the staff of many organisations (for example nhs.net), one per line "
+            "or comma-separated: a pledge confirmed from one shows 'verified: NHS staff' without naming "
+            "an organisation."
+        ),
+    )
+    staff_domains_label = models.CharField(
+        max_length=60,
+        default="NHS staff",
+        help_text="What the badge says of a pledge confirmed from one of those domains.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

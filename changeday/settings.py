@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "outbox",
     "campaigns",
+    "organisations",
     "pledges",
     "moderation",
     "reminders",

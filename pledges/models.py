@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
 from taggit.models import TagBase, TaggedItemBase
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Region
+from organisations.models import Organisation, OrganisationSuggestion
 
 # Lower-case letters and digits without the look-alikes (0/o, 1/l/i): public ids
 # get read aloud and copied from posters.
@@ -59,18 +60,9 @@ def sector_mask_for(slugs: list[str] | set[str]) -> int:
     return mask
 
 
-class Region(models.TextChoices):
-    EAST_OF_ENGLAND = "east-of-england", "East of England"
-    LONDON = "london", "London"
-    MIDLANDS = "midlands", "Midlands"
-    NORTH_EAST_YORKSHIRE = "north-east-and-yorkshire", "North East and Yorkshire"
-    NORTH_WEST = "north-west", "North West"
-    SOUTH_EAST = "south-east", "South East"
-    SOUTH_WEST = "south-west", "South West"
-    SCOTLAND = "scotland", "Scotland"
-    WALES = "wales", "Wales"
-    NORTHERN_IRELAND = "northern-ireland", "Northern Ireland"
-    ELSEWHERE = "elsewhere", "Elsewhere"
+class Verified(models.TextChoices):
+    STAFF = "staff", "Confirmed from an address at the chosen organisation"
+    SHARED_DOMAIN = "shared-domain", "Confirmed from a staff domain the campaign lists"
 
 
 class Kind(models.TextChoices):
@@ -138,7 +130,18 @@ class Pledge(models.Model):
     display_name = models.CharField(max_length=100, blank=True)
     is_anonymous = models.BooleanField(default=False)
     role = models.CharField(max_length=100)
+    # The organisation's name as typed (kept as the pledger wrote it, and for pledges made
+    # before the directory); `org` is the directory entry it counts for.
     organisation = models.CharField(max_length=200, blank=True)
+    org = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="pledges", db_index=False
+    )
+    # A name not in the directory, waiting for organisers to accept or map it.
+    org_suggestion = models.ForeignKey(
+        OrganisationSuggestion, null=True, blank=True, on_delete=models.SET_NULL, related_name="pledges"
+    )
+    # Set when the address is confirmed, from its domain (Verified); the address is never shown.
+    verified = models.CharField(max_length=16, choices=Verified.choices, blank=True, default="")
     region = models.CharField(max_length=32, choices=Region.choices)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PERSONAL)
     sectors = TaggableManager(through=TaggedSector, related_name="pledges", blank=False)
@@ -209,6 +212,12 @@ class Pledge(models.Model):
                 fields=["campaign", "-published_at", "-public_id"],
                 name="pledge_wall_published_idx",
                 condition=models.Q(status="published"),
+            ),
+            # An organisation's page: its published pledges, newest first, keyset as the wall.
+            models.Index(
+                fields=["campaign", "org", "-published_at", "-public_id"],
+                name="pledge_org_wall_idx",
+                condition=models.Q(status="published", org__isnull=False),
             ),
             # The wall's "changes made first" (pledges.selectors.wall_pledges) walks these
             # first, newest first, then the wall index above for the rest.

@@ -18,7 +18,9 @@ from django.utils import timezone
 from campaigns.models import ModerationMode
 from changeday.lib.mail import Links
 from changeday.lib.tokens import make_token
+from organisations.services import organisation_totals_apply
 from pledges.models import (
+    CHANGE_OUTCOMES,
     PUBLIC_STATES,
     STORY_MAX_LENGTH,
     STORY_TRANSITIONS,
@@ -119,6 +121,9 @@ def pledge_outcome_record(
             totals_apply(
                 campaign_id=pledge.campaign_id, deltas=_outcome_deltas(pledge, was=was, now_outcome=outcome)
             )
+            if pledge.org_id is not None and pledge.status in PUBLIC_STATES:
+                changes = {key: sign for key, sign in ((was, -1), (outcome, 1)) if key in CHANGE_OUTCOMES}
+                organisation_totals_apply(campaign_id=pledge.campaign_id, deltas={pledge.org_id: changes})
             pledge.outcome, pledge.outcome_at = outcome, now
             if pledge.status in PUBLIC_STATES:
                 # The badge on the wall's shared cards changes with the answer, even when

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import logging
 import random
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,10 +23,13 @@ from campaigns.models import Campaign, ModerationMode, Phase
 from changeday.lib.emailaddr import canonical_email
 from changeday.lib.mail import Links, render_email
 from changeday.lib.tokens import make_token
+from organisations.selectors import domain_listed, organisation_has_domain
+from organisations.services import organisation_totals_apply, organisation_totals_replace
 from outbox.kinds import EmailKindSpec, email_kind_register
 from outbox.models import OutboxEmail
 from outbox.services import outbox_hand_over, outbox_queue
 from pledges.models import (
+    CHANGE_OUTCOMES,
     PLEDGE_EMAIL_KINDS,
     PUBLIC_STATES,
     SECTOR_BITS,
@@ -41,9 +45,11 @@ from pledges.models import (
     TaggedSector,
     TotalShard,
     Transition,
+    Verified,
     all_total_keys,
     new_public_id,
     sector_mask_for,
+    sector_slugs_for,
     total_keys_for,
 )
 from pledges.screening import (
@@ -434,6 +440,27 @@ def _totals_delta(pledge: Pledge, sign: int) -> dict[str, int]:
     return dict.fromkeys(keys, sign)
 
 
+def organisation_counts(*, sector_mask: int, outcome: str) -> dict[str, int]:
+    """What one published pledge adds to its organisation's counters (OrganisationTotal)."""
+    counts = {"pledges": 1}
+    for slug in sector_slugs_for(sector_mask):
+        counts[slug.replace("-", "_")] = 1
+    if outcome in CHANGE_OUTCOMES:
+        counts[outcome] = 1
+    return counts
+
+
+def organisation_deltas(pledges: Sequence[Pledge], *, sign: int) -> dict[int, dict[str, int]]:
+    deltas: dict[int, dict[str, int]] = {}
+    for pledge in pledges:
+        if pledge.org_id is None:
+            continue
+        mine = deltas.setdefault(pledge.org_id, {})
+        for field, n in organisation_counts(sector_mask=pledge.sector_mask, outcome=pledge.outcome).items():
+            mine[field] = mine.get(field, 0) + sign * n
+    return deltas
+
+
 def _pledge_move(*, pledge: Pledge, to: str, now: datetime, **fields: object) -> None:
     """Move one pledge (see _pledges_move); the live counters move in the same transaction."""
     totals_apply(
@@ -458,12 +485,28 @@ def _pledges_move(*, pledges: Sequence[Pledge], to: str, now: datetime, **fields
         for pledge in pledges:
             for key in _totals_delta(pledge, sign):
                 deltas[key] = deltas.get(key, 0) + sign
+        organisation_totals_apply(
+            campaign_id=pledges[0].campaign_id, deltas=organisation_deltas(pledges, sign=sign)
+        )
     for pledge in pledges:
         pledge.status = to
         pledge.status_changed_at = now
         for name, value in fields.items():
             setattr(pledge, name, value)
     return deltas
+
+
+def pledge_verification(*, pledge: Pledge) -> str:
+    """What confirming from this address shows (Verified): staff of the chosen organisation
+    when the domain is one of its own, staff of a shared domain the campaign lists (nhs.net)
+    without naming anyone, or nothing. Read from the canonical address, so a look-alike
+    domain verifies nothing."""
+    domain = pledge.email_canonical.rpartition("@")[2]
+    if pledge.org_id is not None and organisation_has_domain(organisation_id=pledge.org_id, domain=domain):
+        return Verified.STAFF
+    if domain_listed(domain=domain, listed=re.split(r"[\s,]+", pledge.campaign.staff_domains)):
+        return Verified.SHARED_DOMAIN
+    return ""
 
 
 def pledge_confirm(*, pledge: Pledge, now: datetime | None = None) -> Pledge:
@@ -478,10 +521,18 @@ def pledge_confirm(*, pledge: Pledge, now: datetime | None = None) -> Pledge:
         pledge = Pledge.objects.select_for_update().select_related("campaign").get(pk=pledge.pk)
         if pledge.status != Status.UNCONFIRMED:
             return pledge
+        verified = pledge_verification(pledge=pledge)
         if pledge.campaign.moderation_mode == ModerationMode.PRE or pledge.flags:
-            _pledge_move(pledge=pledge, to=Status.PENDING, now=now, confirmed_at=now)
+            _pledge_move(pledge=pledge, to=Status.PENDING, now=now, confirmed_at=now, verified=verified)
         else:
-            _pledge_move(pledge=pledge, to=Status.PUBLISHED, now=now, confirmed_at=now, published_at=now)
+            _pledge_move(
+                pledge=pledge,
+                to=Status.PUBLISHED,
+                now=now,
+                confirmed_at=now,
+                published_at=now,
+                verified=verified,
+            )
     return pledge
 
 
@@ -513,6 +564,18 @@ def campaign_recompute_totals(*, campaign: Campaign) -> dict[str, tuple[int, int
         for sector_mask, region, kind, outcome, n in groups:
             for key in total_keys_for(sector_mask=sector_mask, region=region, kind=kind, outcome=outcome):
                 exact[key] = exact.get(key, 0) + n
+        by_organisation: dict[int, dict[str, int]] = {}
+        organisation_groups = (
+            Pledge.objects.filter(campaign=campaign, status__in=PUBLIC_STATES, org__isnull=False)
+            .values_list("org_id", "sector_mask", "outcome")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for org_id, sector_mask, outcome, n in organisation_groups:
+            counts = by_organisation.setdefault(org_id, {})
+            for field, one in organisation_counts(sector_mask=sector_mask, outcome=outcome).items():
+                counts[field] = counts.get(field, 0) + one * n
+        organisations_wrong = organisation_totals_replace(campaign_id=campaign.pk, exact=by_organisation)
         current: dict[str, int] = {}
         for row in rows:
             current[row.key] = current.get(row.key, 0) + row.value
@@ -530,6 +593,8 @@ def campaign_recompute_totals(*, campaign: Campaign) -> dict[str, tuple[int, int
                 )
     if drift:
         logger.warning("Repaired %d drifted counters of %s: %s", len(drift), campaign.slug, drift)
+    if organisations_wrong:
+        logger.warning("Repaired the counters of %d organisations in %s", organisations_wrong, campaign.slug)
     return drift
 
 

@@ -29,11 +29,13 @@ LAYERS: dict[str, int] = {
     # campaigns' accounts (password resets) included, so it sits below them all.
     "outbox": 1,
     "campaigns": 2,
-    "pledges": 3,
-    "moderation": 4,
-    "reminders": 4,
-    "pages": 5,  # pages that show several apps together, seed_demo
-    "changeday": 6,  # wiring: settings, urls, the Celery app, the API instance
+    # The directory of organisations and their counters per campaign; pledges point at it.
+    "organisations": 3,
+    "pledges": 4,
+    "moderation": 5,
+    "reminders": 5,
+    "pages": 6,  # pages that show several apps together, seed_demo
+    "changeday": 7,  # wiring: settings, urls, the Celery app, the API instance
 }
 
 # A layer's code is its directory, minus these and any other layer's directory
