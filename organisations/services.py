@@ -7,7 +7,7 @@ import io
 import random
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -471,15 +471,69 @@ def _import_rows(rows: list[_Row]) -> ImportResult:
     return ImportResult(created=created, updated=updated, unchanged=unchanged)
 
 
-def _free_slug(row: _Row, taken: set[str]) -> str:
-    """A slug no organisation has and no earlier row of this file took (`taken` holds both)."""
+def _free_slug(row: _Row, taken: set[str] | None = None) -> str:
+    """A slug no organisation has and no earlier row of this file took (`taken` holds both;
+    None: ask the directory)."""
     max_length = Organisation._meta.get_field("slug").max_length
     base = (
         slugify(str(row.values["name"]))[: max_length - 8].strip("-") or slugify(row.code) or "organisation"
     )
+    if taken is None:
+        taken = set(Organisation.objects.filter(slug__startswith=base).values_list("slug", flat=True))
     slug, n = base, 1
     while slug in taken:
         n += 1
         slug = f"{base}-{n}"
     taken.add(slug)
     return slug
+
+
+class OrganisationInvalid(ValueError):
+    """What an organiser typed cannot make a directory entry; the message says why."""
+
+
+def organisation_create(
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    region: str,
+    postcode: str = "",
+    headcount: int | None = None,
+    domains: Sequence[str] = (),
+) -> Organisation:
+    """One new directory entry, checked as an import row is (organisations_import); the
+    caller's transaction, if any, holds it. Raises OrganisationInvalid with a sentence."""
+    cells = {
+        "code": code,
+        "name": name,
+        "kind": kind,
+        "region": region,
+        "postcode": postcode,
+        "domains": " ".join(domains),
+        "headcount": "" if headcount is None else str(headcount),
+    }
+    try:
+        row = _parse_row(0, cells, _shared_domains())
+    except _BadRow as error:
+        raise OrganisationInvalid(str(error)) from error
+    taken = Organisation.objects.filter(code=row.code).first()
+    if taken is not None:
+        raise OrganisationInvalid(f"Code {row.code} is already {taken.name}'s.")
+    if row.domains:
+        owned = (
+            OrganisationDomain.objects.filter(domain__in=row.domains).select_related("organisation").first()
+        )
+        if owned is not None:
+            raise OrganisationInvalid(f"Domain {owned.domain} belongs to {owned.organisation.name}.")
+    try:
+        with transaction.atomic():
+            organisation = Organisation.objects.create(code=row.code, slug=_free_slug(row), **row.values)
+            OrganisationDomain.objects.bulk_create(
+                [OrganisationDomain(organisation=organisation, domain=domain) for domain in row.domains or []]
+            )
+    except IntegrityError as error:
+        raise OrganisationInvalid(
+            "The directory changed meanwhile (a code, page address or domain); try again."
+        ) from error
+    return organisation
