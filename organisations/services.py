@@ -15,7 +15,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils.text import slugify
 
-from campaigns.models import Campaign, Region
+from campaigns.models import Region
 from changeday.lib.emailaddr import canonical_domain
 from organisations.models import (
     ORGANISATION_TOTAL_SHARDS,
@@ -24,6 +24,7 @@ from organisations.models import (
     OrganisationKind,
     OrganisationTotal,
 )
+from organisations.selectors import SHARED_DOMAINS, shared_domains
 
 # The counted fields of OrganisationTotal, as pledges.services computes their deltas.
 TOTAL_FIELDS = ("pledges", "nhs", "social_care", "housing", "patient_carer", "done", "started")
@@ -95,19 +96,6 @@ _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})$")
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9./-]{0,31}$")
 _HEADCOUNT = re.compile(r"^(\d+|\d{1,3}(,\d{3})+)$")
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-# Domains a great many unrelated people share: listing one would make everyone using it
-# "verified staff" of one organisation (a listed domain covers its subdomains too). A
-# campaign's shared staff domains (nhs.net) are refused by the same rule.
-SHARED_DOMAINS = frozenset(
-    {
-        "uk", "co.uk", "org.uk", "ac.uk", "gov.uk", "nhs.uk", "ltd.uk", "plc.uk", "me.uk", "net.uk",
-        "sch.uk", "police.uk", "mod.uk", "nhs.net", "scot", "gov.scot", "wales", "cymru", "gov.wales",
-        "com", "org", "net", "info", "gmail.com", "googlemail.com", "hotmail.com", "hotmail.co.uk",
-        "outlook.com", "live.com", "live.co.uk", "msn.com", "yahoo.com", "yahoo.co.uk", "icloud.com",
-        "me.com", "aol.com", "aol.co.uk", "btinternet.com", "sky.com", "virginmedia.com", "talktalk.net",
-        "protonmail.com", "proton.me", "mail.com", "gmx.com", "gmx.co.uk",
-    }
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -178,16 +166,6 @@ def domain_normalise(raw: str, *, shared: frozenset[str] | set[str] = SHARED_DOM
             "as staff of one (a campaign lists shared domains such as nhs.net instead)."
         )
     return domain
-
-
-def _shared_domains() -> frozenset[str]:
-    listed = {
-        entry.strip().lower().strip(".")
-        for text in Campaign.objects.exclude(staff_domains="").values_list("staff_domains", flat=True)
-        for entry in re.split(r"[\s,]+", text)
-        if entry.strip()
-    }
-    return SHARED_DOMAINS | listed
 
 
 def _headcount(raw: str) -> int | None:
@@ -269,7 +247,7 @@ def _read_rows(text: str, problems: list[ImportProblem]) -> list[_Row]:
             )
         )
         return []
-    shared = _shared_domains()
+    shared = shared_domains()
     rows: list[_Row] = []
     first_line = {}
     line = reader.line_num + 1
@@ -514,7 +492,7 @@ def organisation_create(
         "headcount": "" if headcount is None else str(headcount),
     }
     try:
-        row = _parse_row(0, cells, _shared_domains())
+        row = _parse_row(0, cells, shared_domains())
     except _BadRow as error:
         raise OrganisationInvalid(str(error)) from error
     taken = Organisation.objects.filter(code=row.code).first()
