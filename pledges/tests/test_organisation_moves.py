@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.db.models import Sum
 
 from campaigns.models import Campaign
@@ -284,3 +286,51 @@ def test_correcting_one_pledges_organisation_moves_its_counters(
     pledge_organisation_set(pledge=pledge, organisation=elm)
     assert counters(campaign) == {elm.pk: {**dict.fromkeys(TOTAL_FIELDS, 0), "pledges": 1, "nhs": 1}}
     assert_exact(campaign, caplog)
+
+
+@pytest.mark.postgres_only("concurrent writers: SQLite serialises them")
+@pytest.mark.django_db(transaction=True)
+def test_a_merge_during_a_burst_of_confirmations_leaves_the_counters_exact(campaign: Campaign) -> None:
+    keep = directory_entry("RXA", "Riverside Homes")
+    dup = directory_entry("RXB", "Riverside Homes Ltd")
+    pledges = []
+    for n in range(80):
+        pledge = create_pledge(campaign, n, confirm=False, sectors=["housing"] if n % 2 else ["nhs"])
+        pledge_organisation_set(pledge=pledge, organisation=dup)
+        pledges.append(pledge)
+    for pledge in pledges[:20]:
+        pledge_confirm(pledge=pledge)
+    errors: list[BaseException] = []
+    started = threading.Event()
+
+    def confirm(chunk: list[Pledge]) -> None:
+        try:
+            started.set()
+            for pledge in chunk:
+                pledge_confirm(pledge=pledge)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def merge() -> None:
+        try:
+            started.wait(5)
+            organisations_merge(keep=keep, others=[dup])
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=confirm, args=(pledges[20 + i :: 4],)) for i in range(4)]
+    threads.append(threading.Thread(target=merge))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert not Organisation.objects.filter(pk=dup.pk).exists()
+    assert Pledge.objects.filter(org=keep, status=Status.PUBLISHED).count() == 80
+    assert counters(campaign) == fresh_count(campaign)
+    assert counters(campaign)[keep.pk]["pledges"] == 80
