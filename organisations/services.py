@@ -7,9 +7,9 @@ import io
 import random
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, TypeVar
 
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
@@ -25,6 +25,8 @@ from organisations.models import (
     OrganisationTotal,
 )
 from organisations.selectors import SHARED_DOMAINS, shared_domains
+
+T = TypeVar("T")
 
 # The counted fields of OrganisationTotal, as pledges.services computes their deltas.
 TOTAL_FIELDS = ("pledges", "nhs", "social_care", "housing", "patient_carer", "done", "started")
@@ -346,6 +348,15 @@ def organisations_import(*, csv_file: str | bytes | IO[str] | IO[bytes]) -> Impo
         )
 
 
+# Values per IN (...) list: SQLite allows a limited number of parameters in one statement.
+IN_BATCH = 2000
+
+
+def _batches(values: list[T]) -> Iterator[list[T]]:
+    for start in range(0, len(values), IN_BATCH):
+        yield values[start : start + IN_BATCH]
+
+
 def _domain_problems(rows: list[_Row]) -> list[ImportProblem]:
     """A domain named by two rows, or kept by an organisation the file does not rewrite."""
     problems: list[ImportProblem] = []
@@ -361,11 +372,13 @@ def _domain_problems(rows: list[_Row]) -> list[ImportProblem]:
                 listed_on[domain] = row
     # Who keeps a domain afterwards: the row that lists it, unless its present owner
     # stays as it is (not in the file, or in it without a domains column).
-    owners = dict(
-        OrganisationDomain.objects.filter(domain__in=list(listed_on)).values_list(
+    owners = {
+        domain: code
+        for batch in _batches(list(listed_on))
+        for domain, code in OrganisationDomain.objects.filter(domain__in=batch).values_list(
             "domain", "organisation__code"
         )
-    )
+    }
     for domain, row in listed_on.items():
         owner = owners.get(domain, row.code)
         if owner != row.code and owner not in rewritten:
@@ -378,9 +391,8 @@ def _domain_problems(rows: list[_Row]) -> list[ImportProblem]:
 def _import_rows(rows: list[_Row]) -> ImportResult:
     existing = {
         organisation.code: organisation
-        for organisation in Organisation.objects.select_for_update().filter(
-            code__in=[row.code for row in rows]
-        )
+        for batch in _batches([row.code for row in rows])
+        for organisation in Organisation.objects.select_for_update().filter(code__in=batch)
     }
     created = updated = unchanged = 0
     taken_slugs = (
@@ -407,17 +419,17 @@ def _import_rows(rows: list[_Row]) -> ImportResult:
         **existing,
         **{
             organisation.code: organisation
-            for organisation in Organisation.objects.filter(
-                code__in=[organisation.code for organisation in new]
-            )
+            for batch in _batches([organisation.code for organisation in new])
+            for organisation in Organisation.objects.filter(code__in=batch)
         },
     }
 
     current: dict[int, set[str]] = {}
-    for organisation_id, domain in OrganisationDomain.objects.filter(
-        organisation_id__in=[organisation.pk for organisation in by_code.values()]
-    ).values_list("organisation_id", "domain"):
-        current.setdefault(organisation_id, set()).add(domain)
+    for batch in _batches([organisation.pk for organisation in by_code.values()]):
+        for organisation_id, domain in OrganisationDomain.objects.filter(
+            organisation_id__in=batch
+        ).values_list("organisation_id", "domain"):
+            current.setdefault(organisation_id, set()).add(domain)
     # Everyone's releases first, so a domain moving between two rows never meets itself.
     domains_changed: set[int] = set()
     for row in rows:
