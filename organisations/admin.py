@@ -17,6 +17,7 @@ from organisations.models import Organisation, OrganisationCampaign, Organisatio
 from organisations.selectors import shared_domains
 from organisations.services import (
     IMPORT_COLUMNS,
+    code_normalise,
     domain_normalise,
     organisations_import,
     postcode_normalise,
@@ -60,7 +61,10 @@ class OrganisationForm(forms.ModelForm):
         fields = ["code", "name", "slug", "kind", "region", "postcode", "headcount"]
 
     def clean_code(self) -> str:
-        return "".join(self.cleaned_data["code"].split()).upper()
+        try:
+            return code_normalise(self.cleaned_data["code"])
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from error
 
     def clean_name(self) -> str:
         return " ".join(self.cleaned_data["name"].split())

@@ -144,6 +144,18 @@ def _choice(raw: str, choices: type[models.TextChoices], what: str) -> str:
     raise _BadRow(f"{what} '{raw}' is not one we know; use one of: {known}.")
 
 
+def code_normalise(raw: str) -> str:
+    """' rx1 ' → 'RX1'. Raises ValueError with a sentence for an empty or strange code."""
+    code = "".join(raw.split()).upper()
+    if not code:
+        raise ValueError("The code is empty; every organisation needs its own code.")
+    if not _CODE.match(code):
+        raise ValueError(
+            f"Code '{raw.strip()}' may hold only letters, digits, '.', '/' and '-', at most 32 of them."
+        )
+    return code
+
+
 def postcode_normalise(raw: str) -> str:
     """'ls1 4ap' → 'LS1 4AP'; '' stays ''. Raises ValueError on anything not shaped like one."""
     compact = "".join(raw.split()).upper()
@@ -185,14 +197,10 @@ def _headcount(raw: str) -> int | None:
 
 
 def _parse_row(line: int, cells: dict[str, str], shared: frozenset[str]) -> _Row:
-    code = "".join(cells["code"].split()).upper()
-    if not code:
-        raise _BadRow("The code is empty; every organisation needs its own code.")
-    if not _CODE.match(code):
-        raise _BadRow(
-            f"Code '{cells['code'].strip()}' may hold only letters, digits, '.', '/' and '-', "
-            "at most 32 of them."
-        )
+    try:
+        code = code_normalise(cells["code"])
+    except ValueError as error:
+        raise _BadRow(str(error)) from error
     name = " ".join(cells["name"].split())
     if not name:
         raise _BadRow("The name is empty.")

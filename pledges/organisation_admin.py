@@ -127,7 +127,7 @@ class MapForm(forms.Form):
     code = forms.CharField(max_length=32, label="Code of the organisation in the directory")
 
     def clean_code(self) -> Organisation:
-        code = "".join(self.cleaned_data["code"].split()).upper()
+        code = "".join(self.cleaned_data["code"].split()).upper()  # as code_normalise stores it
         organisation = Organisation.objects.filter(code=code).first()
         if organisation is None:
             raise forms.ValidationError(f"No organisation in the directory has the code {code}.")
