@@ -90,6 +90,13 @@ def test_an_organiser_edits_an_organisation_with_its_domains_and_campaign_page(
     assert refused.status_code == 200
     assert "shared by many organisations" in refused.content.decode()
     assert not OrganisationDomain.objects.exists()
+    form.update({"domains-TOTAL_FORMS": "0", "code": "<b>RXA</b>"})
+    bad_code = client.post(url, form)
+    assert bad_code.status_code == 200
+    assert "may hold only letters, digits" in bad_code.content.decode()
+    assert "&lt;b&gt;RXA&lt;/b&gt;" in bad_code.content.decode()
+    oak.refresh_from_db()
+    assert oak.code == "RXA"
 
 
 def test_an_organiser_imports_a_file_from_the_admin(organiser: Any) -> None:
@@ -138,6 +145,19 @@ def test_a_stranger_and_a_visitor_cannot_reach_the_directory_or_its_import(
         assert response.status_code in (302, 403)
     assert Client().get(IMPORT).status_code == 302
     assert not Organisation.objects.exists()
+    # Nor merge: the action is the organisers'.
+    keep, dup = entry("RXA", "Oak Trust"), entry("RXB", "Oak Trust Ltd")
+    for user in (stranger, staff_only):
+        client_for(user).post(
+            CHANGELIST,
+            {
+                "action": "merge_into",
+                "_selected_action": [str(keep.pk), str(dup.pk)],
+                "confirm": "yes",
+                "keep": keep.pk,
+            },
+        )
+    assert Organisation.objects.count() == 2
 
 
 def test_markup_in_an_organisations_name_is_shown_as_text(organiser: Any) -> None:

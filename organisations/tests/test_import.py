@@ -230,3 +230,21 @@ def test_the_command_imports_a_file_and_refuses_a_bad_one(tmp_path: Path) -> Non
     assert not Organisation.objects.filter(code="X2").exists()
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_organisations", str(tmp_path / "missing.csv"))
+
+
+@pytest.mark.django_db
+def test_an_import_makes_as_many_queries_for_a_hundred_rows_as_for_ten() -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(prefix: str, rows: int) -> int:
+        text = HEADER + "".join(
+            f"{prefix}{n},{prefix} Care {n},care-provider,london,E1 6AN,{prefix.lower()}{n}.org.uk,{n + 1}\n"
+            for n in range(rows)
+        )
+        with CaptureQueriesContext(connection) as captured:
+            assert organisations_import(csv_file=text).created == rows
+        return len(captured)
+
+    # (Past a hundred, SQLite's limit on parameters splits the inserts into more batches.)
+    assert queries("A", 10) == queries("B", 100)
