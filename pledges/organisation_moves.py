@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, QuerySet
 from django.utils import timezone
 
@@ -42,12 +42,15 @@ class PledgesMoved:
     campaigns: frozenset[int]
 
 
-def _pledges_repoint(*, pledges: QuerySet[Pledge], organisation: Organisation) -> PledgesMoved:
+def _pledges_repoint(
+    *, pledges: QuerySet[Pledge], organisation: Organisation, leaving: frozenset[int] = frozenset()
+) -> PledgesMoved:
     """Point these pledges at `organisation` and move the counters they count in.
 
     The pledges are locked first: one whose status is moving meanwhile (a confirmation, a
     moderation decision, an answer) finishes and commits its own counter move before we
-    read it, and any move after ours finds the pledge at its new organisation."""
+    read it, and any move after ours finds the pledge at its new organisation. The
+    counters of organisations `leaving` (about to be deleted) are left as they are."""
     rows = list(
         pledges.select_for_update()
         .order_by("pk")
@@ -74,7 +77,7 @@ def _pledges_repoint(*, pledges: QuerySet[Pledge], organisation: Organisation) -
             public_campaigns.add(campaign_id)
             campaign_deltas = deltas.setdefault(campaign_id, {})
             for field, n in organisation_counts(sector_mask=sector_mask, outcome=outcome).items():
-                if org_id is not None:
+                if org_id is not None and org_id not in leaving:
                     old = campaign_deltas.setdefault(org_id, {})
                     old[field] = old.get(field, 0) - n
                 new = campaign_deltas.setdefault(organisation.pk, {})
@@ -118,32 +121,42 @@ def organisations_merge(*, keep: Organisation, others: Iterable[Organisation]) -
     other_ids = sorted({organisation.pk for organisation in others} - {keep.pk})
     if not other_ids:
         raise OrganisationMoveRefused(f"Choose at least one other organisation to merge into {keep.name}.")
-    with transaction.atomic():
-        # Locked before the pledges: a pledge made for one of them now waits for the merge.
-        found = list(
-            Organisation.objects.select_for_update().filter(pk__in=[keep.pk, *other_ids]).order_by("pk")
+    try:
+        with transaction.atomic():
+            moved = _organisations_merge(keep=keep, other_ids=other_ids)
+    except (ProtectedError, IntegrityError) as error:
+        # A pledge was made for one of them while merging (PostgreSQL checks the foreign
+        # key when the merge commits): nothing was merged.
+        raise OrganisationMoveRefused(
+            "The directory changed while merging (a pledge arrived for one of them); nothing was merged. "
+            "Try again."
+        ) from error
+    return moved
+
+
+def _organisations_merge(*, keep: Organisation, other_ids: list[int]) -> PledgesMoved:
+    # Two merges of the same organisations queue here. NO KEY: a pledge or counter row
+    # being made for one of them meanwhile (which locks it FOR KEY SHARE, holding its
+    # pledge's lock) must not wait for us while we wait for its pledge.
+    found = Organisation.objects.select_for_update(no_key=True).filter(pk__in=[keep.pk, *other_ids])
+    if len(found.order_by("pk")) != len(other_ids) + 1:
+        raise OrganisationMoveRefused(
+            "One of those organisations has been deleted meanwhile; nothing was merged."
         )
-        if len(found) != len(other_ids) + 1:
-            raise OrganisationMoveRefused(
-                "One of those organisations has been deleted meanwhile; nothing was merged."
-            )
-        OrganisationDomain.objects.filter(organisation_id__in=other_ids).update(organisation=keep)
-        moved = _pledges_repoint(pledges=Pledge.objects.filter(org_id__in=other_ids), organisation=keep)
-        OrganisationSuggestion.objects.filter(organisation_id__in=other_ids).update(organisation=keep)
-        has_page = set(
-            OrganisationCampaign.objects.filter(organisation=keep).values_list("campaign_id", flat=True)
-        )
-        for page in OrganisationCampaign.objects.filter(organisation_id__in=other_ids).order_by("pk"):
-            if page.campaign_id not in has_page:
-                has_page.add(page.campaign_id)
-                OrganisationCampaign.objects.filter(pk=page.pk).update(organisation=keep)
-        try:
-            # Their counter rows and remaining page settings go with them.
-            Organisation.objects.filter(pk__in=other_ids).delete()
-        except ProtectedError as error:
-            raise OrganisationMoveRefused(
-                "A pledge for one of them arrived while merging; nothing was merged. Try again."
-            ) from error
+    OrganisationDomain.objects.filter(organisation_id__in=other_ids).update(organisation=keep)
+    moved = _pledges_repoint(
+        pledges=Pledge.objects.filter(org_id__in=other_ids), organisation=keep, leaving=frozenset(other_ids)
+    )
+    OrganisationSuggestion.objects.filter(organisation_id__in=other_ids).update(organisation=keep)
+    has_page = set(
+        OrganisationCampaign.objects.filter(organisation=keep).values_list("campaign_id", flat=True)
+    )
+    for page in OrganisationCampaign.objects.filter(organisation_id__in=other_ids).order_by("pk"):
+        if page.campaign_id not in has_page:
+            has_page.add(page.campaign_id)
+            OrganisationCampaign.objects.filter(pk=page.pk).update(organisation=keep)
+    # Their counter rows and remaining page settings go with them.
+    Organisation.objects.filter(pk__in=other_ids).delete()
     return moved
 
 
@@ -199,7 +212,7 @@ def suggestion_map(*, suggestion: OrganisationSuggestion, organisation: Organisa
     """The typed name is an organisation the directory holds: its pledges count for that one."""
     with transaction.atomic():
         locked = _suggestion_locked(suggestion)
-        if not Organisation.objects.select_for_update().filter(pk=organisation.pk).exists():
+        if not Organisation.objects.select_for_update(no_key=True).filter(pk=organisation.pk).exists():
             raise OrganisationMoveRefused(f"{organisation.name} has been deleted meanwhile.")
         moved = _pledges_repoint(pledges=_suggestion_pledges(locked), organisation=organisation)
         OrganisationSuggestion.objects.filter(pk=locked.pk).update(
