@@ -161,7 +161,8 @@ def _organisations_merge(*, keep: Organisation, other_ids: list[int]) -> Pledges
 
 
 def _suggestion_locked(suggestion: OrganisationSuggestion) -> OrganisationSuggestion:
-    locked = OrganisationSuggestion.objects.select_for_update().filter(pk=suggestion.pk).first()
+    # NO KEY: a pledger naming it meanwhile (a pledge row pointing at it) need not wait for us.
+    locked = OrganisationSuggestion.objects.select_for_update(no_key=True).filter(pk=suggestion.pk).first()
     if locked is None:
         raise OrganisationMoveRefused("That suggestion no longer exists.")
     if locked.status != SuggestionStatus.OPEN:
