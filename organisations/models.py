@@ -96,12 +96,30 @@ class SuggestionStatus(models.TextChoices):
     MAPPED = "mapped", "Mapped to an organisation in the directory"
 
 
+# Company suffixes people add or leave off; "Riverside Homes Ltd." is "Riverside Homes".
+_NAME_SUFFIXES = (" limited", " ltd")
+
+
+def suggestion_name_key(name: str) -> str:
+    """The form typed names are matched in (OrganisationSuggestion.name_key): case folded,
+    whitespace collapsed, trailing dots and commas dropped, then one trailing "Ltd" or
+    "Limited". Nothing cleverer (no "NHS trust", "plc" or "&"/"and"): an organiser can
+    predict what merges, and maps the rest."""
+    key = " ".join(name.casefold().split()).rstrip(" .,")
+    for suffix in _NAME_SUFFIXES:
+        if key.endswith(suffix) and len(key) > len(suffix):
+            key = key[: -len(suffix)].rstrip(" .,")
+            break
+    return key[:200]
+
+
 class OrganisationSuggestion(models.Model):
     """A name typed on the form that the directory does not hold. Pledges naming it
     keep it until an organiser accepts it (creating the organisation) or maps it to
     one in the directory; either way the pledges then count for that organisation."""
 
-    # " ".join(name.casefold().split()): "Riverside Homes" and "riverside  homes" are one suggestion.
+    # suggestion_name_key(name): "Riverside Homes", "riverside  homes" and "Riverside Homes Ltd."
+    # are one suggestion.
     name_key = models.CharField(max_length=200, unique=True)
     name = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=SuggestionStatus.choices, default=SuggestionStatus.OPEN)

@@ -3,6 +3,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+# The directory's admin actions that move pledges (merging, suggestions): registered on
+# import, here, so that organisations imports nothing from pledges.
+from pledges import organisation_admin  # noqa: F401
 from pledges.models import Pledge, TaggedSector
 
 

@@ -5,18 +5,22 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, ModerationMode
 from campaigns.services import campaign_create, organiser_group_ensure
+from organisations.models import Organisation, OrganisationKind
+from organisations.services import organisations_import
 from pledges.models import Kind, Region
+from pledges.organisation_moves import pledge_organisation_set
 from pledges.services import campaign_recompute_totals, pledge_confirm, pledge_create
 from reminders.models import Anchor, Audience, Reminder
 from reminders.services import reminder_schedule_default, reminder_signup_confirm, reminder_signup_create
@@ -118,6 +122,22 @@ DEMO_PLEDGES: list[tuple[str, str, str, str, list[str]]] = [
 ]
 # Demo pledges made on behalf of a team or organisation rather than a person.
 ORGANISATIONS = {"Ward 12 team", "Leeds Housing"}
+# The sample directory (organisations/data/organisations.csv, a few hundred invented
+# organisations), and which kind of employer a demo pledger's role points at in it.
+SAMPLE_DIRECTORY = Path(settings.BASE_DIR) / "organisations" / "data" / "organisations.csv"
+EMPLOYER_KINDS = {
+    "Staff nurse": OrganisationKind.NHS_TRUST,
+    "Junior doctor": OrganisationKind.NHS_TRUST,
+    "Ward manager": OrganisationKind.NHS_TRUST,
+    "Consultant": OrganisationKind.NHS_TRUST,
+    "Care worker": OrganisationKind.CARE_PROVIDER,
+    "Housing officer": OrganisationKind.HOUSING_ASSOCIATION,
+    "Housing support worker": OrganisationKind.HOUSING_ASSOCIATION,
+    "Team leader": OrganisationKind.HOUSING_ASSOCIATION,
+    "Social worker": OrganisationKind.COUNCIL,
+    "Practice manager": OrganisationKind.GP_PRACTICE,
+    "Receptionist": OrganisationKind.GP_PRACTICE,
+}
 
 
 class Command(BaseCommand):
@@ -132,6 +152,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self._directory()
         campaign = Campaign.objects.filter(slug=DEMO_SLUG).first()
         if campaign is None:
             campaign = self._make_campaign()
@@ -167,13 +188,14 @@ class Command(BaseCommand):
         with transaction.atomic():
             for n, (text, name, role, region, sectors) in enumerate(DEMO_PLEDGES):
                 assert region in regions
+                employer = self._employer(role, region)
                 result = pledge_create(
                     campaign=campaign,
                     text=text,
                     display_name=name,
                     is_anonymous=not name,
                     role=role,
-                    organisation="",
+                    organisation=employer.name if employer else "",
                     region=region,
                     kind=Kind.ORGANISATIONAL if name in ORGANISATIONS else Kind.PERSONAL,
                     sectors=sectors,
@@ -184,9 +206,27 @@ class Command(BaseCommand):
                     # Demo addresses cannot receive mail; the pledges are confirmed here.
                     send_confirmation=False,
                 )
+                if employer is not None:
+                    pledge_organisation_set(pledge=result.pledge, organisation=employer)
                 pledge_confirm(pledge=result.pledge)
         self._reminders(campaign, now)
         return campaign
+
+    def _directory(self) -> None:
+        """The sample directory, once: an organiser's later edits are left alone."""
+        if Organisation.objects.exists():
+            return
+        result = organisations_import(csv_file=SAMPLE_DIRECTORY.read_bytes())
+        if not result.ok:
+            raise CommandError(f"The sample directory does not import: {result.problems[0]}")
+        self.stdout.write(f"Loaded the sample directory: {result.created} organisations.")
+
+    def _employer(self, role: str, region: str) -> Organisation | None:
+        """A directory entry of the kind the role works for, in the pledge's region."""
+        kind = EMPLOYER_KINDS.get(role)
+        if kind is None:
+            return None
+        return Organisation.objects.filter(kind=kind, region=region).order_by("code").first()
 
     def _reminders(self, campaign: Campaign, now: datetime) -> None:
         reminder_schedule_default(campaign=campaign, now=now)
