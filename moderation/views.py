@@ -269,6 +269,11 @@ def _queue_view(data: QueryDict) -> tuple[QueueView, QueueFilterForm]:
 def _render_queue(
     request: HttpRequest, view: QueueView, *, errors: list[str], status: int = 200
 ) -> HttpResponse:
+    # Taken before the queue is read, so what arrives while it is read is told (perhaps
+    # twice) rather than never. No earlier: at Change Day's pace most pages would open
+    # with a "new" pledge already on them. A move whose transaction began before this
+    # and committed after the read is missed until the next load (a few milliseconds).
+    since = timezone.now()
     cards: list[Card] = []
     story_cards: list[StoryCard] = []
     if view.campaign is None:
@@ -294,7 +299,7 @@ def _render_queue(
     ]
     context = {
         "view": view,
-        "news_url": _news_url(view, since=timezone.now()),
+        "news_url": _news_url(view, since=since),
         "news_seconds": NEWS_EVERY_SECONDS,
         "filters": filters,
         "cards": cards,
