@@ -119,6 +119,29 @@ def test_the_news_counts_what_came_in_since_the_queue_was_opened(
     assert "1 new pledge waiting." in news_line(organiser_client, housing)
 
 
+def test_the_news_filtered_by_a_screening_flag_counts_only_what_carries_it(
+    organiser_client: Client, pre_campaign: Any
+) -> None:
+    url = news_url(organiser_client, f"campaign={pre_campaign.slug}&flag=link")
+    create_pledge(pre_campaign, 1)
+    create_pledge(pre_campaign, 2, text=FLAGGED_TEXT)
+    # Flagged, then published by an organiser and hidden after reports: its reports count too.
+    flagged = create_pledge(pre_campaign, 3, text=FLAGGED_TEXT + " and after")
+    hide_by_reports(flagged, n=pre_campaign.report_threshold)
+    hide_by_reports(create_pledge(pre_campaign, 4), n=pre_campaign.report_threshold)
+
+    line = news_line(organiser_client, url)
+
+    assert line.endswith(
+        ": 1 new pledge flagged by screening, 1 pledge newly hidden, "
+        f"{pre_campaign.report_threshold} new reports. Show them"
+    )
+    assert (
+        f'href="/moderation/?campaign={pre_campaign.slug}&amp;flag=link"'
+        in organiser_client.get(url).content.decode()
+    )
+
+
 def test_an_organisers_own_decisions_are_not_news_but_a_colleagues_are(
     organiser_client: Client, organiser: Any, second_organiser: Any, pre_campaign: Any
 ) -> None:
