@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Layout
 from django import forms
+from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.selectors import SLUG_RE
@@ -19,6 +21,10 @@ from pledges.screening import FlagReason
 ACTION_CHOICE_ERROR = "Choose publish, reject, hide or restore."
 STALE_SELECTION = "That selection is out of date. Reload the queue and try again."
 CAMPAIGN_CHOICE_ERROR = "That campaign does not exist. Choose one from the list."
+NEWS_SINCE_ERROR = "This page is too old to say what is new. Reload the queue."
+# The news is what came since the queue was opened: a page left open longer has
+# nothing useful to say, and a reload gives the queue as it is.
+NEWS_HORIZON = timedelta(days=1)
 
 
 class CampaignSlugField(forms.ModelChoiceField):
@@ -33,14 +39,19 @@ class CampaignSlugField(forms.ModelChoiceField):
         return super().to_python(value)
 
 
-class QueueFilterForm(forms.Form):
-    campaign = CampaignSlugField(
+def campaign_choice() -> CampaignSlugField:
+    """A campaign by its slug; none given means the current campaign (the view decides)."""
+    return CampaignSlugField(
         queryset=Campaign.objects.order_by("-opens_at"),
         to_field_name="slug",
         required=False,
         empty_label=None,
         error_messages={"invalid_choice": CAMPAIGN_CHOICE_ERROR},
     )
+
+
+class QueueFilterForm(forms.Form):
+    campaign = campaign_choice()
     subject = forms.ChoiceField(
         choices=[("", "Pledges and stories"), (Subject.PLEDGE, "Pledges"), (Subject.STORY, "Stories")],
         required=False,
@@ -66,6 +77,24 @@ class QueueFilterForm(forms.Form):
         label="Screening flag",
         error_messages={"invalid_choice": "Choose a screening flag from the list."},
     )
+
+
+class QueueNewsForm(QueueFilterForm):
+    """The queue's filters and when the page was opened, as the page asks for its news."""
+
+    since = forms.DateTimeField(error_messages={"required": NEWS_SINCE_ERROR, "invalid": NEWS_SINCE_ERROR})
+
+    def clean_since(self) -> datetime:
+        since: datetime = self.cleaned_data["since"]
+        now = timezone.now()
+        # A little ahead is allowed: the page's clock is the server's, but not to the microsecond.
+        if not now - NEWS_HORIZON <= since <= now + timedelta(minutes=1):
+            raise forms.ValidationError(NEWS_SINCE_ERROR)
+        return since
+
+
+class DashboardForm(forms.Form):
+    campaign = campaign_choice()
 
 
 class DecisionForm(forms.Form):

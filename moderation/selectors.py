@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, CharField, Count, F, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value, When
 
 from campaigns.models import Campaign
 from moderation.models import ModerationEvent, Report, Subject
@@ -46,18 +47,23 @@ class ModerationCounts:
 
 
 def _moderation_filter(
-    queryset: QuerySet[Any], *, sector: str, flag: str, sector_field: str = "sector_mask"
+    queryset: QuerySet[Any],
+    *,
+    sector: str,
+    flag: str,
+    sector_field: str = "sector_mask",
+    flags_field: str = "flags",
 ) -> QuerySet[Any]:
     if sector:
         queryset = queryset.filter(**{f"{sector_field}__in": masks_with(SECTOR_BITS[sector])})
     if flag:
         if connection.vendor == "postgresql":
             # jsonb containment: ["reason"] is inside flags.
-            queryset = queryset.filter(flags__contains=[flag])
+            queryset = queryset.filter(**{f"{flags_field}__contains": [flag]})
         else:
             # SQLite's JSONField has no contains lookup; match the quoted reason
             # in the JSON text instead (reasons are slugs, so no escaping issue).
-            queryset = queryset.filter(flags__icontains=f'"{flag}"')
+            queryset = queryset.filter(**{f"{flags_field}__icontains": f'"{flag}"'})
     return queryset
 
 
@@ -125,6 +131,89 @@ def moderation_counts(*, campaign: Campaign, sector: str = "", flag: str = "") -
     return ModerationCounts(
         hidden=row["hidden"], flagged=row["flagged"], waiting=row["waiting"], stories=stories.count()
     )
+
+
+@dataclass(frozen=True)
+class QueueNews:
+    """What came into the queue since an organiser opened it (moderation_news)."""
+
+    waiting: int = 0
+    flagged: int = 0
+    hidden: int = 0
+    reports: int = 0
+    stories: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.waiting + self.flagged + self.hidden + self.reports + self.stories
+
+
+def _not_moved_by(viewer_id: int, *, subject: str, pledge: str, since: datetime) -> Exists:
+    """The item's latest move was this organiser's own decision since they opened the page
+    (they hid a pledge, and it stays in the queue): that is no news to them."""
+    return Exists(
+        ModerationEvent.objects.filter(
+            subject=subject,
+            pledge_id=OuterRef(pledge),
+            actor_id=viewer_id,
+            to_status=OuterRef("status"),
+            created_at__gt=since,
+        )
+    )
+
+
+def moderation_news(
+    *,
+    campaign: Campaign,
+    since: datetime,
+    viewer_id: int,
+    sector: str = "",
+    flag: str = "",
+    subject: str = "",
+) -> QueueNews:
+    """Pledges and stories that came into the queue after `since` (by the time their
+    status last changed), and reports made since on pledges in the queue, within the
+    queue's filters. At most three aggregates, each reading the queue's partial
+    indexes (pending and hidden only), however many pledges the campaign has."""
+    news: dict[str, int] = {}
+    if subject in ("", Subject.PLEDGE):
+        arrived = _moderation_filter(
+            Pledge.objects.filter(campaign=campaign, status__in=QUEUE_STATES, status_changed_at__gt=since),
+            sector=sector,
+            flag=flag,
+        ).exclude(_not_moved_by(viewer_id, subject=Subject.PLEDGE, pledge="pk", since=since))
+        pending = Q(status=Status.PENDING)
+        news.update(
+            arrived.aggregate(
+                hidden=Count("id", filter=Q(status=Status.HIDDEN)),
+                flagged=Count("id", filter=pending & ~Q(flags=[])),
+                waiting=Count("id", filter=pending & Q(flags=[])),
+            )
+        )
+        # Only a published pledge takes reports, so the ones in the queue are hidden:
+        # after these very reports, or by an organiser. A report on a pledge still on
+        # the wall is not news here, since the queue does not list it.
+        reports = _moderation_filter(
+            Report.objects.filter(
+                pledge__campaign=campaign, pledge__status__in=QUEUE_STATES, created_at__gt=since
+            ),
+            sector=sector,
+            flag=flag,
+            sector_field="pledge__sector_mask",
+            flags_field="pledge__flags",
+        )
+        news["reports"] = reports.count()
+    if subject in ("", Subject.STORY):
+        stories = _moderation_filter(
+            _stories_waiting(
+                Story.objects.filter(campaign=campaign, status_changed_at__gt=since), list(STORY_QUEUE_STATES)
+            ),
+            sector=sector,
+            flag=flag,
+            sector_field="pledge__sector_mask",
+        ).exclude(_not_moved_by(viewer_id, subject=Subject.STORY, pledge="pledge_id", since=since))
+        news["stories"] = stories.count()
+    return QueueNews(**news)
 
 
 def moderation_pledges(*, public_ids: list[str]) -> list[Pledge]:

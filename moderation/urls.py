@@ -15,6 +15,8 @@ app_name = "moderation"
 urlpatterns = [
     path("moderation/", views.moderation_queue, name="queue"),
     path("moderation/decide/", views.moderation_decide, name="decide"),
+    path("moderation/news/", views.moderation_news, name="news"),
+    path("moderation/dashboard/", views.moderation_dashboard, name="dashboard"),
     path("moderation/export.csv", views.moderation_export, name="export"),
     path("pledges/<public_id:public_id>/report/", views.report_create, name="report"),
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -27,6 +28,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from campaigns.models import Campaign
@@ -35,8 +37,17 @@ from campaigns.selectors import campaign_get_by_slug, campaign_get_current
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.ratelimit import client_network, rate_limit
 from moderation import selectors, services
+from moderation.dashboard import HOURS, Hour, pledges_per_hour
 from moderation.export import export_csv_lines
-from moderation.forms import CAMPAIGN_CHOICE_ERROR, STALE_SELECTION, DecisionForm, QueueFilterForm, ReportForm
+from moderation.forms import (
+    CAMPAIGN_CHOICE_ERROR,
+    STALE_SELECTION,
+    DashboardForm,
+    DecisionForm,
+    QueueFilterForm,
+    QueueNewsForm,
+    ReportForm,
+)
 from moderation.models import (
     ORGANISER_ACTIONS,
     Action,
@@ -258,6 +269,11 @@ def _queue_view(data: QueryDict) -> tuple[QueueView, QueueFilterForm]:
 def _render_queue(
     request: HttpRequest, view: QueueView, *, errors: list[str], status: int = 200
 ) -> HttpResponse:
+    # Taken before the queue is read, so what arrives while it is read is told (perhaps
+    # twice) rather than never. No earlier: at Change Day's pace most pages would open
+    # with a "new" pledge already on them. A move whose transaction began before this
+    # and committed after the read is missed until the next load (a few milliseconds).
+    since = timezone.now()
     cards: list[Card] = []
     story_cards: list[StoryCard] = []
     if view.campaign is None:
@@ -283,6 +299,8 @@ def _render_queue(
     ]
     context = {
         "view": view,
+        "news_url": _news_url(view, since=since),
+        "news_seconds": NEWS_EVERY_SECONDS,
         "filters": filters,
         "cards": cards,
         "story_cards": story_cards,
@@ -305,6 +323,146 @@ def moderation_queue(request: HttpRequest) -> HttpResponse:
         errors = [error for field_errors in form.errors.values() for error in field_errors]
         return _render_queue(request, view, errors=errors, status=400)
     return _render_queue(request, view, errors=[])
+
+
+# --- What came into the queue since the organiser opened it ---------------------------------
+
+# How often the open queue asks for its news: often enough that a report is seen within
+# the minute, rarely enough that a dozen organisers' tabs cost the database nothing.
+NEWS_EVERY_SECONDS = 20
+
+
+def _news_url(view: QueueView, *, since: datetime) -> str:
+    if view.campaign is None:
+        return ""
+    params = QueryDict(view.query, mutable=True)
+    params.pop("status", None)
+    params["since"] = since.isoformat()
+    return f"{reverse('moderation:news')}?{params.urlencode()}"
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _news_parts(news: selectors.QueueNews) -> list[str]:
+    parts = [
+        (news.waiting, "new pledge waiting", "new pledges waiting"),
+        (news.flagged, "new pledge flagged by screening", "new pledges flagged by screening"),
+        (news.hidden, "pledge newly hidden", "pledges newly hidden"),
+        (news.reports, "new report", "new reports"),
+        (news.stories, "new story waiting", "new stories waiting"),
+    ]
+    return [_plural(n, one, many) for n, one, many in parts if n]
+
+
+# Permission first, as the queue: the news says as much as the queue does.
+@organiser_required
+@require_GET
+def moderation_news(request: HttpRequest) -> HttpResponse:
+    """A line for the open queue's live region: what came in since it was opened, and a
+    link that brings it in. The cards on the page are never touched."""
+    form = QueueNewsForm(request.GET)
+    if not form.is_valid():
+        first = next(iter(form.errors.values()))[0]
+        response = render(request, "moderation/_alerts.html", {"notes": [("warning", first)]}, status=400)
+    else:
+        values = form.cleaned_data
+        campaign = values["campaign"] or campaign_get_current()
+        context: dict[str, Any] = {"parts": []}
+        if campaign is not None:
+            news = selectors.moderation_news(
+                campaign=campaign,
+                since=values["since"],
+                viewer_id=request.user.pk,
+                sector=values["sector"],
+                flag=values["flag"],
+                subject=values["subject"],
+            )
+            view = QueueView(
+                campaign=campaign,
+                status="",
+                sector=values["sector"],
+                flag=values["flag"],
+                subject=values["subject"],
+            )
+            context = {"parts": _news_parts(news), "since": values["since"], "url": view.url}
+        response = render(request, "moderation/_news.html", context)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- The organisers' dashboard ----------------------------------------------------------------
+
+CHART_WIDTH = 960
+CHART_HEIGHT = 230
+PLOT_TOP = 28
+PLOT_BOTTOM = 196
+SLOT = CHART_WIDTH / HOURS
+BAR_GAP = 3
+
+
+@dataclass(frozen=True)
+class HourBar:
+    hour: Hour
+    x: float
+    y: float
+    width: float
+    height: float
+    middle: float
+    # Every sixth hour (UK time) is named under its bar.
+    labelled: bool
+
+
+def _hour_bars(hours: list[Hour]) -> list[HourBar]:
+    peak = max((hour.total for hour in hours), default=0) or 1
+    bars = []
+    for n, hour in enumerate(hours):
+        height = round((PLOT_BOTTOM - PLOT_TOP) * hour.total / peak, 1)
+        x = round(n * SLOT + BAR_GAP / 2, 1)
+        bars.append(
+            HourBar(
+                hour=hour,
+                x=x,
+                y=round(PLOT_BOTTOM - height, 1),
+                width=round(SLOT - BAR_GAP, 1),
+                height=height,
+                middle=round(n * SLOT + SLOT / 2, 1),
+                labelled=timezone.localtime(hour.start).hour % 6 == 0,
+            )
+        )
+    return bars
+
+
+@organiser_required
+@require_GET
+def moderation_dashboard(request: HttpRequest) -> HttpResponse:
+    """Pledges confirmed each hour of the last two days, in all, by sector and by region."""
+    form = DashboardForm(request.GET)
+    if not form.is_valid():
+        campaign = None
+        errors = [error for field_errors in form.errors.values() for error in field_errors]
+    else:
+        campaign = form.cleaned_data["campaign"] or campaign_get_current()
+        errors = []
+    day = pledges_per_hour(campaign=campaign) if campaign is not None else None
+    context = {
+        "campaign": campaign,
+        "errors": errors,
+        "day": day,
+        "bars": _hour_bars(day.hours) if day else [],
+        # Newest first in the tables: the hour under way is what an organiser looks for.
+        "rows": list(reversed(day.hours)) if day else [],
+        "hours": HOURS,
+        "chart_width": CHART_WIDTH,
+        "chart_height": CHART_HEIGHT,
+        "plot_top": PLOT_TOP,
+        "plot_bottom": PLOT_BOTTOM,
+        "queue_url": QueueView(campaign=campaign, status="", sector="", flag="").url,
+    }
+    response = render(request, "moderation/dashboard.html", context, status=400 if errors else 200)
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @dataclass(frozen=True)

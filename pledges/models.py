@@ -240,6 +240,14 @@ class Pledge(models.Model):
                 name="pledge_queue_idx",
                 condition=models.Q(status__in=["pending", "hidden"]),
             ),
+            # The organisers' dashboard (moderation.dashboard): a campaign's pledges confirmed in
+            # the last 48 hours, one range of this index however many came before. Partial, so a
+            # pledge never confirmed (a bot's, an abandoned one) costs no entry.
+            models.Index(
+                fields=["campaign", "confirmed_at"],
+                name="pledge_confirmed_idx",
+                condition=models.Q(confirmed_at__isnull=False),
+            ),
             # An organiser's review of what was decided, latest decision first
             # (moderation.selectors.moderation_queue): it read the old whole-table wall index; an entry
             # is made at publication or rejection, never at submission.

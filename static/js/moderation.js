@@ -170,6 +170,53 @@
     event.preventDefault();
   });
 
+  // What came into the queue since the page was opened, asked for every few seconds and
+  // said in a polite live region. Only the line changes: the cards, and the one being
+  // worked on, stay as they are until the organiser follows its link.
+  const news = document.getElementById("mod-news");
+  if (news && news.dataset.url && window.fetch) {
+    const every = Math.max(Number(news.dataset.every) || 20, 1) * 1000;
+    let shown = "";
+    let paused = false; // the tab was hidden when it was time to ask
+    let stopped = false;
+    const show = (html) => {
+      // The same words again are not news: a live region re-announces any change.
+      if (html === shown) return;
+      shown = html;
+      news.innerHTML = html;
+    };
+    const later = (ms) => { setTimeout(ask, ms); };
+    const stop = (html) => { stopped = true; show(html); };
+    async function ask() {
+      if (document.hidden) { paused = true; return; } // asked again when the tab is looked at
+      let response;
+      try {
+        // A signed-out organiser is sent to log in: seen as a redirect, not followed.
+        response = await fetch(news.dataset.url, { credentials: "same-origin", redirect: "manual", cache: "no-store" });
+      } catch (error) {
+        later(every * 3); // offline for a moment: ask again, less often
+        return;
+      }
+      if (response.type === "opaqueredirect" || response.status === 403) {
+        stop('<div class="alert alert-warning py-2 mb-2">You are signed out, so new pledges and reports are not shown here. <a class="alert-link" href="">Reload to sign in</a>.</div>');
+      } else if (response.status === 400) {
+        stop(await response.text()); // the page is too old to say what is new: it says so
+      } else if (response.ok) {
+        show((await response.text()).trim());
+        later(every);
+      } else {
+        later(every * 3);
+      }
+    }
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden && paused && !stopped) {
+        paused = false;
+        ask();
+      }
+    });
+    later(every);
+  }
+
   // Start where the work is: the first pledge, unless the page opened elsewhere.
   if (document.activeElement === document.body && !location.hash) focusCard(cards()[0]);
 })();
