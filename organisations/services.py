@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from django.db import transaction
 from django.db.models import F
 
-from organisations.models import ORGANISATION_TOTAL_SHARDS, OrganisationTotal
+from organisations.models import ORGANISATION_TOTAL_SHARDS, OrganisationSuggestion, OrganisationTotal
 
 # The counted fields of OrganisationTotal, as pledges.services computes their deltas.
 TOTAL_FIELDS = ("pledges", "nhs", "social_care", "housing", "patient_carer", "done", "started")
@@ -66,3 +66,19 @@ def organisation_totals_replace(*, campaign_id: int, exact: Mapping[int, Mapping
                     campaign_id=campaign_id, organisation_id=organisation_id, shard=0, **want
                 )
     return wrong
+
+
+def suggestion_name_key(name: str) -> str:
+    """One key per name however it is cased or spaced: 'Riverside  HOMES' is 'riverside homes'."""
+    return " ".join(name.casefold().split())
+
+
+def organisation_suggestion_get_or_create(*, name: str) -> OrganisationSuggestion:
+    """The suggestion for a name typed on the form that the directory does not hold, made
+    the first time anyone types it; later pledges naming it join the same one (a racing
+    first one finds the row the other made: name_key is unique)."""
+    name = " ".join(name.split())
+    suggestion, _ = OrganisationSuggestion.objects.get_or_create(
+        name_key=suggestion_name_key(name)[:200], defaults={"name": name[:200]}
+    )
+    return suggestion
