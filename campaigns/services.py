@@ -59,6 +59,8 @@ def campaign_create(
     moderation_mode: str = ModerationMode.POST,
     report_threshold: int = 3,
     blocked_words: str = "",
+    staff_domains: str = "",
+    staff_domains_label: str = "NHS staff",
 ) -> Campaign:
     campaign = Campaign(
         name=name,
@@ -72,6 +74,8 @@ def campaign_create(
         moderation_mode=moderation_mode,
         report_threshold=report_threshold,
         blocked_words=blocked_words,
+        staff_domains=staff_domains,
+        staff_domains_label=staff_domains_label,
     )
     campaign.full_clean()
     with transaction.atomic():
