@@ -61,8 +61,9 @@ def _as_typed(data: QueryDict) -> dict[str, Any]:
             initial[name] = data.getlist(name)
         elif isinstance(field, forms.BooleanField):
             initial[name] = bool(data.get(name))
-        else:
-            initial[name] = data.get(name, "")
+        elif name in data:
+            # Absent (a link to the search): the field's own default, as on a blank form.
+            initial[name] = data.get(name)
     try:
         # The same token as the form had: a double submission after the search is still one pledge.
         initial["submission_token"] = str(uuid.UUID(data.get("submission_token", "")))

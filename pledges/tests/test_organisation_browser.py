@@ -182,3 +182,15 @@ def test_without_javascript_find_your_organisation_offers_the_matches_and_keeps_
         "Sunrise Care Homes",
         PROMISE,
     )
+
+
+def test_the_search_without_javascript_passes_axe_with_matches_and_without(
+    live_site: str, campaign: Any, directory: dict[str, Any], chromium: Any
+) -> None:
+    page = chromium.new_context(bypass_csp=True, **PHONE).new_page()
+    for query, choices in (("sun", 4), ("zebra crossing", 0)):
+        page.goto(f"{live_site}/campaigns/{campaign.slug}/pledge/organisation/?organisation={query}")
+        assert page.locator("input[type=radio][name=org]").count() == choices
+        screenshot(page, f"organisation-6-search-{choices}-choices")
+        found = axe_violations(page)
+        assert found == [], "\n".join(found)

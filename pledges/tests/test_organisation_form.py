@@ -376,6 +376,8 @@ def test_a_link_to_the_search_by_get_fills_in_the_matches_on_a_blank_form(
         "",
     ]
     assert uuid.UUID(RenderedForm(page).values["submission_token"])
+    # What a blank form has chosen already stays chosen.
+    assert RenderedForm(page).ticked["kind"] == {"personal"}
 
 
 # --- The wall's and the API's organisation filter ---------------------------------------
