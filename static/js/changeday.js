@@ -217,10 +217,12 @@ document.querySelectorAll("textarea[data-char-limit]").forEach((box) => {
       if (list.hidden) open();
       const step = event.key === "ArrowDown" ? 1 : -1;
       highlight(active < 0 && step < 0 ? found.length - 1 : (active + step + found.length) % found.length);
-    } else if (event.key === "Enter" && !list.hidden && active >= 0) {
-      // Enter chooses the highlighted organisation; it sends the form only when the list is closed.
+    } else if (event.key === "Enter" && !list.hidden) {
+      // Enter chooses the highlighted organisation (or just closes the list); it sends the
+      // form only when the list is closed.
       event.preventDefault();
-      choose(active);
+      if (active >= 0) choose(active);
+      else close();
     } else if (event.key === "Escape" && !list.hidden) {
       event.preventDefault();
       close();
