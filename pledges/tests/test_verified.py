@@ -197,3 +197,18 @@ def test_the_wall_and_the_api_cost_the_same_queries_for_3_or_30_verified_pledges
     assert [cost(url) for url in urls] == few
     wall = Client().get(urls[0]).content.decode()
     assert len(re.findall("verified: staff at", wall)) >= 10 and "verified: NHS staff" in wall
+
+
+def test_the_openapi_document_describes_verified_and_the_organisation_filter(db: None) -> None:
+    schema = Client().get("/api/v1/openapi.json").json()
+    components = schema["components"]["schemas"]
+    pledge = components["PledgeOut"]["properties"]
+
+    assert "null otherwise" in pledge["verified"]["description"]
+    assert "organisation filter takes it" in pledge["organisation_slug"]["description"]
+    verified = components["VerifiedOut"]["properties"]
+    assert set(verified["kind"]["enum"]) == {"staff", "shared-domain"}
+    assert "never given" in components["VerifiedOut"]["description"]
+    assert "NHS staff" in verified["label"]["description"]
+    params = {p["name"]: p for p in schema["paths"]["/api/v1/campaigns/{slug}/pledges"]["get"]["parameters"]}
+    assert "its slug in the directory" in params["organisation"]["description"]
