@@ -413,3 +413,25 @@ def test_the_wall_and_the_api_filter_by_an_organisations_slug_or_by_a_typed_name
     assert {(row["organisation"], row["organisation_slug"]) for row in item["results"]} == {
         ("Riverside Homes", "riverside-homes")
     }
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        {"organisation": "riv\x00"},
+        {"organisation": "r" * 5000},
+        {"sectors": ["<script>", "nhs"], "region": "mars", "kind": "\x00"},
+        {"submission_token": "not-a-token", "text": "\x00" * 10},
+    ],
+    ids=["null-name", "overlong-name", "bad-choices", "bad-token-and-null-text"],
+)
+def test_hostile_values_sent_to_the_search_are_drawn_back_harmlessly_never_a_500(
+    campaign: Any, directory: dict[str, Any], pledge_data: dict[str, Any], hostile: dict[str, Any]
+) -> None:
+    response = _find(campaign, {**pledge_data, **hostile})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "<script>" not in page
+    assert uuid.UUID(RenderedForm(page).values["submission_token"])
+    assert not Pledge.objects.exists() and not OrganisationSuggestion.objects.exists()
