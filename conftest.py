@@ -102,7 +102,7 @@ def _fresh_rate_limits() -> Iterator[None]:
             client = redis.Redis.from_url(settings.REDIS_URL)
             keys = [
                 key
-                for pattern in ("*ratelimit:*", "*page:*", "*wall-search-common:*")
+                for pattern in ("*ratelimit:*", "*page:*", "*wall-search-common:*", "*org-suggest:*")
                 for key in client.scan_iter(match=pattern)
             ]
             if keys:

@@ -75,6 +75,8 @@ def campaign_create(
     report_threshold: int = 3,
     blocked_words: str = "",
     outcomes_close: datetime | None = None,
+    staff_domains: str = "",
+    staff_domains_label: str = "NHS staff",
 ) -> Campaign:
     campaign = Campaign(
         name=name,
@@ -89,6 +91,8 @@ def campaign_create(
         report_threshold=report_threshold,
         blocked_words=blocked_words,
         outcomes_close=outcomes_close,
+        staff_domains=staff_domains,
+        staff_domains_label=staff_domains_label,
     )
     campaign.full_clean()
     with transaction.atomic():

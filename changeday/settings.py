@@ -377,6 +377,9 @@ RATE_LIMITS = {
     # whole trust answering the same morning's email, and per (network, link) for one person.
     "outcome": env_rate("RATE_LIMIT_OUTCOME", "300/10m"),
     "outcome-link": env_rate("RATE_LIMIT_OUTCOME_PER_LINK", "10/10m"),
+    # The pledge form's organisation type-ahead and "Find your organisation", per client
+    # network: a few requests per person (one per pause in typing), for a whole trust.
+    "organisation-search": env_rate("RATE_LIMIT_ORGANISATION_SEARCH", "3000/10m"),
 }
 # Networks with no per-network pledge ceiling (a trust's or a partner's gateway,
 # comma-separated CIDRs): the limit per (network, email address) still applies.

@@ -22,7 +22,9 @@ from organisations.models import (
     Organisation,
     OrganisationDomain,
     OrganisationKind,
+    OrganisationSuggestion,
     OrganisationTotal,
+    suggestion_name_key,
 )
 from organisations.selectors import SHARED_DOMAINS, shared_domains
 
@@ -535,3 +537,14 @@ def organisation_create(
             "The directory changed meanwhile (a code, page address or domain); try again."
         ) from error
     return organisation
+
+
+def organisation_suggestion_get_or_create(*, name: str) -> OrganisationSuggestion:
+    """The suggestion for a name typed on the form that the directory does not hold, made
+    the first time anyone types it; later pledges naming it join the same one (a racing
+    first one finds the row the other made: name_key is unique)."""
+    name = " ".join(name.split())
+    suggestion, _ = OrganisationSuggestion.objects.get_or_create(
+        name_key=suggestion_name_key(name)[:200], defaults={"name": name[:200]}
+    )
+    return suggestion

@@ -30,7 +30,7 @@ from campaigns.models import Campaign
 from campaigns.selectors import SLUG_RE, campaign_get_by_slug
 from changeday.lib.cache import ProcessMemo
 from changeday.lib.dbrouter import replica_or_primary
-from pledges.models import SECTOR_BITS, Kind, Pledge, Region
+from pledges.models import SECTOR_BITS, Kind, Pledge, Region, Verified
 from pledges.selectors import (
     INTEGRATION_OFF,
     INTEGRATION_ON,
@@ -86,12 +86,37 @@ class CountersOut(Schema):
     by_outcome: OutcomeCountsOut
 
 
+class VerifiedOut(Schema):
+    """What the address a pledge was confirmed from showed; the address itself is never given."""
+
+    kind: Literal["staff", "shared-domain"] = Field(
+        description=(
+            "staff: the address's domain is one of the chosen organisation's own; shared-domain: "
+            "it is a staff domain the campaign lists (such as nhs.net), naming no organisation."
+        )
+    )
+    label: str = Field(
+        description="What the pledge's badge says, such as 'staff at Riverside Homes' or 'NHS staff'."
+    )
+
+
 class PledgeOut(Schema):
     public_id: str
     text: str
     display_name: str
     role: str
-    organisation: str
+    organisation: str = Field(
+        description="The organisation's name: the directory's when the pledger chose one, else as typed."
+    )
+    organisation_slug: str | None = Field(
+        description=(
+            "The directory entry the pledge counts for (the organisation filter takes it), "
+            "or null for a name the directory does not hold."
+        )
+    )
+    verified: VerifiedOut | None = Field(
+        description="Set when the pledge was confirmed from a staff address; null otherwise."
+    )
     region: str
     kind: str
     sectors: list[str]
@@ -234,6 +259,14 @@ def campaign_counters(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
+def _verified_out(pledge: Pledge) -> dict[str, str] | None:
+    if pledge.verified == Verified.STAFF and pledge.org is not None:
+        return {"kind": pledge.verified, "label": f"staff at {pledge.org.name}"}
+    if pledge.verified == Verified.SHARED_DOMAIN:
+        return {"kind": pledge.verified, "label": pledge.campaign.staff_domains_label}
+    return None
+
+
 def _pledge_out(pledge: Pledge) -> dict[str, Any]:
     path = reverse("pledges:detail", kwargs={"public_id": pledge.public_id})
     return {
@@ -241,7 +274,10 @@ def _pledge_out(pledge: Pledge) -> dict[str, Any]:
         "text": pledge.text,
         "display_name": pledge.public_name,
         "role": pledge.role,
-        "organisation": pledge.organisation,
+        # wall_pledges reads the directory entry with each pledge (one join, no query each).
+        "organisation": pledge.org.name if pledge.org is not None else pledge.organisation,
+        "organisation_slug": pledge.org.slug if pledge.org is not None else None,
+        "verified": _verified_out(pledge),
         "region": pledge.region,
         "kind": pledge.kind,
         "sectors": pledge.sector_slugs,
@@ -278,7 +314,10 @@ def campaign_pledges(
     region: str = _documented("Only pledges from this region.", enum=["", *Region.values]),
     kind: str = _documented("Personal or organisational pledges only.", enum=["", *Kind.values]),
     organisation: str = _documented(
-        "Only pledges from this organisation (any case).", maxLength=MAX_SEARCH, pattern=NO_NULLS
+        "Only pledges from this organisation: its slug in the directory (organisation_slug), "
+        "or a name as typed (any case) for one the directory does not hold.",
+        maxLength=MAX_SEARCH,
+        pattern=NO_NULLS,
     ),
     q: str = _documented("Words to search for in the pledges.", maxLength=MAX_SEARCH, pattern=NO_NULLS),
     outcome: str = _documented(

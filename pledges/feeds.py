@@ -14,7 +14,7 @@ from django.utils.feedgenerator import Atom1Feed
 from django.utils.xmlutils import SimplerXMLGenerator
 
 from campaigns.models import Campaign
-from pledges.models import SECTOR_BITS, Pledge, SectorSlug
+from pledges.models import SECTOR_BITS, Pledge, SectorSlug, Verified
 from pledges.selectors import WallFilters, wall_pledges
 
 FEED_SIZE = 50
@@ -74,10 +74,15 @@ class PledgeFeed(Feed):
         return f"I pledge to {item.text[:120]}"
 
     def item_description(self, item: Pledge) -> str:
-        who = ", ".join(part for part in (item.public_name, item.role, item.organisation) if part)
+        organisation = item.org.name if item.org is not None else item.organisation
+        who = ", ".join(part for part in (item.public_name, item.role, organisation) if part)
         text = (
             f"I pledge to {item.text}\n\n{who}. {item.get_region_display()}. {', '.join(item.sector_labels)}."
         )
+        if item.verified == Verified.STAFF and item.org is not None:
+            text += f"\n\nVerified: staff at {item.org.name}."
+        elif item.verified == Verified.SHARED_DOMAIN:
+            text += f"\n\nVerified: {item.campaign.staff_domains_label}."
         if item.outcome:
             text += f"\n\nOutcome: {item.get_outcome_display()}."
         # story_text: the published story only (selectors.with_published_story), else None.

@@ -1,18 +1,25 @@
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import HTML, Fieldset, Layout, Submit
+from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 
 from changeday.lib.honeypot import HoneypotFormMixin
+from organisations.selectors import organisation_by_slug
 from pledges.models import Kind, Region, SectorSlug
 
 TEXT_MIN = 10
 TEXT_MAX = 500
+SLUG = re.compile(r"[-a-zA-Z0-9_]{1,120}")
+ORG_NOT_FOUND = (
+    "We could not find that organisation in our directory: type its name again and choose it from the list."
+)
 
 
 class PledgeTextField(forms.CharField):
@@ -66,7 +73,19 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
         help_text="For example: staff nurse, carer, housing officer, patient.",
         error_messages={"required": "Tell us your role, for example nurse, carer or patient."},
     )
-    organisation = forms.CharField(label="Organisation (optional)", max_length=200, required=False)
+    organisation = forms.CharField(
+        label="Organisation (optional)",
+        max_length=200,
+        required=False,
+        help_text=(
+            "Your employer, or the organisation pledging. Start typing to choose it from our directory; "
+            "if it is not there, type its full name."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "organization"}),
+    )
+    # The directory entry chosen (its slug): set by the type-ahead, or by the radio buttons
+    # the "Find your organisation" button shows without JavaScript.
+    org = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
     region = forms.ChoiceField(
         label="Region",
         choices=[("", "Choose your region")] + Region.choices,
@@ -124,15 +143,54 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
         "is_anonymous",
         "role",
         "organisation",
+        "org",
         "region",
         "email",
         "wants_reminders",
         "consent_to_publish",
     ]
 
-    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        action: str = "",
+        find_action: str = "",
+        suggest_url: str = "",
+        org_matches: list[tuple[str, str]] | None = None,
+        org_query: str = "",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.action = action
+        self.find_action = find_action
+        organisation = self.fields["organisation"]
+        if suggest_url:
+            # static/js/changeday.js makes the box a combobox listing what this URL finds.
+            organisation.widget.attrs["data-org-suggest"] = suggest_url
+            organisation.widget.attrs["data-org-choice"] = "id_org"
+        self.choosing = org_matches is not None
+        if org_matches:
+            # "Find your organisation" without JavaScript: the matches as radio buttons,
+            # the rest of the form as the person filled it in.
+            self.fields["org"] = forms.ChoiceField(
+                label="Choose your organisation",
+                required=False,
+                choices=[
+                    *((slug, name) for name, slug in org_matches),
+                    ("", "None of these: keep what I typed"),
+                ],
+                widget=forms.RadioSelect,
+                help_text=format_html(
+                    "What our directory holds for “{}”. Choose yours, then carry on with your pledge.",
+                    org_query,
+                ),
+            )
+        elif org_matches is not None:
+            organisation.help_text = format_html(
+                "Our directory has no organisation called “{}”. Check the spelling and search again, or keep "
+                "the name as you typed it: organisers will add it.",
+                org_query,
+            )
 
     @cached_property
     def helper(self) -> FormHelper:
@@ -142,8 +200,25 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
         helper.form_method = "post"
         helper.attrs = {"novalidate": ""}
         helper.layout = Layout(
+            # Enter in a text box sends the form with its first submit button, which would
+            # otherwise be "Find your organisation": this one, unseen and out of the tab order.
+            HTML(
+                '<div class="cd-hp" aria-hidden="true">'
+                '<button type="submit" name="submit" value="Make my pledge" tabindex="-1">'
+                "Make my pledge</button>"
+                "</div>"
+            ),
             Fieldset("Your pledge", "text", "sectors", "kind"),
-            Fieldset("About you", "display_name", "is_anonymous", "role", "organisation", "region"),
+            Fieldset(
+                "About you",
+                "display_name",
+                "is_anonymous",
+                "role",
+                "organisation",
+                self._find_button(),
+                Div("org", css_id="organisation-choices"),
+                "region",
+            ),
             self.honeypot_layout(),
             Fieldset("Keeping in touch", "email", "wants_reminders", "consent_to_publish"),
             "submission_token",
@@ -152,10 +227,36 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
         )
         return helper
 
+    def _find_button(self) -> HTML:
+        if not self.find_action:
+            return HTML("")
+        # formaction: the same form, all it holds, goes to the search, which draws it again
+        # with the matches; nothing is lost and nothing is stored.
+        return HTML(
+            format_html(
+                '<p><button type="submit" class="btn btn-outline-primary" name="find_organisation" value="1" '
+                'formaction="{}#organisation-choices">Find your organisation</button></p>',
+                self.find_action,
+            )
+        )
+
+    def clean_org(self) -> Any:
+        slug = (self.cleaned_data.get("org") or "").strip()
+        if not slug:
+            return None
+        organisation = organisation_by_slug(slug=slug) if SLUG.fullmatch(slug) else None
+        if organisation is None:
+            raise forms.ValidationError(ORG_NOT_FOUND)
+        return organisation
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if not cleaned.get("is_anonymous") and not (cleaned.get("display_name") or "").strip():
             self.add_error("display_name", "Enter the name to show, or tick “Show my pledge as anonymous”.")
+        if "org" in self.errors:
+            # Said beside the box the person can see and fix, not the hidden choice.
+            self.errors.pop("org")
+            self.add_error("organisation", ORG_NOT_FOUND)
         return cleaned
 
 

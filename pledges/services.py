@@ -23,8 +23,13 @@ from campaigns.models import Campaign, ModerationMode, Phase
 from changeday.lib.emailaddr import canonical_email
 from changeday.lib.mail import Links, render_email
 from changeday.lib.tokens import make_token
-from organisations.selectors import domain_listed, organisation_has_domain
-from organisations.services import organisation_totals_apply, organisation_totals_replace
+from organisations.models import Organisation, OrganisationSuggestion, SuggestionStatus
+from organisations.selectors import domain_listed, organisation_has_domain, organisation_named
+from organisations.services import (
+    organisation_suggestion_get_or_create,
+    organisation_totals_apply,
+    organisation_totals_replace,
+)
 from outbox.kinds import EmailKindSpec, email_kind_register
 from outbox.models import OutboxEmail
 from outbox.services import outbox_hand_over, outbox_queue
@@ -179,8 +184,13 @@ def pledge_create(
     submission_token: uuid.UUID,
     send_confirmation: bool = True,
     now: datetime | None = None,
+    org: Organisation | None = None,
 ) -> PledgeCreateResult:
     """Store a pledge awaiting email confirmation and queue its confirmation email.
+
+    `org` is the organisation chosen from the directory; without one, a typed
+    `organisation` is linked to the directory by its exact name or kept as a suggestion
+    (_organisation_link).
 
     A second submission of the same form, or of the same promise from the same
     address, returns the pledge already stored (created=False) and stores nothing.
@@ -204,6 +214,7 @@ def pledge_create(
     if not consent_to_publish:
         raise PledgeError("We can only take pledges we may publish.")
 
+    org, suggestion, organisation = _organisation_link(org=org, typed=organisation)
     dedupe_key = pledge_dedupe_key(email=email, text=text)
     # The tags are the record of a pledge's sectors; sector_mask is derived from the very
     # slugs the insert tags it with, by the one function every write path calls.
@@ -215,7 +226,9 @@ def pledge_create(
         display_name="" if is_anonymous else display_name.strip(),
         is_anonymous=is_anonymous,
         role=role.strip(),
-        organisation=organisation.strip(),
+        organisation=organisation,
+        org=org,
+        org_suggestion=suggestion,
         region=region,
         kind=kind,
         sector_mask=sector_mask_for(sectors),
@@ -253,6 +266,28 @@ def pledge_create(
         # Only the public id collided (about one chance in 2**59 a pledge): draw another.
         pledge.public_id = new_public_id()
     raise IntegrityError("Could not store the pledge under a fresh public id")
+
+
+def _organisation_link(
+    *, org: Organisation | None, typed: str
+) -> tuple[Organisation | None, OrganisationSuggestion | None, str]:
+    """The directory entry a pledge counts for, the suggestion it waits on, and the name
+    it shows. A chosen organisation shows its directory name. A typed name the directory
+    holds exactly once counts for that organisation, as if chosen. Any other typed name
+    becomes (or joins) a suggestion for organisers, and counts for the organisation an
+    organiser has already mapped or accepted it as."""
+    if org is not None:
+        return org, None, org.name
+    typed = typed.strip()
+    if not typed:
+        return None, None, ""
+    named = organisation_named(name=typed)
+    if named is not None:
+        return named, None, typed
+    suggestion = organisation_suggestion_get_or_create(name=typed)
+    if suggestion.status != SuggestionStatus.OPEN and suggestion.organisation_id is not None:
+        return suggestion.organisation, suggestion, typed
+    return None, suggestion, typed
 
 
 # A new pledge, its sector tags and its confirmation email in one statement: one round trip

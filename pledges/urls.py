@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, register_converter
 
-from pledges import outcome_views, privacy_views, views
+from pledges import organisation_views, outcome_views, privacy_views, views
 from pledges.feeds import PledgeFeed
 
 
@@ -26,6 +26,12 @@ app_name = "pledges"
 urlpatterns = [
     path("campaigns/<slug:slug>/pledge/", views.pledge_create, name="create"),
     path("campaigns/<slug:slug>/pledge/sent/", views.pledge_sent, name="sent"),
+    path(
+        "campaigns/<slug:slug>/pledge/organisation/",
+        organisation_views.pledge_find_organisation,
+        name="find-organisation",
+    ),
+    path("organisations/suggest.json", organisation_views.organisation_suggest, name="organisation-suggest"),
     path("campaigns/<slug:slug>/wall/", views.pledge_wall, name="wall"),
     path("campaigns/<slug:slug>/feed/", PledgeFeed(), name="feed"),
     path("campaigns/<slug:slug>/feed/<slug:sector>/", PledgeFeed(), name="sector-feed"),

@@ -55,7 +55,7 @@ _PUBLIC_ID = re.compile(PUBLIC_ID_PATTERN)
 def find_pledge(public_id: str) -> Pledge | None:
     if not _PUBLIC_ID.fullmatch(public_id):
         return None
-    return Pledge.objects.select_related("campaign").filter(public_id=public_id).first()
+    return Pledge.objects.select_related("campaign", "org").filter(public_id=public_id).first()
 
 
 # A blank pledge form differs between visitors in two values only, and rendering it through crispy
@@ -66,11 +66,20 @@ _SUBMISSION_STAND_IN = "00000000-0000-4000-8000-000000000000"
 _blank_forms: dict[tuple[int, str], str] = {}
 
 
-def _blank_form_html(request: HttpRequest, campaign: Campaign, action: str) -> str:
-    key = (campaign.pk, action)
+def pledge_form_urls(campaign: Campaign) -> dict[str, str]:
+    """Where the pledge form sends itself, its "Find your organisation" button, and its type-ahead."""
+    return {
+        "action": reverse("pledges:create", kwargs={"slug": campaign.slug}),
+        "find_action": reverse("pledges:find-organisation", kwargs={"slug": campaign.slug}),
+        "suggest_url": reverse("pledges:organisation-suggest"),
+    }
+
+
+def _blank_form_html(request: HttpRequest, campaign: Campaign, urls: dict[str, str]) -> str:
+    key = (campaign.pk, urls["action"])
     html = _blank_forms.get(key)
     if html is None:
-        form = PledgeForm(action=action, initial={"submission_token": _SUBMISSION_STAND_IN})
+        form = PledgeForm(initial={"submission_token": _SUBMISSION_STAND_IN}, **urls)
         html = render_crispy_form(form, context={"csrf_token": _CSRF_STAND_IN})
         if html.count(_CSRF_STAND_IN) != 1 or html.count(_SUBMISSION_STAND_IN) != 1:
             raise ImproperlyConfigured("The pledge form must show one CSRF token and one submission token.")
@@ -92,12 +101,12 @@ def pledge_create(request: HttpRequest, slug: str) -> HttpResponse:
         status = 200 if request.method == "GET" else 403
         return render(request, "pledges/closed.html", {"campaign": campaign, "phase": phase}, status=status)
 
-    action = reverse("pledges:create", kwargs={"slug": campaign.slug})
+    urls = pledge_form_urls(campaign)
     if request.method == "GET":
-        context = {"campaign": campaign, "form_html": _blank_form_html(request, campaign, action)}
+        context = {"campaign": campaign, "form_html": _blank_form_html(request, campaign, urls)}
         return render(request, "pledges/create.html", context)
 
-    form = PledgeForm(request.POST, action=action)
+    form = PledgeForm(request.POST, **urls)
     if not form.is_valid():
         return render(request, "pledges/create.html", {"campaign": campaign, "form": form}, status=400)
     if form.caught_in_honeypot:

@@ -113,10 +113,10 @@ def test_pledging_in_the_browser_raises_no_csp_violations_and_the_honeypot_stays
     page.locator("#id_region").select_option("london")
     page.get_by_label("Email address").fill("ayo@example.org")
     page.get_by_label("I agree that my pledge").check()
-    # Tabbing on from the organisation field never lands in the honeypot.
-    page.get_by_label("Organisation (optional)").focus()
+    # Tabbing on from the region, the field before it, never lands in the honeypot.
+    page.locator("#id_region").focus()
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.name") == "region"
+    assert page.evaluate("document.activeElement.name") == "email"
     page.get_by_role("button", name="Make my pledge").click()
     page.wait_for_url("**/pledge/sent/")
     assert watch.check() == [], "after pledging"

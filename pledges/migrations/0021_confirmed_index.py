@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pledges', '0019_organisations'),
+        ('pledges', '0020_organisation_suggestions'),
     ]
 
     operations = [

@@ -27,6 +27,8 @@ PLEDGE_KEYS = {
     "display_name",
     "role",
     "organisation",
+    "organisation_slug",
+    "verified",
     "region",
     "kind",
     "sectors",

@@ -153,3 +153,21 @@ def test_a_common_word_is_asked_about_once_and_then_walked_at_once(
 
     assert (first, again) == (2, 1)
     assert shown_again == shown and len(shown) == selectors.WALL_PAGE_SIZE
+
+
+def test_an_organisations_wall_reads_the_organisation_index_in_order(busy_campaign: Any) -> None:
+    from pledges.models import Pledge, Status
+    from pledges.tests.orgdata import make_organisation
+
+    riverside = make_organisation("Riverside Homes")
+    make_organisation("Rivers Care Ltd")
+    # One pledge in ten counts for it, set in bulk as load_pledges loads them.
+    published = Pledge.objects.filter(campaign=busy_campaign, status=Status.PUBLISHED).order_by("id")
+    Pledge.objects.filter(id__in=list(published.values_list("id", flat=True)[::10])).update(org=riverside)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE pledges_pledge")
+
+    plan = _wall_plan(busy_campaign, organisation=riverside.slug)
+
+    assert "Index Scan using pledge_org_wall_idx" in plan, plan
+    assert "Sort" not in plan, plan

@@ -97,3 +97,142 @@ document.querySelectorAll("textarea[data-char-limit]").forEach((box) => {
   box.addEventListener("input", update);
   update();
 });
+
+// The organisation box becomes a combobox (ARIA 1.2, list autocomplete): what the
+// directory holds for what is typed, chosen with the arrow keys and Enter, a tap or a
+// click, and kept in the hidden "org" field. Without this file the box takes a name,
+// and "Find your organisation" lists the directory's matches as radio buttons.
+(() => {
+  const input = document.querySelector("input[data-org-suggest]");
+  const choice = input && document.getElementById(input.dataset.orgChoice);
+  if (!input || !choice || choice.type !== "hidden" || !window.fetch) return;
+  const url = input.dataset.orgSuggest;
+  const list = document.createElement("ul");
+  list.id = `${input.id}-listbox`;
+  list.className = "cd-combobox-list list-unstyled";
+  list.setAttribute("role", "listbox");
+  list.setAttribute("aria-label", "Organisations in our directory");
+  list.hidden = true;
+  const status = document.createElement("div");
+  status.className = "visually-hidden";
+  status.setAttribute("role", "status");
+  input.parentElement.classList.add("cd-combobox");
+  input.after(list, status);
+  input.setAttribute("role", "combobox");
+  input.setAttribute("aria-autocomplete", "list");
+  input.setAttribute("aria-expanded", "false");
+  input.setAttribute("aria-controls", list.id);
+  input.setAttribute("autocomplete", "off");
+
+  let found = [];
+  let active = -1;
+  let chosen = choice.value ? input.value : null;
+  let timer = 0;
+  let pending = null;
+
+  const close = () => {
+    list.hidden = true;
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+    active = -1;
+  };
+  const open = () => {
+    if (!found.length) return;
+    list.hidden = false;
+    input.setAttribute("aria-expanded", "true");
+  };
+  const highlight = (index) => {
+    active = index;
+    list.querySelectorAll("[role=option]").forEach((option, i) => {
+      option.setAttribute("aria-selected", i === index ? "true" : "false");
+      if (i === index) {
+        input.setAttribute("aria-activedescendant", option.id);
+        option.scrollIntoView({ block: "nearest" });
+      }
+    });
+  };
+  const choose = (index) => {
+    const organisation = found[index];
+    if (!organisation) return;
+    input.value = organisation.name;
+    choice.value = organisation.slug;
+    chosen = organisation.name;
+    close();
+    status.textContent = `${organisation.name} chosen.`;
+  };
+  const show = (results) => {
+    found = results;
+    list.replaceChildren(
+      ...results.map((organisation, i) => {
+        const option = document.createElement("li");
+        option.id = `${list.id}-${i}`;
+        option.setAttribute("role", "option");
+        option.setAttribute("aria-selected", "false");
+        option.textContent = organisation.name;
+        return option;
+      }),
+    );
+    active = -1;
+    input.removeAttribute("aria-activedescendant");
+    if (results.length) {
+      open();
+      status.textContent = `${results.length} organisation${results.length === 1 ? "" : "s"} found: use the arrow keys or tap to choose.`;
+    } else {
+      close();
+      status.textContent = "No organisation in our directory starts like that: type its full name.";
+    }
+  };
+  const search = async () => {
+    const query = input.value.trim();
+    if (query.length < 2) {
+      found = [];
+      close();
+      return;
+    }
+    pending?.abort();
+    pending = new AbortController();
+    try {
+      const response = await fetch(`${url}?q=${encodeURIComponent(query)}`, { signal: pending.signal });
+      // Refused (too many searches) or offline: the box still takes a typed name.
+      const data = response.ok ? await response.json() : { results: [] };
+      if (input.value.trim() === query && document.activeElement === input) show(data.results || []);
+    } catch {
+      // Aborted by the next keystroke, or the network: nothing to show.
+    }
+  };
+
+  input.addEventListener("input", () => {
+    // A name changed after choosing is a different name: the choice goes.
+    if (input.value !== chosen) {
+      choice.value = "";
+      chosen = null;
+    }
+    window.clearTimeout(timer);
+    timer = window.setTimeout(search, 200);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      if (!found.length) return;
+      event.preventDefault();
+      if (list.hidden) open();
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      highlight(active < 0 && step < 0 ? found.length - 1 : (active + step + found.length) % found.length);
+    } else if (event.key === "Enter" && !list.hidden) {
+      // Enter chooses the highlighted organisation (or just closes the list); it sends the
+      // form only when the list is closed.
+      event.preventDefault();
+      if (active >= 0) choose(active);
+      else close();
+    } else if (event.key === "Escape" && !list.hidden) {
+      event.preventDefault();
+      close();
+    }
+  });
+  input.addEventListener("blur", close);
+  // Keep the focus in the box while an option is pressed, so the list is still there for the click.
+  list.addEventListener("mousedown", (event) => event.preventDefault());
+  list.addEventListener("click", (event) => {
+    const option = event.target.closest("[role=option]");
+    if (option) choose(Array.from(list.children).indexOf(option));
+  });
+})();
