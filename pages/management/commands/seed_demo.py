@@ -19,8 +19,9 @@ from campaigns.models import Campaign, ModerationMode
 from campaigns.services import campaign_create, organiser_group_ensure
 from organisations.models import Organisation, OrganisationKind
 from organisations.services import organisations_import
-from pledges.models import Kind, Region
+from pledges.models import Kind, Outcome, Region, Status
 from pledges.organisation_moves import pledge_organisation_set
+from pledges.outcomes import pledge_outcome_record
 from pledges.services import campaign_recompute_totals, pledge_confirm, pledge_create
 from reminders.models import Anchor, Audience, Reminder
 from reminders.services import reminder_schedule_default, reminder_signup_confirm, reminder_signup_create
@@ -140,6 +141,15 @@ EMPLOYER_KINDS = {
 }
 
 
+# (outcome, story) for the first demo pledges.
+DEMO_OUTCOMES: list[tuple[str, str]] = [
+    (Outcome.DONE, "We now learn every new starter's name on their first shift, and they say it shows."),
+    (Outcome.STARTED, ""),
+    (Outcome.DONE, ""),
+    (Outcome.NOT_YET, ""),
+]
+
+
 class Command(BaseCommand):
     help = "Create the demo campaign, some pledges and an organiser login (safe to run again)."
 
@@ -208,7 +218,14 @@ class Command(BaseCommand):
                 )
                 if employer is not None:
                     pledge_organisation_set(pledge=result.pledge, organisation=employer)
-                pledge_confirm(pledge=result.pledge)
+                pledge = pledge_confirm(pledge=result.pledge)
+                # A few have already said how it went, so the wall's outcomes, "promises
+                # kept" and the stats' funnel have something to show.
+                if n < len(DEMO_OUTCOMES) and pledge.status == Status.PUBLISHED:
+                    outcome, story = DEMO_OUTCOMES[n]
+                    pledge_outcome_record(
+                        pledge=pledge, outcome=outcome, story_text=story, story_public=bool(story)
+                    )
         self._reminders(campaign, now)
         return campaign
 
