@@ -1,10 +1,29 @@
-"""Reads of the directory: which organisation a domain belongs to, the type-ahead."""
+"""Reads of the directory (which organisation a domain belongs to, the type-ahead) and of
+organisations' counters per campaign (their pages, the league tables, the API)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from organisations.models import OrganisationDomain
+from django.db.models import ExpressionWrapper, F, FloatField, QuerySet, Sum, Window
+from django.db.models.functions import Cast, Coalesce, Rank
+
+from campaigns.models import Campaign, Region
+from organisations.models import (
+    Organisation,
+    OrganisationCampaign,
+    OrganisationDomain,
+    OrganisationKind,
+    OrganisationTotal,
+)
+from organisations.services import TOTAL_FIELDS
+
+# What an organisation's slug can be (Django's slug, at most the column's length): a null
+# character or 5,000 characters never reach a query.
+ORGANISATION_SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,120}")
 
 
 def domain_and_parents(domain: str) -> list[str]:
@@ -22,3 +41,210 @@ def organisation_has_domain(*, organisation_id: int, domain: str) -> bool:
     return OrganisationDomain.objects.filter(
         organisation_id=organisation_id, domain__in=domain_and_parents(domain)
     ).exists()
+
+
+# --- Organisations' counters in a campaign: pages, the league tables, the API -----------------
+#
+# Everything below reads OrganisationTotal (a few shard rows per organisation), grouped over the
+# shards, never the pledges: the cost follows the number of organisations taking part, not the
+# number of pledges, and each read is one query.
+
+# The counted fields as the API and pages name the sectors (slugs, as the campaign's totals do).
+SECTOR_FIELDS: dict[str, str] = {
+    "nhs": "nhs",
+    "social-care": "social_care",
+    "housing": "housing",
+    "patient-carer": "patient_carer",
+}
+LEAGUE_BY_PLEDGES = "pledges"
+LEAGUE_BY_STAFF = "staff"
+LEAGUE_ORDERS: tuple[str, ...] = (LEAGUE_BY_PLEDGES, LEAGUE_BY_STAFF)
+LEAGUE_PAGE_SIZE = 50
+LEAGUE_MAX_PAGE_SIZE = 100
+
+
+class BadLeagueQuery(ValueError):
+    """A filter the league or the index cannot use; the message is for people."""
+
+
+@dataclass(frozen=True)
+class OrganisationCounts:
+    """One organisation's live counters in one campaign, summed over its shards."""
+
+    pledges: int = 0
+    nhs: int = 0
+    social_care: int = 0
+    housing: int = 0
+    patient_carer: int = 0
+    done: int = 0
+    started: int = 0
+
+    @property
+    def by_sector(self) -> dict[str, int]:
+        return {slug: getattr(self, name) for slug, name in SECTOR_FIELDS.items()}
+
+    @property
+    def changed(self) -> int:
+        return self.done + self.started
+
+
+def organisation_counts_in_campaign(*, campaign_id: int, organisation_id: int) -> OrganisationCounts:
+    sums = OrganisationTotal.objects.filter(
+        campaign_id=campaign_id, organisation_id=organisation_id
+    ).aggregate(**{name: Coalesce(Sum(name), 0) for name in TOTAL_FIELDS})
+    return OrganisationCounts(**sums)
+
+
+def organisation_get_by_slug(slug: str) -> Organisation | None:
+    """The organisation at this slug, or None; checked before the query as campaigns' are."""
+    if not ORGANISATION_SLUG_RE.fullmatch(slug):
+        return None
+    return Organisation.objects.filter(slug=slug).first()
+
+
+def organisation_page_get(*, campaign_id: int, organisation_id: int) -> OrganisationCampaign | None:
+    """The welcome line and contact name organisers set for this organisation's page, if any."""
+    return OrganisationCampaign.objects.filter(
+        campaign_id=campaign_id, organisation_id=organisation_id
+    ).first()
+
+
+@dataclass(frozen=True)
+class LeagueFilters:
+    kind: str = ""
+    region: str = ""
+    per: str = LEAGUE_BY_PLEDGES
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> LeagueFilters:
+        kind = query.get("kind", "").strip()
+        region = query.get("region", "").strip()
+        per = query.get("per", "").strip() or LEAGUE_BY_PLEDGES
+        if kind and kind not in OrganisationKind.values:
+            raise BadLeagueQuery("Choose a kind of organisation from the list.")
+        if region and region not in Region.values:
+            raise BadLeagueQuery("Choose a region from the list.")
+        if per not in LEAGUE_ORDERS:
+            raise BadLeagueQuery("Rank by pledges (per=pledges) or by pledges per 100 staff (per=staff).")
+        return cls(kind=kind, region=region, per=per)
+
+    def as_query(self) -> dict[str, str]:
+        pairs = {"kind": self.kind, "region": self.region}
+        if self.per != LEAGUE_BY_PLEDGES:
+            pairs["per"] = self.per
+        return {key: value for key, value in pairs.items() if value}
+
+
+@dataclass(frozen=True)
+class LeagueRow:
+    """An organisation taking part, with its counters in the campaign. `rank` is shared by
+    organisations level on the ranking's figure (1, 2, 2, 4), listed by name among themselves;
+    0 where no ranking was asked for (the index)."""
+
+    rank: int
+    slug: str
+    name: str
+    kind: str
+    region: str
+    headcount: int | None
+    pledges: int
+    done: int
+    started: int
+
+    @property
+    def kind_label(self) -> str:
+        return OrganisationKind(self.kind).label
+
+    @property
+    def region_label(self) -> str:
+        return Region(self.region).label
+
+    @property
+    def per_100_staff(self) -> float | None:
+        if not self.headcount:
+            return None
+        return round(100 * self.pledges / self.headcount, 1)
+
+
+@dataclass(frozen=True)
+class LeaguePage:
+    rows: list[LeagueRow]
+    # Organisations taking part that this page's filters leave in (all pages together).
+    count: int
+    # In the per-100-staff ranking: those taking part whose headcount is unknown, left out.
+    left_out: int = 0
+
+
+def _taking_part(*, campaign_id: int, filters: LeagueFilters) -> QuerySet[OrganisationTotal]:
+    """One row per organisation with at least one published pledge in the campaign."""
+    rows = OrganisationTotal.objects.filter(campaign_id=campaign_id)
+    if filters.kind:
+        rows = rows.filter(organisation__kind=filters.kind)
+    if filters.region:
+        rows = rows.filter(organisation__region=filters.region)
+    return (
+        rows.values(
+            "organisation_id",
+            "organisation__slug",
+            "organisation__name",
+            "organisation__kind",
+            "organisation__region",
+            "organisation__headcount",
+        )
+        .annotate(total=Sum("pledges"), done_sum=Sum("done"), started_sum=Sum("started"))
+        .filter(total__gt=0)
+    )
+
+
+def _league_row(values: Mapping[str, Any], rank: int = 0) -> LeagueRow:
+    return LeagueRow(
+        rank=rank,
+        slug=values["organisation__slug"],
+        name=values["organisation__name"],
+        kind=values["organisation__kind"],
+        region=values["organisation__region"],
+        headcount=values["organisation__headcount"],
+        pledges=values["total"],
+        done=values["done_sum"],
+        started=values["started_sum"],
+    )
+
+
+def _count(rows: QuerySet[OrganisationTotal]) -> int:
+    return rows.order_by().count()
+
+
+def league_table(
+    *, campaign: Campaign, filters: LeagueFilters, offset: int = 0, limit: int = LEAGUE_PAGE_SIZE
+) -> LeaguePage:
+    """Organisations ranked by published pledges, or by pledges per 100 staff among those
+    whose headcount is known; ties share a rank and are listed by name. Two queries (the
+    page and the count), three for per 100 staff, whatever the numbers of organisations or
+    pledges (pages.organisations keeps the answer in the shared cache)."""
+    rows = _taking_part(campaign_id=campaign.pk, filters=filters)
+    left_out = 0
+    if filters.per == LEAGUE_BY_STAFF:
+        left_out = _count(rows.filter(organisation__headcount__isnull=True))
+        rows = rows.filter(organisation__headcount__isnull=False)
+        figure: Any = ExpressionWrapper(
+            Cast(F("total"), FloatField()) / F("organisation__headcount"), output_field=FloatField()
+        )
+    else:
+        figure = F("total")
+    ranked = rows.annotate(figure=figure).annotate(
+        rank=Window(expression=Rank(), order_by=F("figure").desc())
+    )
+    page = ranked.order_by("-figure", "organisation__name", "organisation_id")[offset : offset + limit]
+    return LeaguePage(
+        rows=[_league_row(values, values["rank"]) for values in page], count=_count(rows), left_out=left_out
+    )
+
+
+def organisations_taking_part(
+    *, campaign: Campaign, filters: LeagueFilters, offset: int = 0, limit: int = LEAGUE_PAGE_SIZE
+) -> LeaguePage:
+    """The index: organisations with at least one published pledge, alphabetical, with their
+    counts; two queries whatever the numbers of organisations or pledges."""
+    rows = _taking_part(campaign_id=campaign.pk, filters=filters)
+    page = rows.order_by("organisation__name", "organisation_id")[offset : offset + limit]
+    return LeaguePage(rows=[_league_row(values) for values in page], count=_count(rows))
