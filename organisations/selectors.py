@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import ExpressionWrapper, F, FloatField, QuerySet, Sum, Window
+from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet, Sum, Window
 from django.db.models.functions import Cast, Coalesce, Rank
 
 from campaigns.models import Campaign, Region
@@ -175,76 +175,78 @@ class LeaguePage:
     left_out: int = 0
 
 
-def _taking_part(*, campaign_id: int, filters: LeagueFilters) -> QuerySet[OrganisationTotal]:
-    """One row per organisation with at least one published pledge in the campaign."""
-    rows = OrganisationTotal.objects.filter(campaign_id=campaign_id)
+def _taking_part(*, campaign_id: int, filters: LeagueFilters) -> QuerySet[Organisation]:
+    """The organisations with at least one published pledge in the campaign, each with its
+    counters summed over its shards (`total`, `done_sum`, `started_sum`), and how many there
+    are in all on every row (`taking_part`, a window over the whole answer), so one query
+    gives a page and the count. Grouped by the organisation's key alone (PostgreSQL knows
+    its other columns follow from it): a hash of a few thousand narrow rows, no sort of names."""
+    rows = Organisation.objects.filter(totals__campaign_id=campaign_id)
     if filters.kind:
-        rows = rows.filter(organisation__kind=filters.kind)
+        rows = rows.filter(kind=filters.kind)
     if filters.region:
-        rows = rows.filter(organisation__region=filters.region)
+        rows = rows.filter(region=filters.region)
     return (
-        rows.values(
-            "organisation_id",
-            "organisation__slug",
-            "organisation__name",
-            "organisation__kind",
-            "organisation__region",
-            "organisation__headcount",
+        rows.only("slug", "name", "kind", "region", "headcount")
+        .annotate(
+            total=Sum("totals__pledges"), done_sum=Sum("totals__done"), started_sum=Sum("totals__started")
         )
-        .annotate(total=Sum("pledges"), done_sum=Sum("done"), started_sum=Sum("started"))
         .filter(total__gt=0)
     )
 
 
-def _league_row(values: Mapping[str, Any], rank: int = 0) -> LeagueRow:
+def _league_row(organisation: Any) -> LeagueRow:
     return LeagueRow(
-        rank=rank,
-        slug=values["organisation__slug"],
-        name=values["organisation__name"],
-        kind=values["organisation__kind"],
-        region=values["organisation__region"],
-        headcount=values["organisation__headcount"],
-        pledges=values["total"],
-        done=values["done_sum"],
-        started=values["started_sum"],
+        rank=getattr(organisation, "rank", 0),
+        slug=organisation.slug,
+        name=organisation.name,
+        kind=organisation.kind,
+        region=organisation.region,
+        headcount=organisation.headcount,
+        pledges=organisation.total,
+        done=organisation.done_sum,
+        started=organisation.started_sum,
     )
 
 
-def _count(rows: QuerySet[OrganisationTotal]) -> int:
-    return rows.order_by().count()
+def _page(rows: QuerySet[Organisation], *, offset: int, limit: int) -> tuple[list[LeagueRow], int]:
+    """One page of `rows` and how many there are in all: one query, or two for a page past
+    the end (which has no row to carry the count)."""
+    found = list(rows.annotate(taking_part=Window(expression=Count("*")))[offset : offset + limit])
+    if found:
+        return [_league_row(organisation) for organisation in found], found[0].taking_part
+    return [], rows.order_by().count() if offset else 0
 
 
 def league_table(
     *, campaign: Campaign, filters: LeagueFilters, offset: int = 0, limit: int = LEAGUE_PAGE_SIZE
 ) -> LeaguePage:
     """Organisations ranked by published pledges, or by pledges per 100 staff among those
-    whose headcount is known; ties share a rank and are listed by name. Two queries (the
-    page and the count), three for per 100 staff, whatever the numbers of organisations or
+    whose headcount is known; ties share a rank and are listed by name. One query (a second
+    for per 100 staff: how many were left out) whatever the numbers of organisations or
     pledges (pages.organisations keeps the answer in the shared cache)."""
     rows = _taking_part(campaign_id=campaign.pk, filters=filters)
     left_out = 0
     if filters.per == LEAGUE_BY_STAFF:
-        left_out = _count(rows.filter(organisation__headcount__isnull=True))
-        rows = rows.filter(organisation__headcount__isnull=False)
+        left_out = rows.filter(headcount__isnull=True).order_by().count()
+        rows = rows.filter(headcount__isnull=False)
         figure: Any = ExpressionWrapper(
-            Cast(F("total"), FloatField()) / F("organisation__headcount"), output_field=FloatField()
+            Cast(F("total"), FloatField()) / F("headcount"), output_field=FloatField()
         )
     else:
         figure = F("total")
     ranked = rows.annotate(figure=figure).annotate(
         rank=Window(expression=Rank(), order_by=F("figure").desc())
     )
-    page = ranked.order_by("-figure", "organisation__name", "organisation_id")[offset : offset + limit]
-    return LeaguePage(
-        rows=[_league_row(values, values["rank"]) for values in page], count=_count(rows), left_out=left_out
-    )
+    found, count = _page(ranked.order_by("-figure", "name", "pk"), offset=offset, limit=limit)
+    return LeaguePage(rows=found, count=count, left_out=left_out)
 
 
 def organisations_taking_part(
     *, campaign: Campaign, filters: LeagueFilters, offset: int = 0, limit: int = LEAGUE_PAGE_SIZE
 ) -> LeaguePage:
     """The index: organisations with at least one published pledge, alphabetical, with their
-    counts; two queries whatever the numbers of organisations or pledges."""
-    rows = _taking_part(campaign_id=campaign.pk, filters=filters)
-    page = rows.order_by("organisation__name", "organisation_id")[offset : offset + limit]
-    return LeaguePage(rows=[_league_row(values) for values in page], count=_count(rows))
+    counts; one query whatever the numbers of organisations or pledges."""
+    rows = _taking_part(campaign_id=campaign.pk, filters=filters).order_by("name", "pk")
+    found, count = _page(rows, offset=offset, limit=limit)
+    return LeaguePage(rows=found, count=count)

@@ -58,10 +58,13 @@ LEAGUE_PAGE_CACHE_SECONDS = 1
 MAX_PAGE = 10_000
 
 
+PAST_THE_END = "That page number is not one of these pages: start again from the first."
+
+
 def _page_number(request: HttpRequest) -> int:
     raw = request.GET.get("page", "") or "1"
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise BadLeagueQuery("That page number is not one of these pages: start again from the first.")
+        raise BadLeagueQuery(PAST_THE_END)
     return int(raw)
 
 
@@ -172,6 +175,9 @@ def _listing(request: HttpRequest, campaign: Campaign, *, league: bool) -> HttpR
     result = read(
         campaign=campaign, filters=filters, offset=(page - 1) * LEAGUE_PAGE_SIZE, limit=LEAGUE_PAGE_SIZE
     )
+    if page > 1 and not result.rows:
+        context.update(filters=filters, error=PAST_THE_END)
+        return render(request, template, context, status=400)
     context.update(
         filters=filters,
         result=result,

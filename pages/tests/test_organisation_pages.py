@@ -276,6 +276,8 @@ def test_the_index_pages(campaign: Any, monkeypatch: pytest.MonkeyPatch) -> None
     assert "Page 1 of 3" in first and 'href="?page=2" rel="next"' in first
     assert 'href="?page=1" rel="prev"' in second and 'rel="next"' not in third
     assert "<strong>5</strong> organisations taking part" in first
+    past_the_end = _index(campaign, "?page=4")
+    assert past_the_end.status_code == 400 and "not one of these pages" in _body(past_the_end)
 
 
 def test_the_campaign_page_links_to_the_organisations_taking_part(campaign: Any) -> None:
