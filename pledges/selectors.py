@@ -291,12 +291,14 @@ def wall_pledges(
     # PostgreSQL reads IN ('published'), PUBLIC_STATES' one state, as = 'published',
     # which is the condition of the wall's and the word search's partial indexes.
     queryset = Pledge.objects.using(replica_or_primary()).filter(campaign=campaign, status__in=PUBLIC_STATES)
-    if org_id is not None:
-        # One organisation's pledges (its page): pledge_org_wall_idx, read in the same order.
-        queryset = queryset.filter(org_id=org_id)
     queryset = pledges_filtered(queryset, filters)
     if filters.q and connection.vendor == "postgresql":
-        queryset = _by_id_if_rare(queryset, campaign=campaign, filters=filters, org_id=org_id)
+        queryset = _by_id_if_rare(queryset, campaign=campaign, filters=filters)
+    if org_id is not None:
+        # One organisation's pledges (its page): pledge_org_wall_idx, read in the same order.
+        # After the word search's probe, which asks the whole wall (and shares its answer with
+        # the wall): asked with the organisation, it read all of a large one's pledges.
+        queryset = queryset.filter(org_id=org_id)
     queryset = with_published_story(queryset.only(*WALL_FIELDS))
     if filters.order == ORDER_CHANGES_FIRST:
         return _changes_first(queryset, cursor=cursor, limit=limit)
@@ -353,7 +355,7 @@ COMMON_SEARCH_SECONDS = 600
 
 
 def _by_id_if_rare(
-    queryset: QuerySet[Pledge], *, campaign: Campaign, filters: WallFilters, org_id: int | None = None
+    queryset: QuerySet[Pledge], *, campaign: Campaign, filters: WallFilters
 ) -> QuerySet[Pledge]:
     """`queryset` (the wall's pledges matching `filters`, a word search among them) as the ids of
     its matches when they are few, or as it is when they are many (_all_matches_if_few).
@@ -362,9 +364,6 @@ def _by_id_if_rare(
     shared cache has to make again, so the answer "many" is kept for a while: a word that is
     common now stays common."""
     query = "&".join(f"{key}={value}" for key, value in sorted(filters.as_query().items()))
-    if org_id is not None:
-        # A word common on the wall may be rare among one organisation's pledges.
-        query += f"&org={org_id}"
     key = f"wall-search-common:v1:{campaign.pk}:{keyed_hash(query, purpose='wall-search')}"
     if cache.get(key):
         return queryset
