@@ -17,7 +17,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from campaigns.models import Campaign, Region
-from campaigns.selectors import campaign_get_by_slug
+from campaigns.selectors import campaign_for_visitors
 from changeday.lib.dbrouter import replica_or_primary
 from organisations.models import Organisation, OrganisationKind
 from organisations.selectors import (
@@ -31,7 +31,7 @@ from organisations.selectors import (
     organisation_get_by_slug,
     organisation_page_get,
 )
-from pages.organisations import league_cached
+from pages.organisations import cached_for_campaign, league_cached
 
 router = Router(tags=["organisations"])
 
@@ -117,7 +117,8 @@ class LeagueOut(Schema):
 
 
 def _campaign_or_404(slug: str) -> Campaign:
-    campaign = campaign_get_by_slug(slug)
+    # Public reads, as the pages: the campaign as this process read it in the last moments.
+    campaign = campaign_for_visitors(slug)
     if campaign is None:
         raise HttpError(404, "There is no campaign at that address.")
     return campaign
@@ -137,9 +138,10 @@ def _organisation_out(organisation: Organisation) -> dict[str, Any]:
     }
 
 
-def _organisation_url(campaign: Campaign, slug: str) -> str:
-    path = reverse("pages:organisation", kwargs={"slug": campaign.slug, "org_slug": slug})
-    return f"{settings.SITE_URL}{path}"
+def _organisations_url(campaign: Campaign) -> str:
+    """The campaign's organisations' address, which each organisation's page is under: reversed
+    once for a page of rows (a reverse() per row was most of the league's time)."""
+    return settings.SITE_URL + reverse("pages:organisations", kwargs={"slug": campaign.slug})
 
 
 def _documented(description: str, **schema: Any) -> Any:
@@ -204,6 +206,15 @@ def organisation_in_campaign(request: HttpRequest, slug: str, org_slug: str) -> 
     organisation = organisation_get_by_slug(org_slug)
     if organisation is None:
         raise HttpError(404, "There is no organisation at that address.")
+    # As fresh as the organisation's page: kept until a pledge joins or leaves the wall.
+    return cached_for_campaign(
+        f"api-organisation:{organisation.pk}",
+        campaign=campaign,
+        compute=lambda: _organisation_in_campaign(campaign, organisation),
+    )
+
+
+def _organisation_in_campaign(campaign: Campaign, organisation: Organisation) -> dict[str, Any]:
     counts = organisation_counts_in_campaign(campaign_id=campaign.pk, organisation_id=organisation.pk)
     page = organisation_page_get(campaign_id=campaign.pk, organisation_id=organisation.pk)
     return {
@@ -217,11 +228,11 @@ def organisation_in_campaign(request: HttpRequest, slug: str, org_slug: str) -> 
         },
         "welcome": page.welcome if page else "",
         "contact_name": page.contact_name if page else "",
-        "url": _organisation_url(campaign, organisation.slug),
+        "url": f"{_organisations_url(campaign)}{organisation.slug}/",
     }
 
 
-def _league_row_out(campaign: Campaign, row: LeagueRow) -> dict[str, Any]:
+def _league_row_out(organisations_url: str, row: LeagueRow) -> dict[str, Any]:
     return {
         "rank": row.rank,
         "slug": row.slug,
@@ -233,7 +244,7 @@ def _league_row_out(campaign: Campaign, row: LeagueRow) -> dict[str, Any]:
         "done": row.done,
         "started": row.started,
         "per_100_staff": row.per_100_staff,
-        "url": _organisation_url(campaign, row.slug),
+        "url": f"{organisations_url}{row.slug}/",
     }
 
 
@@ -264,10 +275,11 @@ def campaign_league(
         raise HttpError(400, str(exc)) from exc
     offset = (page - 1) * limit
     league = league_cached(campaign=campaign, filters=filters, offset=offset, limit=limit)
+    organisations_url = _organisations_url(campaign)
     return {
         "campaign": campaign.slug,
         "per": filters.per,
-        "results": [_league_row_out(campaign, row) for row in league.rows],
+        "results": [_league_row_out(organisations_url, row) for row in league.rows],
         "count": league.count,
         "left_out": league.left_out,
         "next_page": page + 1 if offset + limit < league.count else None,

@@ -8,6 +8,7 @@ pledge's outcome) bumps the generation, so the next read counts it at once."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from campaigns.models import Campaign
 from changeday.lib.pagecache import current_get, current_set, generation_read
@@ -24,25 +25,34 @@ from pledges.selectors import wall_generation_key
 LEAGUE_CACHE_SECONDS = 10
 
 Read = Callable[..., LeaguePage]
+T = TypeVar("T")
+
+
+def cached_for_campaign(what: str, *, campaign: Campaign, compute: Callable[[], T]) -> T:
+    """compute()'s answer, kept in the shared cache under the campaign's wall generation for at
+    most LEAGUE_CACHE_SECONDS: served until a pledge joins or leaves the wall (or an answer
+    moves an outcome), then worked out again. `what` names the answer among the campaign's:
+    only checked values and bounded numbers, so keys stay few and short."""
+    # created_at in the key, as for the campaign's totals: a test database may reuse an id.
+    key = f"organisations:v1:{campaign.pk}:{campaign.created_at.timestamp()}:{what}"
+    generation_key = wall_generation_key(campaign.pk)
+    found = current_get(key, generation_key)
+    if found is not None:
+        return found  # type: ignore[return-value]
+    generation = generation_read(generation_key)
+    answer = compute()
+    current_set(key, generation, answer, LEAGUE_CACHE_SECONDS)
+    return answer
 
 
 def _cached(
     what: str, read: Read, *, campaign: Campaign, filters: LeagueFilters, offset: int, limit: int
 ) -> LeaguePage:
-    # created_at in the key, as for the campaign's totals: a test database may reuse an id.
-    # Only checked filter values and bounded numbers reach it, so keys stay few and short.
-    key = (
-        f"{what}:v1:{campaign.pk}:{campaign.created_at.timestamp()}:"
-        f"{filters.kind}:{filters.region}:{filters.per}:{offset}:{limit}"
+    return cached_for_campaign(
+        f"{what}:{filters.kind}:{filters.region}:{filters.per}:{offset}:{limit}",
+        campaign=campaign,
+        compute=lambda: read(campaign=campaign, filters=filters, offset=offset, limit=limit),
     )
-    generation_key = wall_generation_key(campaign.pk)
-    found = current_get(key, generation_key)
-    if isinstance(found, LeaguePage):
-        return found
-    generation = generation_read(generation_key)
-    page = read(campaign=campaign, filters=filters, offset=offset, limit=limit)
-    current_set(key, generation, page, LEAGUE_CACHE_SECONDS)
-    return page
 
 
 def league_cached(

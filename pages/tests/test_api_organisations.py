@@ -280,3 +280,15 @@ def test_the_export_costs_the_same_queries_for_5_or_50_organisations(
             response = _export(client, campaign)
             lines = b"".join(response.streaming_content).decode().splitlines()
         assert len(lines) == organisations + 1
+
+
+def test_an_organisations_totals_in_the_api_count_a_new_pledge_at_once(campaign: Any, orgs: Any) -> None:
+    path = f"/api/v1/campaigns/{campaign.slug}/organisations/riverside-homes"
+    assert _json(path)[1]["totals"]["pledges"] == 2
+
+    org_pledge(campaign, orgs["riverside"], 40, sectors=["patient-carer"])
+
+    totals = _json(path)[1]["totals"]
+    assert totals["pledges"] == 3 and totals["by_sector"]["patient-carer"] == 1
+    league = _json(f"/api/v1/campaigns/{campaign.slug}/league")[1]
+    assert league["results"][0]["pledges"] == 3
