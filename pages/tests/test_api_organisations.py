@@ -11,6 +11,7 @@ from django.test import Client
 
 from organisations.models import OrganisationCampaign, OrganisationDomain
 from organisations.services import organisation_totals_apply
+from pages.api_organisations import LeagueOut, OrganisationInCampaignOut
 from pages.tests.orgs import make_org, org_pledge
 from pledges.outcomes import pledge_outcome_record
 
@@ -95,6 +96,8 @@ def test_an_organisation_in_a_campaign_comes_with_its_totals(campaign: Any, orgs
     status, body = _json(f"/api/v1/campaigns/{campaign.slug}/organisations/riverside-homes")
 
     assert status == 200
+    # Served from a cached body: still exactly what the documented schema says.
+    assert OrganisationInCampaignOut.model_validate(body).model_dump(by_alias=True) == body
     assert body["campaign"] == campaign.slug
     assert body["organisation"]["name"] == "Riverside Homes"
     assert body["totals"] == {
@@ -113,6 +116,8 @@ def test_the_league_ranks_by_pledges_or_per_100_staff(campaign: Any, orgs: Any) 
     _, nhs = _json(f"/api/v1/campaigns/{campaign.slug}/league?kind=nhs-trust")
 
     assert status == 200
+    for body in (by_pledges, by_staff, nhs):
+        assert LeagueOut.model_validate(body).model_dump() == body
     assert [(r["rank"], r["slug"], r["pledges"]) for r in by_pledges["results"]] == [
         (1, "riverside-homes", 2),
         (2, "leeds-th", 1),
