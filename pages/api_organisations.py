@@ -27,6 +27,7 @@ from organisations.selectors import (
     LEAGUE_MAX_PAGE_SIZE,
     LEAGUE_ORDERS,
     LEAGUE_PAGE_SIZE,
+    ORGANISATION_SLUG_RE,
     BadLeagueQuery,
     LeagueFilters,
     LeagueRow,
@@ -206,14 +207,19 @@ def organisation_directory(
 )
 def organisation_in_campaign(request: HttpRequest, slug: str, org_slug: str) -> HttpResponse:
     campaign = _campaign_or_404(slug)
-    organisation = organisation_get_by_slug(org_slug)
-    if organisation is None:
-        raise HttpError(404, "There is no organisation at that address.")
+    if not ORGANISATION_SLUG_RE.fullmatch(org_slug):
+        raise _no_such_organisation()
+    # Keyed by the slug: only an organisation that exists gets an answer kept (an unknown slug
+    # raises inside and stores nothing), so the keys are bounded by the directory.
     return _json_answer(
-        f"api-organisation:{organisation.pk}",
+        f"api-organisation:{org_slug}",
         campaign=campaign,
-        payload=lambda: _organisation_in_campaign(campaign, organisation),
+        payload=lambda: _organisation_in_campaign(campaign, org_slug),
     )
+
+
+def _no_such_organisation() -> HttpError:
+    return HttpError(404, "There is no organisation at that address.")
 
 
 def _json_answer(what: str, *, campaign: Campaign, payload: Callable[[], dict[str, Any]]) -> HttpResponse:
@@ -232,7 +238,10 @@ def _json_answer(what: str, *, campaign: Campaign, payload: Callable[[], dict[st
     return response
 
 
-def _organisation_in_campaign(campaign: Campaign, organisation: Organisation) -> dict[str, Any]:
+def _organisation_in_campaign(campaign: Campaign, org_slug: str) -> dict[str, Any]:
+    organisation = organisation_get_by_slug(org_slug)
+    if organisation is None:
+        raise _no_such_organisation()
     counts = organisation_counts_in_campaign(campaign_id=campaign.pk, organisation_id=organisation.pk)
     page = organisation_page_get(campaign_id=campaign.pk, organisation_id=organisation.pk)
     return {
