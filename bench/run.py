@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench"
 SLUG = "bench"
 PLEDGES = 1_000_000
+# The pledges that name an organisation are spread over this many (load_pledges --organisations).
+ORGANISATIONS = 5_000
 SIGNUPS = 100_000
 FOLLOWERS = 100_000
 FOLLOW_THROUGH_SLUG = "bench-follow-through"
@@ -554,6 +556,62 @@ class Bench:
         for name, query in pages:
             self.http(name, wall + query, reference="bare JSON", min_ratio=0.35, max_p99_ms=50)
 
+    def organisations(self) -> None:
+        """An organisation's page and the league tables, at the wall's targets: the biggest
+        organisation (tens of thousands of pledges) and a middling one, first and deep pages,
+        a filter and a word search; the index; the league by pledges, per 100 staff and
+        filtered; the API's league and organisation."""
+        from django.db.models import Sum
+
+        from organisations.models import OrganisationTotal
+        from pledges.models import Pledge, Status
+
+        ranked = list(
+            OrganisationTotal.objects.filter(campaign__slug=SLUG)
+            .values("organisation_id", "organisation__slug")
+            .annotate(n=Sum("pledges"))
+            .order_by("-n", "organisation_id")
+            .values_list("organisation_id", "organisation__slug", "n")
+        )
+        biggest_id, biggest, biggest_n = ranked[0]
+        _, middling, middling_n = ranked[len(ranked) // 2]
+        published = Pledge.objects.filter(campaign__slug=SLUG, status=Status.PUBLISHED, org_id=biggest_id)
+        when, public_id = published.order_by("published_at", "public_id").values_list(
+            "published_at", "public_id"
+        )[1000]
+        from base64 import urlsafe_b64encode
+
+        cursor = urlsafe_b64encode(f"{int(when.timestamp() * 1_000_000)}:{public_id}".encode()).decode()
+        cursor = cursor.rstrip("=")
+        print(
+            f"{len(ranked):,} organisations taking part; the biggest has {biggest_n:,} pledges, "
+            f"the middling one {middling_n:,}",
+            flush=True,
+        )
+        base = f"/campaigns/{SLUG}/organisations/"
+        pages = [
+            (f"organisation page, biggest ({biggest_n:,} pledges)", f"{base}{biggest}/"),
+            (
+                "organisation page, biggest, 1,000 from the oldest (cursor)",
+                f"{base}{biggest}/?cursor={cursor}",
+            ),
+            ("organisation page, biggest, sector=housing", f"{base}{biggest}/?sector=housing"),
+            ("organisation page, biggest, q=carers", f"{base}{biggest}/?q=carers"),
+            (f"organisation page, middling ({middling_n:,} pledges)", f"{base}{middling}/"),
+            ("organisations taking part, first page", base),
+            ("organisations taking part, kind and region", f"{base}?kind=care-provider&region=london"),
+            ("league table", f"{base}league/"),
+            ("league table, per 100 staff", f"{base}league/?per=staff"),
+            (
+                "league table, kind and region, page 2",
+                f"{base}league/?kind=gp-practice&region=midlands&page=2",
+            ),
+            ("league API, per 100 staff", f"/api/v1/campaigns/{SLUG}/league?per=staff"),
+            ("organisation API, biggest", f"/api/v1/campaigns/{SLUG}/organisations/{biggest}"),
+        ]
+        for name, path in pages:
+            self.http(name, path, reference="bare JSON", min_ratio=0.35, max_p99_ms=50)
+
     def campaign(self) -> None:
         self.http(
             "campaign page", f"/campaigns/{SLUG}/", reference="bare JSON", min_ratio=0.50, max_p99_ms=None
@@ -991,10 +1049,22 @@ def data_ensure(count: int) -> None:
     have = Pledge.objects.filter(campaign=campaign, status=Status.PUBLISHED).count()
     print(f"{have:,} published pledges in {SLUG}", flush=True)
     if have < count:
-        call_command("load_pledges", campaign=SLUG, count=count - have)
+        call_command("load_pledges", campaign=SLUG, count=count - have, organisations=ORGANISATIONS)
+    elif not Pledge.objects.filter(campaign=campaign, status=Status.PUBLISHED, org__isnull=False).exists():
+        # A million loaded before the directory: give them their organisations (minutes, once).
+        call_command("load_pledges", campaign=SLUG, count=0, organisations=ORGANISATIONS)
 
 
-SCENARIOS = ("reads", "campaign", "pledges", "moderation", "recount", "reminders", "follow-through")
+SCENARIOS = (
+    "reads",
+    "organisations",
+    "campaign",
+    "pledges",
+    "moderation",
+    "recount",
+    "reminders",
+    "follow-through",
+)
 # Scenarios on campaigns of their own: run alone, they need no million pledges loaded.
 OWN_DATA = frozenset({"follow-through"})
 

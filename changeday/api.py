@@ -1,5 +1,5 @@
 """The public JSON API (/api/v1/): the NinjaAPI instance and its wiring only.
-Routes live in pledges/api.py."""
+Routes live in pledges/api.py and pages/api_organisations.py."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class PublicReadAPI(NinjaAPI):
 api = PublicReadAPI(
     title="changeday public API",
     version="1",
-    description="Read-only: campaigns, live counters and published pledges.",
+    description="Read-only: campaigns, live counters, published pledges, organisations and league tables.",
     urls_namespace="api-v1",
     openapi_url="/openapi.json",
     # Ninja's docs page loads Swagger UI from a CDN; we never load from a CDN at run time.
@@ -49,3 +49,4 @@ def _bad_parameter(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 
 api.add_router("/", "pledges.api.router")
+api.add_router("/", "pages.api_organisations.router")

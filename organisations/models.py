@@ -142,6 +142,8 @@ class OrganisationSuggestion(models.Model):
 
 
 ORGANISATION_TOTAL_SHARDS = 4
+# The counted fields of OrganisationTotal, as pledges.services computes their deltas.
+TOTAL_FIELDS = ("pledges", "nhs", "social_care", "housing", "patient_carer", "done", "started")
 
 
 class OrganisationTotal(models.Model):

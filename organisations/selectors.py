@@ -1,15 +1,28 @@
-"""Reads of the directory: which organisation a domain belongs to, the type-ahead."""
+"""Reads of the directory (which organisation a domain belongs to, the type-ahead) and of
+organisations' counters per campaign (their pages, the league tables, the API)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from django.db.models.functions import Lower
+from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet, Sum, Window
+from django.db.models.functions import Cast, Coalesce, Lower, Rank
 
-from campaigns.models import Campaign
-from organisations.models import Organisation, OrganisationDomain
+from campaigns.models import Campaign, Region
+from organisations.models import (
+    TOTAL_FIELDS,
+    Organisation,
+    OrganisationCampaign,
+    OrganisationDomain,
+    OrganisationKind,
+    OrganisationTotal,
+)
 
+# What an organisation's slug can be (Django's slug, at most the column's length): a null
+# character or 5,000 characters never reach a query.
 # Domains a great many unrelated people share: listing one would make everyone using it
 # "verified staff" of one organisation (a listed domain covers its subdomains too). A
 # campaign's shared staff domains (nhs.net) are refused by the same rule.
@@ -23,6 +36,8 @@ SHARED_DOMAINS = frozenset(
         "protonmail.com", "proton.me", "mail.com", "gmx.com", "gmx.co.uk",
     }
 )  # fmt: skip
+
+ORGANISATION_SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,120}")
 
 
 def domain_and_parents(domain: str) -> list[str]:
@@ -109,3 +124,212 @@ def organisation_named(*, name: str) -> Organisation | None:
         return None
     same = list(Organisation.objects.annotate(name_lower=Lower("name")).filter(name_lower=key)[:2])
     return same[0] if len(same) == 1 else None
+
+
+# --- Organisations' counters in a campaign: pages, the league tables, the API -----------------
+#
+# Everything below reads OrganisationTotal (a few shard rows per organisation), grouped over the
+# shards, never the pledges: the cost follows the number of organisations taking part, not the
+# number of pledges, and each read is one query.
+
+# The counted fields as the API and pages name the sectors (slugs, as the campaign's totals do).
+SECTOR_FIELDS: dict[str, str] = {
+    "nhs": "nhs",
+    "social-care": "social_care",
+    "housing": "housing",
+    "patient-carer": "patient_carer",
+}
+LEAGUE_BY_PLEDGES = "pledges"
+LEAGUE_BY_STAFF = "staff"
+LEAGUE_ORDERS: tuple[str, ...] = (LEAGUE_BY_PLEDGES, LEAGUE_BY_STAFF)
+LEAGUE_PAGE_SIZE = 50
+LEAGUE_MAX_PAGE_SIZE = 100
+
+
+class BadLeagueQuery(ValueError):
+    """A filter the league or the index cannot use; the message is for people."""
+
+
+@dataclass(frozen=True)
+class OrganisationCounts:
+    """One organisation's live counters in one campaign, summed over its shards."""
+
+    pledges: int = 0
+    nhs: int = 0
+    social_care: int = 0
+    housing: int = 0
+    patient_carer: int = 0
+    done: int = 0
+    started: int = 0
+
+    @property
+    def by_sector(self) -> dict[str, int]:
+        return {slug: getattr(self, name) for slug, name in SECTOR_FIELDS.items()}
+
+    @property
+    def changed(self) -> int:
+        return self.done + self.started
+
+
+def organisation_counts_in_campaign(*, campaign_id: int, organisation_id: int) -> OrganisationCounts:
+    sums = OrganisationTotal.objects.filter(
+        campaign_id=campaign_id, organisation_id=organisation_id
+    ).aggregate(**{name: Coalesce(Sum(name), 0) for name in TOTAL_FIELDS})
+    return OrganisationCounts(**sums)
+
+
+def organisation_get_by_slug(slug: str) -> Organisation | None:
+    """The organisation at this slug, or None; checked before the query as campaigns' are."""
+    if not ORGANISATION_SLUG_RE.fullmatch(slug):
+        return None
+    return Organisation.objects.filter(slug=slug).first()
+
+
+def organisation_page_get(*, campaign_id: int, organisation_id: int) -> OrganisationCampaign | None:
+    """The welcome line and contact name organisers set for this organisation's page, if any."""
+    return OrganisationCampaign.objects.filter(
+        campaign_id=campaign_id, organisation_id=organisation_id
+    ).first()
+
+
+@dataclass(frozen=True)
+class LeagueFilters:
+    kind: str = ""
+    region: str = ""
+    per: str = LEAGUE_BY_PLEDGES
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> LeagueFilters:
+        kind = query.get("kind", "").strip()
+        region = query.get("region", "").strip()
+        per = query.get("per", "").strip() or LEAGUE_BY_PLEDGES
+        if kind and kind not in OrganisationKind.values:
+            raise BadLeagueQuery("Choose a kind of organisation from the list.")
+        if region and region not in Region.values:
+            raise BadLeagueQuery("Choose a region from the list.")
+        if per not in LEAGUE_ORDERS:
+            raise BadLeagueQuery("Rank by pledges (per=pledges) or by pledges per 100 staff (per=staff).")
+        return cls(kind=kind, region=region, per=per)
+
+    def as_query(self) -> dict[str, str]:
+        pairs = {"kind": self.kind, "region": self.region}
+        if self.per != LEAGUE_BY_PLEDGES:
+            pairs["per"] = self.per
+        return {key: value for key, value in pairs.items() if value}
+
+
+@dataclass(frozen=True)
+class LeagueRow:
+    """An organisation taking part, with its counters in the campaign. `rank` is shared by
+    organisations level on the ranking's figure (1, 2, 2, 4), listed by name among themselves;
+    0 where no ranking was asked for (the index)."""
+
+    rank: int
+    slug: str
+    name: str
+    kind: str
+    region: str
+    headcount: int | None
+    pledges: int
+    done: int
+    started: int
+
+    @property
+    def kind_label(self) -> str:
+        return OrganisationKind(self.kind).label
+
+    @property
+    def region_label(self) -> str:
+        return Region(self.region).label
+
+    @property
+    def per_100_staff(self) -> float | None:
+        if not self.headcount:
+            return None
+        return round(100 * self.pledges / self.headcount, 1)
+
+
+@dataclass(frozen=True)
+class LeaguePage:
+    rows: list[LeagueRow]
+    # Organisations taking part that this page's filters leave in (all pages together).
+    count: int
+    # In the per-100-staff ranking: those taking part whose headcount is unknown, left out.
+    left_out: int = 0
+
+
+def _taking_part(*, campaign_id: int, filters: LeagueFilters) -> QuerySet[Organisation]:
+    """The organisations with at least one published pledge in the campaign, each with its
+    counters summed over its shards (`total`, `done_sum`, `started_sum`), and how many there
+    are in all on every row (`taking_part`, a window over the whole answer), so one query
+    gives a page and the count. Grouped by the organisation's key alone (PostgreSQL knows
+    its other columns follow from it): a hash of a few thousand narrow rows, no sort of names."""
+    rows = Organisation.objects.filter(totals__campaign_id=campaign_id)
+    if filters.kind:
+        rows = rows.filter(kind=filters.kind)
+    if filters.region:
+        rows = rows.filter(region=filters.region)
+    return (
+        rows.only("slug", "name", "kind", "region", "headcount")
+        .annotate(
+            total=Sum("totals__pledges"), done_sum=Sum("totals__done"), started_sum=Sum("totals__started")
+        )
+        .filter(total__gt=0)
+    )
+
+
+def _league_row(organisation: Any) -> LeagueRow:
+    return LeagueRow(
+        rank=getattr(organisation, "rank", 0),
+        slug=organisation.slug,
+        name=organisation.name,
+        kind=organisation.kind,
+        region=organisation.region,
+        headcount=organisation.headcount,
+        pledges=organisation.total,
+        done=organisation.done_sum,
+        started=organisation.started_sum,
+    )
+
+
+def _page(rows: QuerySet[Organisation], *, offset: int, limit: int) -> tuple[list[LeagueRow], int]:
+    """One page of `rows` and how many there are in all: one query, or two for a page past
+    the end (which has no row to carry the count)."""
+    found = list(rows.annotate(taking_part=Window(expression=Count("*")))[offset : offset + limit])
+    if found:
+        return [_league_row(organisation) for organisation in found], found[0].taking_part
+    return [], rows.order_by().count() if offset else 0
+
+
+def league_table(
+    *, campaign: Campaign, filters: LeagueFilters, offset: int = 0, limit: int = LEAGUE_PAGE_SIZE
+) -> LeaguePage:
+    """Organisations ranked by published pledges, or by pledges per 100 staff among those
+    whose headcount is known; ties share a rank and are listed by name. One query (a second
+    for per 100 staff: how many were left out) whatever the numbers of organisations or
+    pledges (pages.organisations keeps the answer in the shared cache)."""
+    rows = _taking_part(campaign_id=campaign.pk, filters=filters)
+    left_out = 0
+    if filters.per == LEAGUE_BY_STAFF:
+        left_out = rows.filter(headcount__isnull=True).order_by().count()
+        rows = rows.filter(headcount__isnull=False)
+        figure: Any = ExpressionWrapper(
+            Cast(F("total"), FloatField()) / F("headcount"), output_field=FloatField()
+        )
+    else:
+        figure = F("total")
+    ranked = rows.annotate(figure=figure).annotate(
+        rank=Window(expression=Rank(), order_by=F("figure").desc())
+    )
+    found, count = _page(ranked.order_by("-figure", "name", "pk"), offset=offset, limit=limit)
+    return LeaguePage(rows=found, count=count, left_out=left_out)
+
+
+def organisations_taking_part(
+    *, campaign: Campaign, filters: LeagueFilters, offset: int = 0, limit: int = LEAGUE_PAGE_SIZE
+) -> LeaguePage:
+    """The index: organisations with at least one published pledge, alphabetical, with their
+    counts; one query whatever the numbers of organisations or pledges."""
+    rows = _taking_part(campaign_id=campaign.pk, filters=filters).order_by("name", "pk")
+    found, count = _page(rows, offset=offset, limit=limit)
+    return LeaguePage(rows=found, count=count)

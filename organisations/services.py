@@ -19,6 +19,7 @@ from campaigns.models import Region
 from changeday.lib.emailaddr import canonical_domain
 from organisations.models import (
     ORGANISATION_TOTAL_SHARDS,
+    TOTAL_FIELDS,
     Organisation,
     OrganisationDomain,
     OrganisationKind,
@@ -29,9 +30,6 @@ from organisations.models import (
 from organisations.selectors import SHARED_DOMAINS, shared_domains
 
 T = TypeVar("T")
-
-# The counted fields of OrganisationTotal, as pledges.services computes their deltas.
-TOTAL_FIELDS = ("pledges", "nhs", "social_care", "housing", "patient_carer", "done", "started")
 
 
 def organisation_totals_apply(*, campaign_id: int, deltas: Mapping[int, Mapping[str, int]]) -> None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from changeday.lib.dbrouter import replica_or_primary
+from organisations.selectors import LeagueFilters, LeagueRow, league_table
 from pledges.models import (
     CHANGE_OUTCOMES,
     PUBLIC_STATES,
@@ -107,7 +108,8 @@ class CampaignStats:
     days: list[DayCount]
     sectors: list[LabelledCount]
     regions: list[LabelledCount]
-    organisations: list[LabelledCount]
+    # The league table's top (organisations.selectors), from the organisations' counters.
+    organisations: list[LeagueRow]
     computed_at: datetime
     follow_through: FollowThrough | None = None
 
@@ -118,7 +120,7 @@ class CampaignStats:
 
 def stats_cache_key(campaign_id: int) -> str:
     # The version lets a change to CampaignStats's shape skip old pickles.
-    return f"campaign-stats:v2:{campaign_id}"
+    return f"campaign-stats:v3:{campaign_id}"
 
 
 def campaign_stats(*, campaign: Campaign) -> CampaignStats:
@@ -132,10 +134,10 @@ def campaign_stats(*, campaign: Campaign) -> CampaignStats:
 
 
 def _compute_stats(*, campaign: Campaign) -> CampaignStats:
-    # Sectors and regions come from the sharded counters (no scan); only the
-    # per-day and per-organisation figures need the pledges themselves.
+    # Sectors, regions and organisations come from the sharded counters (no scan); only
+    # the per-day figures and the follow-through need the pledges themselves.
     totals = campaign_totals(campaign=campaign)
-    # The per-day and per-organisation scans are the dearest reads of the page:
+    # The per-day scans are the dearest reads of the page:
     # the replica takes them when there is one (the totals above stay on the primary).
     published = Pledge.objects.using(replica_or_primary()).filter(campaign=campaign, status__in=PUBLIC_STATES)
     regions = [LabelledCount(key=r, label=Region(r).label, count=n) for r, n in totals.by_region.items()]
@@ -148,13 +150,7 @@ def _compute_stats(*, campaign: Campaign) -> CampaignStats:
             for slug, count in totals.by_sector.items()
         ],
         regions=sorted(regions, key=lambda row: (-row.count, row.label)),
-        organisations=[
-            LabelledCount(key=row["organisation"], label=row["organisation"], count=row["count"])
-            for row in published.exclude(organisation="")
-            .values("organisation")
-            .annotate(count=Count("id"))
-            .order_by("-count", "organisation")[:TOP_ORGANISATIONS]
-        ],
+        organisations=league_table(campaign=campaign, filters=LeagueFilters(), limit=TOP_ORGANISATIONS).rows,
         computed_at=timezone.now(),
         follow_through=_follow_through(published, change_day=campaign.change_day),
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from pages import views, views_stats
+from pages import views, views_organisations, views_stats
 
 app_name = "pages"
 
@@ -11,4 +11,25 @@ urlpatterns = [
     path("campaigns/<slug:slug>/", views.campaign_detail, name="campaign_detail"),
     path("campaigns/<slug:slug>/widget/", views.campaign_widget, name="campaign_widget"),
     path("campaigns/<slug:slug>/stats/", views_stats.campaign_stats, name="campaign_stats"),
+    path(
+        "campaigns/<slug:slug>/organisations/",
+        views_organisations.organisation_index,
+        name="organisations",
+    ),
+    # Before the organisation's page, whose slug "league" would otherwise be.
+    path(
+        "campaigns/<slug:slug>/organisations/league/",
+        views_organisations.organisation_league,
+        name="organisation_league",
+    ),
+    path(
+        "campaigns/<slug:slug>/organisations/export.csv",
+        views_organisations.organisation_export,
+        name="organisation_export",
+    ),
+    path(
+        "campaigns/<slug:slug>/organisations/<slug:org_slug>/",
+        views_organisations.organisation_detail,
+        name="organisation",
+    ),
 ]

@@ -278,7 +278,12 @@ def _newest_first(queryset: QuerySet[Pledge], limit: int) -> list[Pledge]:
 
 
 def wall_pledges(
-    *, campaign: Campaign, filters: WallFilters, cursor: str = "", limit: int = WALL_PAGE_SIZE
+    *,
+    campaign: Campaign,
+    filters: WallFilters,
+    cursor: str = "",
+    limit: int = WALL_PAGE_SIZE,
+    org_id: int | None = None,
 ) -> WallPage:
     """Published pledges, newest first (or changes made first), one keyset page at a
     time: the last page of a million costs what the first does (no OFFSET, no COUNT).
@@ -291,6 +296,11 @@ def wall_pledges(
     queryset = pledges_filtered(queryset, filters)
     if filters.q and connection.vendor == "postgresql":
         queryset = _by_id_if_rare(queryset, campaign=campaign, filters=filters)
+    if org_id is not None:
+        # One organisation's pledges (its page): pledge_org_wall_idx, read in the same order.
+        # After the word search's probe, which asks the whole wall (and shares its answer with
+        # the wall): asked with the organisation, it read all of a large one's pledges.
+        queryset = queryset.filter(org_id=org_id)
     queryset = with_published_story(queryset.select_related("org").only(*WALL_FIELDS, *WALL_ORG_FIELDS))
     if filters.order == ORDER_CHANGES_FIRST:
         page = _changes_first(queryset, cursor=cursor, limit=limit)

@@ -157,3 +157,63 @@ def test_load_pledges_refuses_a_count_below_one(campaign: Campaign, count: int) 
     with pytest.raises(CommandError, match="--count"):
         _load(campaign, count=count)
     assert not Pledge.objects.exists()
+
+
+# --- Organisations --------------------------------------------------------------------------
+
+
+def _organisation_counts_match_the_pledges(campaign: Campaign) -> None:
+    from organisations.models import OrganisationTotal
+
+    counted = dict(
+        Pledge.objects.filter(campaign=campaign, status=Status.PUBLISHED, org__isnull=False)
+        .values_list("org_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    stored = dict(
+        OrganisationTotal.objects.filter(campaign=campaign)
+        .values_list("organisation_id")
+        .annotate(n=Sum("pledges"))
+        .filter(n__gt=0)
+        .order_by()
+    )
+    assert counted and stored == counted
+
+
+def test_organisations_spread_new_pledges_over_the_directory_with_exact_counters(campaign: Campaign) -> None:
+    from organisations.models import Organisation
+
+    output = _load(campaign, organisations=20)
+
+    assert Organisation.objects.filter(code__startswith="BENCH").count() == 20
+    pledges = Pledge.objects.filter(campaign=campaign)
+    # Every pledge naming an organisation counts for one in the directory; the others for none.
+    assert not pledges.exclude(organisation="").filter(org__isnull=True).exists()
+    assert not pledges.filter(organisation="", org__isnull=False).exists()
+    per_organisation = sorted(
+        pledges.filter(org__isnull=False)
+        .values_list("org_id")
+        .annotate(n=Count("pk"))
+        .values_list("n", flat=True)
+    )
+    # A few organisations gather many pledges, as a big trust pledging together does.
+    assert per_organisation[-1] > 3 * per_organisation[len(per_organisation) // 2]
+    _organisation_counts_match_the_pledges(campaign)
+    assert "20 benchmark organisations" in output
+
+
+def test_organisations_reach_pledges_loaded_before_them_without_loading_more(campaign: Campaign) -> None:
+    _load(campaign, count=300)
+    assert not Pledge.objects.filter(org__isnull=False).exists()
+
+    _load(campaign, count=0, organisations=15)
+
+    pledges = Pledge.objects.filter(campaign=campaign)
+    assert pledges.count() == 300
+    assert not pledges.exclude(organisation="").filter(org__isnull=True).exists()
+    _organisation_counts_match_the_pledges(campaign)
+    # Running it again finds nothing left to assign and makes no second directory.
+    before = list(pledges.order_by("pk").values_list("org_id", flat=True))
+    _load(campaign, count=0, organisations=15)
+    assert list(pledges.order_by("pk").values_list("org_id", flat=True)) == before

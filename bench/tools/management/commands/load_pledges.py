@@ -1,5 +1,11 @@
 """Bulk published pledges for benchmarks: `load_pledges --campaign SLUG --count N`.
 
+`--organisations N` spreads the pledges that name an organisation over N directory entries
+made for the benchmark (made if missing): new pledges get theirs as they are loaded, and
+pledges already loaded without one get theirs by an UPDATE in batches, so a million loaded
+before the directory existed need not be loaded again (`--count 0 --organisations 5000`).
+The organisations' counters are then recounted, as the campaign's are.
+
 One generator in Python draws every row, so --seed gives the same pledges on
 either database. PostgreSQL takes them through COPY; SQLite, the local default,
 through bulk_create. Rows bypass pledge_create on purpose: a million pledges
@@ -19,12 +25,14 @@ from typing import Any, NamedTuple
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 from django.utils import timezone
+from django.utils.text import slugify
 
 from campaigns import services as campaign_services
 from campaigns.models import Campaign, ModerationMode
 from changeday.lib.emailaddr import canonical_email
+from organisations.models import Organisation, OrganisationKind
 from pledges import services as pledge_services
 from pledges.models import (
     SECTOR_BITS,
@@ -310,11 +318,99 @@ SURNAMES: tuple[str, ...] = (
 )  # fmt: skip
 
 
+# --- The organisations ----------------------------------------------------------------
+# Benchmark organisations' codes start with this, so a run finds the ones it made before.
+ORGANISATION_CODE_PREFIX = "BENCH"
+# A few organisations gather many pledges (a big trust pledging together), most a few dozen:
+# organisation i of N is drawn with probability (i+1)^(1/k) - i^(1/k) over N^(1/k), k this.
+# At 5,000 organisations and a million pledges the first gets tens of thousands.
+ORGANISATION_SKEW = 3
+ORGANISATION_KIND_WEIGHTS: dict[str, int] = {
+    OrganisationKind.NHS_TRUST: 10,
+    OrganisationKind.ICB: 1,
+    OrganisationKind.GP_PRACTICE: 30,
+    OrganisationKind.COUNCIL: 8,
+    OrganisationKind.CARE_PROVIDER: 30,
+    OrganisationKind.HOUSING_ASSOCIATION: 10,
+    OrganisationKind.CHARITY: 8,
+    OrganisationKind.OTHER: 3,
+}
+ORGANISATION_WORDS: dict[str, tuple[str, ...]] = {
+    OrganisationKind.NHS_TRUST: (
+        "Hospitals NHS Trust",
+        "Community Health NHS Trust",
+        "Mental Health NHS Trust",
+    ),
+    OrganisationKind.ICB: ("Integrated Care Board",),
+    OrganisationKind.GP_PRACTICE: ("Medical Practice", "Surgery", "Health Centre", "Family Practice"),
+    OrganisationKind.COUNCIL: ("Borough Council", "County Council", "City Council"),
+    OrganisationKind.CARE_PROVIDER: ("Care Home", "Home Care", "Nursing Home", "Supported Living"),
+    OrganisationKind.HOUSING_ASSOCIATION: ("Housing Association", "Homes", "Housing Trust"),
+    OrganisationKind.CHARITY: ("Carers' Centre", "Mind", "Age Concern", "Food Bank"),
+    OrganisationKind.OTHER: ("Hospice", "Pharmacy", "Ambulance Service"),
+}
+PLACES: tuple[str, ...] = (
+    "Northfield", "Riverside", "Elmstead", "Westmoor", "Kingsbridge", "Hillview", "Lakeside", "Oakwood",
+    "Meadowbank", "Ashgrove", "Willowby", "Brookside", "Harbourne", "Larchfield", "Beechcombe", "Greenway",
+    "Castlegate", "Millbrook", "Parkside", "Stonebridge", "Fairhaven", "Redcliffe", "Thornbury", "Eastleigh",
+)  # fmt: skip
+# Headcount is known for most; a GP practice has tens of staff, a trust thousands.
+HEADCOUNT_KNOWN_SHARE = 0.75
+HEADCOUNT_RANGE: dict[str, tuple[int, int]] = {
+    OrganisationKind.NHS_TRUST: (2_000, 20_000),
+    OrganisationKind.ICB: (200, 1_000),
+    OrganisationKind.GP_PRACTICE: (8, 80),
+    OrganisationKind.COUNCIL: (1_000, 10_000),
+    OrganisationKind.CARE_PROVIDER: (10, 300),
+    OrganisationKind.HOUSING_ASSOCIATION: (50, 3_000),
+    OrganisationKind.CHARITY: (5, 200),
+    OrganisationKind.OTHER: (10, 500),
+}
+# Pledges given an organisation per UPDATE when assigning them to pledges already loaded.
+ASSIGN_BATCH_SIZE = 100_000
+
+
+def _organisation_code(n: int) -> str:
+    return f"{ORGANISATION_CODE_PREFIX}{n:05d}"
+
+
+def organisations_ensure(count: int, *, seed: int | None) -> list[int]:
+    """The ids of benchmark organisations 0..count-1, made if missing, in their order."""
+    rng = random.Random(seed)
+    kinds, kind_weights = list(ORGANISATION_KIND_WEIGHTS), list(ORGANISATION_KIND_WEIGHTS.values())
+    regions, region_weights = list(REGION_WEIGHTS), list(REGION_WEIGHTS.values())
+    made = []
+    for n in range(count):
+        kind = rng.choices(kinds, kind_weights)[0]
+        name = f"{PLACES[n % len(PLACES)]} {rng.choice(ORGANISATION_WORDS[kind])}"
+        low, high = HEADCOUNT_RANGE[kind]
+        # Log-uniform: small ones are as common as large ones within each kind's range.
+        headcount = (
+            round(low * (high / low) ** rng.random()) if rng.random() < HEADCOUNT_KNOWN_SHARE else None
+        )
+        made.append(
+            Organisation(
+                code=_organisation_code(n),
+                name=name,
+                slug=f"{slugify(name)}-{n}",
+                kind=kind,
+                region=rng.choices(regions, region_weights)[0],
+                headcount=headcount,
+            )
+        )
+    Organisation.objects.bulk_create(made, batch_size=1000, ignore_conflicts=True)
+    ids = dict(
+        Organisation.objects.filter(code__startswith=ORGANISATION_CODE_PREFIX).values_list("code", "pk")
+    )
+    return [ids[_organisation_code(n)] for n in range(count)]
+
+
 class _Row(NamedTuple):
     """One pledge, field by field (attnames), in the order COPY sends them."""
 
     id: int
     campaign_id: int
+    org_id: int | None
     public_id: str
     text: str
     display_name: str
@@ -362,9 +458,14 @@ class _Window:
 class _PledgeMaker:
     """Draws pledges that look like a real campaign's."""
 
-    def __init__(self, *, campaign: Campaign, window: _Window, seed: int | None) -> None:
+    def __init__(
+        self, *, campaign: Campaign, window: _Window, seed: int | None, organisation_ids: list[int]
+    ) -> None:
         self.campaign_id = campaign.pk
         self.window = window
+        self.organisation_ids = organisation_ids
+        # Its own generator, so the same seed writes the same pledges with or without organisations.
+        self.organisation_rng = random.Random(None if seed is None else seed + 1)
         # The seed drives only what people wrote and when. Public ids and tokens
         # come from secrets and uuid4, so a second run with the same seed adds
         # rows instead of colliding with the first.
@@ -409,9 +510,14 @@ class _PledgeMaker:
         # and so the dedupe key too.
         email = f"loadtest+{pledge_id}@example.invalid"
         slugs = sorted(sectors)
+        org_id = None
+        if organisation and self.organisation_ids:
+            pick = len(self.organisation_ids) * self.organisation_rng.random() ** ORGANISATION_SKEW
+            org_id = self.organisation_ids[int(pick)]
         row = _Row(
             id=pledge_id,
             campaign_id=self.campaign_id,
+            org_id=org_id,
             public_id=new_public_id(),
             text=text,
             display_name=display_name,
@@ -458,6 +564,16 @@ class Command(BaseCommand):
         parser.add_argument("--campaign", required=True, help="Slug of the campaign to load into.")
         parser.add_argument("--count", required=True, type=int, help="How many pledges to add.")
         parser.add_argument(
+            "--organisations",
+            type=int,
+            default=0,
+            help=(
+                "Spread the pledges that name an organisation over this many benchmark organisations "
+                "(made if missing), the campaign's pledges already loaded included; with --count 0, "
+                "only that."
+            ),
+        )
+        parser.add_argument(
             "--batch-size",
             type=int,
             default=None,
@@ -469,8 +585,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         count: int = options["count"]
-        if count < 1:
-            raise CommandError(f"--count must be a positive number of pledges, not {count}.")
+        organisations: int = options["organisations"]
+        if organisations < 0:
+            raise CommandError(f"--organisations must be a number of organisations, not {organisations}.")
+        if count < 1 and not (count == 0 and organisations):
+            raise CommandError(
+                f"--count must be a positive number of pledges, not {count} "
+                "(or 0 with --organisations, to give pledges already loaded their organisations)."
+            )
         batch_size: int = options["batch_size"] or DEFAULT_BATCH_SIZE.get(
             connection.vendor, DEFAULT_BATCH_SIZE_OTHER
         )
@@ -486,16 +608,28 @@ class Command(BaseCommand):
             self.stdout.write(
                 "The campaign has not opened yet: every pledge is stamped with the current time."
             )
-        maker = _PledgeMaker(campaign=campaign, window=window, seed=options["seed"])
         # A migration makes the four sector rows; a database flushed since (as test suites
         # do between transactional tests) gets them again, as the pledge form's path does.
         for slug, bit in SECTOR_BITS.items():
             Sector.objects.get_or_create(slug=slug, defaults={"name": SectorSlug(slug).label, "bit": bit})
+        organisation_ids = organisations_ensure(organisations, seed=options["seed"]) if organisations else []
+        if organisations:
+            self.stdout.write(f"{len(organisation_ids):,} benchmark organisations in the directory.")
+        maker = _PledgeMaker(
+            campaign=campaign, window=window, seed=options["seed"], organisation_ids=organisation_ids
+        )
         tag_ids = dict(Sector.objects.values_list("slug", "pk"))
         load_batch = (
             self._load_batch_postgresql if connection.vendor == "postgresql" else self._load_batch_orm
         )
 
+        if organisation_ids:
+            # Before the new rows, which get theirs as they are drawn.
+            self._assign_organisations(campaign, organisation_ids, seed=options["seed"])
+        if count == 0:
+            self._analyse()
+            self._recompute_totals(campaign)
+            return
         self.stdout.write(
             f"Loading {count:,} published pledges into {campaign.name} "
             f"on {connection.vendor}, {batch_size:,} per transaction."
@@ -511,11 +645,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {done:>12,} / {count:,}  {elapsed:8.1f} s")
         elapsed = time.perf_counter() - started
 
-        if connection.vendor == "postgresql":
-            # Fresh statistics, or the first benchmark after a big load gets
-            # planned for the table as it was before and measures the wrong plan.
-            with connection.cursor() as cursor:
-                cursor.execute(f"ANALYZE {Pledge._meta.db_table}, {TaggedSector._meta.db_table}")
+        self._analyse()
         self._recompute_totals(campaign)
         self.stdout.write(
             self.style.SUCCESS(
@@ -523,6 +653,63 @@ class Command(BaseCommand):
                 f"({count / max(elapsed, 1e-9):,.0f} pledges/s)."
             )
         )
+
+    def _analyse(self) -> None:
+        if connection.vendor == "postgresql":
+            # Fresh statistics, or the first benchmark after a big load gets
+            # planned for the table as it was before and measures the wrong plan.
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {Pledge._meta.db_table}, {TaggedSector._meta.db_table}")
+
+    def _assign_organisations(
+        self, campaign: Campaign, organisation_ids: list[int], *, seed: int | None
+    ) -> None:
+        """Give the campaign's loaded pledges that name an organisation and have none one of
+        these, drawn as new rows' are, an UPDATE per ASSIGN_BATCH_SIZE ids (each its own
+        transaction, so a stop loses one batch and a rerun carries on)."""
+        pledges = Pledge.objects.filter(campaign=campaign, org__isnull=True).exclude(organisation="")
+        bounds = pledges.aggregate(low=Min("pk"), high=Max("pk"))
+        if bounds["low"] is None:
+            return
+        rng = random.Random(None if seed is None else seed + 2)
+        started = time.perf_counter()
+        assigned = 0
+        table = Pledge._meta.db_table
+        for low in range(bounds["low"], bounds["high"] + 1, ASSIGN_BATCH_SIZE):
+            with transaction.atomic():
+                ids = list(
+                    pledges.filter(pk__gte=low, pk__lt=low + ASSIGN_BATCH_SIZE)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)
+                )
+                if not ids:
+                    continue
+                picks = [
+                    organisation_ids[int(len(organisation_ids) * rng.random() ** ORGANISATION_SKEW)]
+                    for _ in ids
+                ]
+                with connection.cursor() as cursor:
+                    if connection.vendor == "postgresql":
+                        # One statement per batch: the ids and their organisations as two arrays.
+                        cursor.execute(
+                            f"UPDATE {table} AS p SET org_id = a.org_id "
+                            "FROM unnest(%s::bigint[], %s::bigint[]) AS a(id, org_id) WHERE p.id = a.id",
+                            [ids, picks],
+                        )
+                    else:
+                        cursor.executemany(
+                            f"UPDATE {table} SET org_id = %s WHERE id = %s",
+                            list(zip(picks, ids, strict=True)),
+                        )
+            assigned += len(ids)
+            self.stdout.write(
+                f"  {assigned:>12,} pledges given an organisation  {time.perf_counter() - started:8.1f} s"
+            )
+        if connection.vendor == "postgresql" and assigned and not connection.in_atomic_block:
+            # Every index of the table got a new entry per row: clear the old ones before
+            # anything is measured on it (VACUUM cannot run inside a transaction: a test's).
+            with connection.cursor() as cursor:
+                cursor.execute(f"VACUUM {table}")
 
     def _recompute_totals(self, campaign: Campaign) -> None:
         # Counters get recomputed here once campaign_recompute_totals exists;
