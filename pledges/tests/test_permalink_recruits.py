@@ -144,7 +144,10 @@ def test_each_share_link_carries_the_permalink_and_the_hashtag_properly_encoded(
     # The phone's share sheet gets the same link, its button shown only where supported.
     body = client.get(f"/pledges/{pledge.public_id}/").content.decode()
     assert f'data-share-url="{_permalink(pledge)}"' in body
-    assert "data-share-button" in body and " hidden>" in body.split("data-share-button", 1)[1].split("</button>")[0]
+    assert (
+        "data-share-button" in body
+        and " hidden>" in body.split("data-share-button", 1)[1].split("</button>")[0]
+    )
 
 
 def test_the_pledgers_own_view_offers_sharing_and_no_reporting(client: Client, campaign: Any) -> None:
