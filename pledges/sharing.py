@@ -69,15 +69,16 @@ _VOWEL_SOUND_CAPITALS = set("AEFHILMNORSX")
 _CONSONANT_SOUND_STARTS = ("uni", "use", "usu", "eu", "one", "once")
 
 
+def _lowered(part: str) -> str:
+    # Only a capital that starts a title-cased word: "GP", "NHS" and "McMillan" stay.
+    titled = part[:1].isupper() and part[1:] == part[1:].lower() and part.isalpha()
+    return part.lower() if titled else part
+
+
 def _role_words(role: str) -> str:
     """The role as it reads inside a sentence: title-cased words lowered ("Staff Nurse" ->
-    "staff nurse"), acronyms and names with inner capitals kept ("GP", "NHS", "McMillan")."""
-    words = []
-    for word in role.split():
-        if word[:1].isupper() and (len(word) == 1 or word[1:] == word[1:].lower()) and word.isalpha():
-            word = word.lower()
-        words.append(word)
-    return " ".join(words)
+    "staff nurse", "Nurse-in-Charge" -> "nurse-in-charge"), acronyms and names kept."""
+    return " ".join("-".join(_lowered(part) for part in word.split("-")) for word in role.split())
 
 
 def _article(words: str) -> str:
@@ -101,7 +102,7 @@ def pledge_by(*, display_name: str, is_anonymous: bool, role: str) -> str:
         if words.lower().startswith(article):
             words = words[len(article) :].strip()
             break
-    # A role with no letters ("-", "...") names nobody.
-    if not any(ch.isalpha() for ch in words):
+    # A role with no letters ("-", "...") or only an article names nobody.
+    if not any(ch.isalpha() for ch in words) or words.lower() in {"a", "an", "the"}:
         return "A pledge"
     return f"{_article(words)} {words}'s pledge"

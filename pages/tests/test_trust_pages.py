@@ -98,6 +98,17 @@ def test_pages_outside_a_campaign_link_the_site_wide_pages(client: Client, campa
             assert f'href="/{page}/"' in footer, path
 
 
+def test_a_campaign_made_with_its_organiser_names_them_on_its_page(
+    client: Client, make_campaign: Any
+) -> None:
+    campaign = make_campaign(organiser_name="Care Homes Together", contact_email="hello@carehomes.example")
+
+    body = client.get(f"/campaigns/{campaign.slug}/").content.decode()
+
+    assert "is run by <strong>Care Homes Together</strong>" in body
+    assert campaign.retention_days == 180
+
+
 def test_a_contact_page_instead_of_an_address_is_linked(client: Client, campaign: Campaign) -> None:
     Campaign.objects.filter(pk=campaign.pk).update(contact_url="https://changeday.example/contact")
 

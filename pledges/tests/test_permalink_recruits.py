@@ -95,10 +95,13 @@ def test_the_title_names_the_pledger_or_their_role_when_anonymous(client: Client
         ("occupational therapist", "An occupational therapist's pledge"),
         ("NHS manager", "An NHS manager's pledge"),
         ("GP", "A GP's pledge"),
+        ("Nurse-in-Charge", "A nurse-in-charge's pledge"),
+        ("McMillan nurse", "A McMillan nurse's pledge"),
         ("a care worker", "A care worker's pledge"),
         ("Unit manager", "A unit manager's pledge"),
         ("", "A pledge"),
         ("  -  ", "A pledge"),
+        ("The", "A pledge"),
     ],
 )
 def test_an_anonymous_pledge_is_named_by_its_role_as_a_person_would_say_it(role: str, expected: str) -> None:
