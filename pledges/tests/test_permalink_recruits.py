@@ -205,3 +205,19 @@ def test_the_campaign_page_shares_itself_with_the_hashtag(client: Client, campai
         carried = _decoded(href)
         assert f"http://testserver/campaigns/{campaign.slug}/" in carried, network
         assert "ChangeDay" in carried, network
+
+
+def test_a_withdrawn_pledge_leaves_the_more_pledges_of_other_permalinks_at_once(
+    client: Client, campaign: Any
+) -> None:
+    from pledges.services import pledge_withdraw
+
+    leaving = create_pledge(campaign, 1, text="take back this promise about the night shift")
+    reading = create_pledge(campaign, 2)
+    assert leaving.text in client.get(f"/pledges/{reading.public_id}/").content.decode()
+
+    pledge_withdraw(pledge=leaving)
+
+    body = client.get(f"/pledges/{reading.public_id}/").content.decode()
+    # The total beside it may lag by the counters' 2 seconds; the list does not.
+    assert leaving.text not in body
