@@ -37,7 +37,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = ["moderation_mode", "change_day"]
     search_fields = ["name", "slug", "hashtag"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at", "personal_data_erased_at"]
     date_hierarchy = "opens_at"
 
     def get_inlines(self, request: HttpRequest, obj: Campaign | None) -> list[type[InlineModelAdmin]]:
@@ -54,5 +54,20 @@ class CampaignAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "slug", "hashtag", "description"]}),
         ("Dates and target", {"fields": ["opens_at", "change_day", "deadline", "outcomes_close", "target"]}),
         ("Moderation", {"fields": ["moderation_mode", "report_threshold", "blocked_words"]}),
+        (
+            "Organiser, privacy and accessibility",
+            {
+                "fields": [
+                    "organiser_name",
+                    "contact_email",
+                    "contact_url",
+                    "privacy_notice",
+                    "accessibility_statement",
+                    "cookies_note",
+                    "retention_days",
+                    "personal_data_erased_at",
+                ]
+            },
+        ),
         ("Audit", {"fields": ["created_at", "updated_at"]}),
     ]

@@ -45,6 +45,10 @@ hashtag_validator = RegexValidator(
 # How long after the pledge deadline outcomes stay open unless a campaign says otherwise.
 OUTCOMES_OPEN_DAYS = 90
 
+# How long after outcomes close pledgers' addresses are kept unless a campaign says otherwise:
+# long enough for a last "your data" request or complaint about the follow-through.
+RETENTION_DAYS = 180
+
 
 class Campaign(models.Model):
     name = models.CharField(max_length=200)
@@ -94,6 +98,33 @@ class Campaign(models.Model):
         default="NHS staff",
         help_text="What the badge says of a pledge confirmed from one of those domains.",
     )
+    # Pages people trust: who runs the campaign and how to reach them. The team's own
+    # contact is public by design; a pledger's address never is.
+    organiser_name = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Who runs this campaign and holds its data, e.g. 'NHS Change Day team'.",
+    )
+    contact_email = models.EmailField(blank=True, help_text="The campaign team's public contact address.")
+    contact_url = models.URLField(blank=True, help_text="Or a contact page, if the team prefers one.")
+    # Plain text shown with line breaks (escaped); empty means the site-wide default text.
+    privacy_notice = models.TextField(
+        blank=True, help_text="Plain text. Empty: the site-wide privacy notice, with this campaign's dates."
+    )
+    accessibility_statement = models.TextField(
+        blank=True, help_text="Plain text. Empty: the site-wide accessibility statement."
+    )
+    cookies_note = models.TextField(blank=True, help_text="Plain text. Empty: the site-wide note on cookies.")
+    retention_days = models.PositiveIntegerField(
+        default=RETENTION_DAYS,
+        validators=[MinValueValidator(1)],
+        help_text=(
+            "Days after outcomes close when pledgers' addresses, report network hashes, reminder "
+            "sign-ups and unpublished stories are erased. The privacy notice states the date."
+        ),
+    )
+    # Set by the retention job (pages.retention) once this campaign's personal data is erased.
+    personal_data_erased_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -132,6 +163,11 @@ class Campaign(models.Model):
     def outcomes_close_at(self) -> datetime:
         """The moment pledgers can no longer record how their promise went."""
         return self.outcomes_close or self.deadline + timedelta(days=OUTCOMES_OPEN_DAYS)
+
+    @property
+    def personal_data_erase_at(self) -> datetime:
+        """When the retention job erases this campaign's personal data (the privacy notice says so)."""
+        return self.outcomes_close_at + timedelta(days=self.retention_days)
 
     def outcomes_open(self, now: datetime | None = None) -> bool:
         """Whether pledgers may still record how their promise went. There is no start:

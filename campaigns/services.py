@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from campaigns.models import Campaign, ModerationMode
+from campaigns.models import RETENTION_DAYS, Campaign, ModerationMode
 from changeday.lib.emailaddr import ascii_lower
 from changeday.lib.mail import Links, absolute_url, render_email
 from outbox.kinds import EmailKindSpec, email_kind_register
@@ -77,6 +77,10 @@ def campaign_create(
     outcomes_close: datetime | None = None,
     staff_domains: str = "",
     staff_domains_label: str = "NHS staff",
+    organiser_name: str = "",
+    contact_email: str = "",
+    contact_url: str = "",
+    retention_days: int = RETENTION_DAYS,
 ) -> Campaign:
     campaign = Campaign(
         name=name,
@@ -93,6 +97,10 @@ def campaign_create(
         outcomes_close=outcomes_close,
         staff_domains=staff_domains,
         staff_domains_label=staff_domains_label,
+        organiser_name=organiser_name,
+        contact_email=contact_email,
+        contact_url=contact_url,
+        retention_days=retention_days,
     )
     campaign.full_clean()
     with transaction.atomic():

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from pages import views, views_organisations, views_stats
+from pages import views, views_organisations, views_stats, views_trust
 
 app_name = "pages"
 
@@ -32,4 +32,17 @@ urlpatterns = [
         views_organisations.organisation_detail,
         name="organisation",
     ),
+    *[
+        path(f"{page}/", views_trust.site_trust_page, {"page": page}, name=page)
+        for page in views_trust.TRUST_PAGES
+    ],
+    *[
+        path(
+            f"campaigns/<slug:slug>/{page}/",
+            views_trust.campaign_trust_page,
+            {"page": page},
+            name=f"campaign_{page}",
+        )
+        for page in views_trust.TRUST_PAGES
+    ],
 ]

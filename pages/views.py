@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_http_methods
@@ -14,10 +15,12 @@ from campaigns.selectors import campaign_for_visitors_or_404, campaign_get_curre
 from campaigns.services import account_password_reset_request
 from changeday.lib.emailaddr import canonical_email
 from changeday.lib.hashing import keyed_hash
+from changeday.lib.mail import absolute_url
 from changeday.lib.pagecache import shared_page
 from changeday.lib.ratelimit import rate_limit, rate_limited
 from pledges.models import SectorSlug
 from pledges.selectors import campaign_totals_cached, campaign_totals_display
+from pledges.sharing import share_for
 from reminders.forms import ReminderSignupForm
 
 
@@ -30,6 +33,12 @@ def _render_campaign(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         "site_url": settings.SITE_URL,
         # The "remind me" box is written by hand; the form gives it its honeypot.
         "remind_form": ReminderSignupForm(),
+        "share": share_for(
+            campaign=campaign,
+            url=absolute_url(reverse("pages:campaign_detail", kwargs={"slug": campaign.slug})),
+            title=campaign.name,
+            text=f"I'm pledging for {campaign.name}. Make yours: big or small, it takes a minute.",
+        ),
     }
     return render(request, "pages/detail.html", context)
 

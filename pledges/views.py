@@ -39,6 +39,7 @@ from pledges.selectors import (
     wall_generation_key,
     wall_pledges,
 )
+from pledges.sharing import pledge_by, share_for
 
 # Public ids of the pledges this browser confirmed, so their owner can see a
 # pledge still waiting for moderation at its permalink while others get a 404.
@@ -179,15 +180,35 @@ def pledge_confirm(request: HttpRequest, token: str) -> HttpResponse:
     return HttpResponseRedirect(reverse("pledges:detail", kwargs={"public_id": pledge.public_id}))
 
 
-def _share_url(pledge: Pledge, permalink: str) -> str:
-    query = urlencode(
-        {
-            "text": f"I pledged for {pledge.campaign.name}: {pledge.text[:180]}",
-            "url": permalink,
-            "hashtags": pledge.campaign.hashtag,
-        }
-    )
-    return f"https://twitter.com/intent/tweet?{query}"
+# A few pledges from the same sector under each permalink, from the wall's index and shared
+# between visitors until the wall changes (wall_changed) or for this long at most.
+MORE_PLEDGES_CACHE_SECONDS = 60
+MORE_PLEDGES_COUNT = 3
+
+
+def _more_pledges(*, campaign: Campaign, sector: str, exclude: str) -> list[dict[str, str]]:
+    """Recent published pledges of `sector`, newest first, without the one being read.
+    Only what the wall shows is cached: never an address."""
+    key = f"more-pledges:v1:{campaign.pk}:{campaign.created_at.timestamp()}:{sector}"
+    generation_key = wall_generation_key(campaign.pk)
+    found = current_get(key, generation_key)
+    if found is None:
+        generation = generation_read(generation_key)
+        page = wall_pledges(
+            campaign=campaign, filters=WallFilters(sector=sector), limit=MORE_PLEDGES_COUNT + 1
+        )
+        found = [
+            {
+                "public_id": pledge.public_id,
+                "text": pledge.text,
+                "public_name": pledge.public_name,
+                "role": pledge.role,
+            }
+            for pledge in page.pledges
+        ]
+        current_set(key, generation, found, MORE_PLEDGES_CACHE_SECONDS)
+    assert isinstance(found, list)
+    return [item for item in found if item["public_id"] != exclude][:MORE_PLEDGES_COUNT]
 
 
 # Parts of a pledge's page that higher apps add (moderation's "Report this pledge"),
@@ -208,15 +229,35 @@ def pledge_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     if not pledge.is_public and not is_owner:
         raise Http404("No pledge here.")
     permalink = absolute_url(reverse("pledges:detail", kwargs={"public_id": pledge.public_id}))
+    campaign = pledge.campaign
+    by = pledge_by(display_name=pledge.display_name, is_anonymous=pledge.is_anonymous, role=pledge.role)
+    share_text = (
+        f"I pledged for {campaign.name}: I pledge to {pledge.text[:180]}"
+        if is_owner
+        else f"{by} for {campaign.name}: I pledge to {pledge.text[:180]}"
+    )
+    sector = pledge.sector_slugs[0] if pledge.sector_slugs else ""
     context = {
         "pledge": pledge,
-        "campaign": pledge.campaign,
+        "campaign": campaign,
+        "page_title": f"{by} \N{EM DASH} {campaign.name}",
+        "pledge_by": by,
         "permalink": permalink,
-        "share_url": _share_url(pledge, permalink),
+        "share": share_for(
+            campaign=campaign, url=permalink, title=f"{by} for {campaign.name}", text=share_text
+        ),
         "is_owner": is_owner,
+        "phase": campaign.phase(),
+        **campaign_totals_display(campaign=campaign),
+        "more_sector": SectorSlug(sector).label if sector else "",
+        "more_sector_slug": sector,
+        "more_pledges": _more_pledges(campaign=campaign, sector=sector, exclude=pledge.public_id)
+        if pledge.is_public
+        else [],
         # Only a published story of a public pledge: never a private, pending, rejected or hidden one.
         "story": pledge_published_story(pledge=pledge),
-        "sections": [section(request, pledge) for section in _page_sections],
+        # A visitor may report the pledge; its pledger gets sharing instead.
+        "sections": [] if is_owner else [section(request, pledge) for section in _page_sections],
     }
     return render(request, "pledges/detail.html", context)
 

@@ -83,8 +83,9 @@ def test_a_person_pledges_on_a_phone_from_the_home_page_to_the_published_permali
     sectors = page.get_by_role("list", name="Sectors").get_by_role("listitem")
     assert sectors.all_inner_texts() == ["NHS", "Patient or carer"]
     permalink = f"{live_site}/pledges/{pledge.public_id}/"
-    assert page.get_by_label("Link to this pledge").input_value() == permalink
-    assert page.get_by_role("link", name=f"Share on X with #{campaign.hashtag}").is_visible()
+    assert page.get_by_label("Link to your pledge").input_value() == permalink
+    # The pledger's own view offers sharing (WhatsApp first: where ward teams talk).
+    assert page.get_by_role("link", name="WhatsApp (share, opens in a new tab)").is_visible()
     assert "ade.okafor@example.org" not in page.content()
     screenshot(page, "journey-5-permalink")
     pledge.refresh_from_db()

@@ -236,3 +236,18 @@ document.querySelectorAll("textarea[data-char-limit]").forEach((box) => {
     if (option) choose(Array.from(list.children).indexOf(option));
   });
 })();
+
+// The phone's own share sheet, where the browser has one (navigator.share): the button
+// appears only then. The plain links beside it work everywhere, without this file.
+document.querySelectorAll("[data-share-button]").forEach((button) => {
+  if (typeof navigator.share !== "function") return;
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    const data = { title: button.dataset.shareTitle, text: button.dataset.shareText, url: button.dataset.shareUrl };
+    try {
+      await navigator.share(data);
+    } catch {
+      // Closed without sharing, or refused: the plain links are still there.
+    }
+  });
+});

@@ -193,6 +193,8 @@ class Command(BaseCommand):
             deadline=datetime.combine(date(year, 3, 31), time(23, 59), tzinfo=LONDON),
             target=500_000,
             moderation_mode=ModerationMode.POST,
+            organiser_name="The Change Day demo team",
+            contact_email="team@changeday.invalid",
         )
         regions = set(Region.values)
         with transaction.atomic():
