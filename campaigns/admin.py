@@ -5,6 +5,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin
+from django.db import models
 from django.http import HttpRequest
 
 from campaigns.models import Campaign
@@ -42,6 +43,13 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_inlines(self, request: HttpRequest, obj: Campaign | None) -> list[type[InlineModelAdmin]]:
         return [*super().get_inlines(request, obj), *_extra_inlines]
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # A contact address typed without its scheme is the campaign's https site, as Django 6
+        # will assume (and the deprecation warning asks to say now).
+        if isinstance(db_field, models.URLField):
+            kwargs.setdefault("assume_scheme", "https")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
