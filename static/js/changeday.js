@@ -98,6 +98,24 @@ document.querySelectorAll("textarea[data-char-limit]").forEach((box) => {
   update();
 });
 
+// Example pledges on the form become buttons that put their words in the box (and
+// the character count follows). Without this file they are plain examples to read.
+document.querySelectorAll("[data-pledge-example]").forEach((item) => {
+  const box = document.getElementById(item.dataset.pledgeExample);
+  if (!box) return;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "btn btn-link btn-sm p-0 text-start cd-example";
+  button.textContent = item.textContent;
+  button.setAttribute("aria-describedby", "examples-hint");
+  button.addEventListener("click", () => {
+    box.value = item.textContent;
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    box.focus();
+  });
+  item.replaceChildren(button);
+});
+
 // The organisation box becomes a combobox (ARIA 1.2, list autocomplete): what the
 // directory holds for what is typed, chosen with the arrow keys and Enter, a tap or a
 // click, and kept in the hidden "org" field. Without this file the box takes a name,
