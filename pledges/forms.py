@@ -65,10 +65,12 @@ def _examples_html() -> str:
         )
         for slug, texts in PLEDGE_EXAMPLES.items()
     ]
+    # Folded on the form (a phone screen of examples would push the rest of the form away);
+    # <details> opens without any script.
     return format_html(
-        '<div class="cd-examples mb-3"><p class="form-text mb-1" id="examples-hint">'
-        "Need an idea? Some examples, by sector:</p>"
-        '<ul class="list-unstyled small mb-0">{}</ul></div>',
+        '<details class="cd-examples mb-3"><summary class="form-text mb-1" id="examples-hint">'
+        "Need an idea? Some examples, by sector</summary>"
+        '<ul class="list-unstyled small mb-0">{}</ul></details>',
         mark_safe("".join(groups)),  # noqa: S308 - each part built by format_html above
     )
 
