@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "changeday.middleware.FriendlyNotFoundInDebugMiddleware",
 ]
 
 ROOT_URLCONF = "changeday.urls"

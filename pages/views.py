@@ -19,9 +19,11 @@ from changeday.lib.mail import absolute_url
 from changeday.lib.pagecache import shared_page
 from changeday.lib.ratelimit import rate_limit, rate_limited
 from pledges.models import SectorSlug
-from pledges.selectors import campaign_totals_cached, campaign_totals_display
+from pledges.selectors import WallFilters, campaign_totals_cached, campaign_totals_display, wall_pledges
 from pledges.sharing import share_for
 from reminders.forms import ReminderSignupForm
+
+RECENT_PLEDGES = 3
 
 
 def _render_campaign(request: HttpRequest, campaign: Campaign) -> HttpResponse:
@@ -30,6 +32,9 @@ def _render_campaign(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         "phase": campaign.phase(),
         "days_left": campaign.days_left(),
         **campaign_totals_display(campaign=campaign),
+        # A few of the newest, so a visitor sees people like them pledging. The page is
+        # shared for a second, so a hidden pledge leaves it as quickly as it leaves the wall.
+        "recent": wall_pledges(campaign=campaign, filters=WallFilters(), limit=RECENT_PLEDGES).pledges,
         "site_url": settings.SITE_URL,
         # The "remind me" box is written by hand; the form gives it its honeypot.
         "remind_form": ReminderSignupForm(),

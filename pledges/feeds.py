@@ -14,7 +14,7 @@ from django.utils.feedgenerator import Atom1Feed
 from django.utils.xmlutils import SimplerXMLGenerator
 
 from campaigns.models import Campaign
-from pledges.models import SECTOR_BITS, Pledge, SectorSlug, Verified
+from pledges.models import SECTOR_BITS, Pledge, SectorSlug, Verified, sector_slugs_for
 from pledges.selectors import WallFilters, wall_pledges
 
 FEED_SIZE = 50
@@ -91,8 +91,12 @@ class PledgeFeed(Feed):
         return text
 
     def item_categories(self, item: Pledge) -> list[str]:
-        # Machine-readable beside the summary: a reader can filter on "outcome:done".
-        return [f"outcome:{item.outcome}"] if item.outcome else []
+        # Machine-readable beside the summary: a reader can filter on a sector's slug
+        # ("social-care") or on "outcome:done".
+        categories = list(sector_slugs_for(item.sector_mask))
+        if item.outcome:
+            categories.append(f"outcome:{item.outcome}")
+        return categories
 
     def item_link(self, item: Pledge) -> str:
         return reverse("pledges:detail", kwargs={"public_id": item.public_id})
@@ -107,3 +111,8 @@ class PledgeFeed(Feed):
 
     def item_pubdate(self, item: Pledge) -> datetime | None:
         return item.published_at
+
+    def item_updateddate(self, item: Pledge) -> datetime | None:
+        # Atom requires <updated> in every entry: the last time a reader would see it change
+        # (published, or its pledger told us how it went).
+        return max(filter(None, (item.published_at, item.outcome_at)), default=None)

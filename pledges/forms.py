@@ -8,7 +8,8 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from changeday.lib.honeypot import HoneypotFormMixin
 from organisations.selectors import organisation_by_slug
@@ -20,6 +21,58 @@ SLUG = re.compile(r"[-a-zA-Z0-9_]{1,120}")
 ORG_NOT_FOUND = (
     "We could not find that organisation in our directory: type its name again and choose it from the list."
 )
+
+
+# A few promises per sector, to show how small a pledge may be. Without the script they are
+# plain examples; the script makes each a button that puts its words in the box.
+PLEDGE_EXAMPLES: dict[str, list[str]] = {
+    SectorSlug.NHS: [
+        "learn the name of every porter and cleaner on my ward",
+        "ask every patient what matters to them today, not only what is the matter",
+        "take my full lunch break and encourage my team to take theirs",
+    ],
+    SectorSlug.SOCIAL_CARE: [
+        "spend five minutes of every visit talking about what the person I support enjoys",
+        "invite a district nurse to our next team meeting so we plan care together",
+        "write down one thing each resident taught me this week",
+    ],
+    SectorSlug.HOUSING: [
+        "ask every new tenant whether anyone at home needs help from health or care services",
+        "learn who the social workers are for the estates I look after",
+        "check on older tenants during every cold snap this winter",
+    ],
+    SectorSlug.PATIENT_CARER: [
+        "write down my questions before every appointment",
+        "tell the staff who help my mum when something they did made a difference",
+        "share what I know about caring with a new carer in my area",
+    ],
+}
+
+
+def _text_count_html() -> str:
+    return format_html(
+        '<p class="form-text" id="text-count" aria-live="polite">Up to {} characters.</p>', TEXT_MAX
+    )
+
+
+def _examples_html() -> str:
+    labels = dict(SectorSlug.choices)
+    groups = [
+        format_html(
+            '<li><span class="fw-semibold">{}</span><ul class="cd-examples-list">{}</ul></li>',
+            labels[slug],
+            format_html_join("", '<li data-pledge-example="id_text">{}</li>', ((text,) for text in texts)),
+        )
+        for slug, texts in PLEDGE_EXAMPLES.items()
+    ]
+    # Folded on the form (a phone screen of examples would push the rest of the form away);
+    # <details> opens without any script.
+    return format_html(
+        '<details class="cd-examples mb-3"><summary class="form-text mb-1" id="examples-hint">'
+        "Need an idea? Some examples, by sector</summary>"
+        '<ul class="list-unstyled small mb-0">{}</ul></details>',
+        mark_safe("".join(groups)),  # noqa: S308 - each part built by format_html above
+    )
 
 
 class PledgeTextField(forms.CharField):
@@ -50,7 +103,17 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
         label="I pledge to…",
         min_length=TEXT_MIN,
         max_length=TEXT_MAX,
-        widget=forms.Textarea(attrs={"rows": 4, "maxlength": TEXT_MAX}),
+        # data-char-*: the live count under the box (static/js/changeday.js); without the
+        # script the line under the box says the limit and the server says by how much.
+        widget=forms.Textarea(
+            attrs={
+                "rows": 4,
+                "maxlength": TEXT_MAX,
+                "data-char-limit": TEXT_MAX,
+                "data-char-count": "text-count",
+                "aria-describedby": "id_text_helptext text-count",
+            }
+        ),
         help_text=(
             f"Your promise in plain words, {TEXT_MIN} to {TEXT_MAX} characters. No matter how big or small."
         ),
@@ -208,7 +271,9 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
                 "Make my pledge</button>"
                 "</div>"
             ),
-            Fieldset("Your pledge", "text", "sectors", "kind"),
+            Fieldset(
+                "Your pledge", "text", HTML(_text_count_html()), HTML(_examples_html()), "sectors", "kind"
+            ),
             Fieldset(
                 "About you",
                 "display_name",
@@ -266,4 +331,18 @@ class DataRequestForm(HoneypotFormMixin, forms.Form):
         max_length=254,
         help_text="The address you gave when you pledged.",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+
+class AddressChangeForm(forms.Form):
+    """ "Wrong address? Change it" on the page after pledging: the same rules as the pledge form's."""
+
+    email = forms.EmailField(
+        label="The right address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        error_messages={
+            "required": "Enter the address the link should go to.",
+            "invalid": "Enter an email address like name@example.org.",
+        },
     )

@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from campaigns.models import Campaign, ModerationMode, Phase
 from changeday.lib.emailaddr import canonical_email
@@ -85,6 +86,27 @@ CONFIRMATION_CAP_WINDOW = timedelta(hours=1)
 # First key of the advisory locks that serialise confirmations per address
 # (_confirmations_serialise); the second is a hash of the address.
 CONFIRMATION_LOCK_SPACE = 15_004
+
+
+# The form's label reads "I pledge to…", and every page shows a pledge after those words, so a
+# pledge typed the natural way ("I pledge to listen") would read "I pledge to I pledge to listen".
+# Only this opening is removed, in any case and with any punctuation or ellipsis around "to"
+# ("I pledge to…", "i pledge: to", "I PLEDGE - TO"); "I will pledge to" and "I pledge that"
+# stay as typed, since taking them off could change what was meant.
+_PLEDGE_OPENING = re.compile(r"\A\s*i\s+pledge[\s:;,.…\-–—]*to\b[\s:;,.…\-–—]*", re.IGNORECASE)
+# As the form's limit (pledges.forms.TEXT_MIN): a pledge must still say something once the
+# opening is gone.
+PLEDGE_TEXT_MIN = 10
+
+
+def pledge_text_clean(text: str) -> str:
+    """The promise as stored: spaces trimmed and any typed "I pledge to" opening removed."""
+    text = text.strip()
+    while True:
+        shorter = _PLEDGE_OPENING.sub("", text, count=1)
+        if shorter == text:
+            return text
+        text = shorter
 
 
 class PledgeError(Exception):
@@ -204,9 +226,14 @@ def pledge_create(
         )
     if phase is Phase.CLOSED:
         raise CampaignNotOpen(f"Pledging for {campaign.name} has closed. Thank you to everyone who pledged.")
-    text = text.strip()
+    text = pledge_text_clean(text)
     if not text:
         raise PledgeError("Write your pledge.")
+    if len(text) < PLEDGE_TEXT_MIN:
+        raise PledgeError(
+            f'Your pledge needs at least {PLEDGE_TEXT_MIN} characters after "I pledge to": '
+            "say what you will do."
+        )
     if not sectors or any(slug not in SECTOR_BITS for slug in sectors):
         raise PledgeError("Choose at least one of the listed sectors.")
     if region not in Region.values or kind not in Kind.values:
@@ -703,9 +730,88 @@ def pledge_withdraw(*, pledge: Pledge, now: datetime | None = None) -> Pledge:
     return pledge_transition(pledge=pledge, transition=Transition.WITHDRAW, now=now)
 
 
+def _address_mark(email_canonical: str) -> str:
+    # Keyed with the secret key: the mark sits in a URL (and the logs that keep URLs),
+    # and a plain hash of an address could be matched against a list of addresses.
+    return salted_hmac("changeday.pledge-address", email_canonical).hexdigest()[:12]
+
+
+def pledge_confirmation_token(*, pledge: Pledge) -> str:
+    """A confirmation link's token: the pledge and a mark of the address it went to, so
+    a link sent to an address the pledger has since corrected stops working."""
+    return make_token(
+        purpose=CONFIRM_PURPOSE, value=f"{pledge.public_id}.{_address_mark(pledge.email_canonical)}"
+    )
+
+
+def pledge_confirmation_token_read(value: str) -> tuple[str, str | None]:
+    """The public id a confirmation token names and its address mark (None in tokens
+    made before links carried one)."""
+    public_id, _, mark = value.partition(".")
+    return public_id, mark or None
+
+
+def pledge_confirmation_token_fits(*, pledge: Pledge, mark: str | None) -> bool:
+    return mark is None or constant_time_compare(mark, _address_mark(pledge.email_canonical))
+
+
 def pledge_confirmation_url(*, pledge: Pledge, links: Links | None = None) -> str:
-    token = make_token(purpose=CONFIRM_PURPOSE, value=pledge.public_id)
-    return (links or Links()).url("pledges:confirm", token=token)
+    return (links or Links()).url("pledges:confirm", token=pledge_confirmation_token(pledge=pledge))
+
+
+def _confirmations_left(pledge: Pledge) -> int:
+    sent = OutboxEmail.objects.filter(kind=EmailKind.CONFIRMATION, subject_id=pledge.pk).count()
+    return MAX_CONFIRMATION_EMAILS - sent
+
+
+def pledge_confirmation_resend(*, pledge: Pledge) -> bool:
+    """ "Send it again" from the page after pledging: another confirmation, within the cap
+    per pledge (MAX_CONFIRMATION_EMAILS) and the cap per address (pledge_email_queue).
+    False when no more may go for this pledge."""
+    if pledge.status != Status.UNCONFIRMED:
+        raise PledgeError("This pledge is already confirmed: there is nothing more to send.")
+    if _confirmations_left(pledge) <= 0:
+        return False
+    with transaction.atomic():
+        return pledge_email_queue(pledge=pledge, kind=EmailKind.CONFIRMATION) is not None
+
+
+def pledge_email_change(*, pledge: Pledge, email: str) -> Pledge:
+    """ "Wrong address? Change it": an unconfirmed pledge takes the corrected address and a
+    confirmation goes there. Links sent to the old address stop working (their address mark
+    no longer fits). Bounded like "send it again", so a pledge cannot be aimed at address
+    after address. If the corrected address already holds this promise in this campaign,
+    that pledge is the one (as in pledge_create): it gets a fresh link if it is owed one,
+    and this one stays unconfirmed at the old address; the answer is the same either way."""
+    if pledge.status != Status.UNCONFIRMED:
+        raise PledgeError("This pledge is already confirmed, so its address can no longer be changed here.")
+    canonical = canonical_email(email)
+    if canonical == pledge.email_canonical:
+        pledge_confirmation_resend(pledge=pledge)
+        return pledge
+    if _confirmations_left(pledge) <= 0:
+        raise PledgeError(
+            "We have sent as many emails for this pledge as we can. "
+            "Please make your pledge again with the right address."
+        )
+    dedupe_key = pledge_dedupe_key(email=email, text=pledge.text)
+    try:
+        with transaction.atomic():
+            updated = Pledge.objects.filter(pk=pledge.pk, status=Status.UNCONFIRMED).update(
+                email=email.strip(), email_canonical=canonical, dedupe_key=dedupe_key
+            )
+            if not updated:
+                raise PledgeError(
+                    "This pledge is already confirmed, so its address can no longer be changed here."
+                )
+            pledge.email, pledge.email_canonical, pledge.dedupe_key = email.strip(), canonical, dedupe_key
+            pledge_email_queue(pledge=pledge, kind=EmailKind.CONFIRMATION)
+    except IntegrityError:
+        pledge.refresh_from_db()
+        existing = Pledge.objects.filter(campaign_id=pledge.campaign_id, dedupe_key=dedupe_key).first()
+        if existing is not None:
+            _resend_confirmation_if_owed(pledge=existing, same_form=False, enabled=True)
+    return pledge
 
 
 def pledge_withdraw_url(*, pledge: Pledge, links: Links | None = None) -> str:

@@ -26,6 +26,8 @@ app_name = "pledges"
 urlpatterns = [
     path("campaigns/<slug:slug>/pledge/", views.pledge_create, name="create"),
     path("campaigns/<slug:slug>/pledge/sent/", views.pledge_sent, name="sent"),
+    path("campaigns/<slug:slug>/pledge/sent/address/", views.pledge_sent_address, name="sent-address"),
+    path("campaigns/<slug:slug>/pledge/sent/again/", views.pledge_sent_again, name="sent-again"),
     path(
         "campaigns/<slug:slug>/pledge/organisation/",
         organisation_views.pledge_find_organisation,

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from crispy_forms.utils import render_crispy_form
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
@@ -28,7 +29,7 @@ from changeday.lib.ratelimit import (
 )
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
-from pledges.forms import PledgeForm
+from pledges.forms import AddressChangeForm, PledgeForm
 from pledges.models import Kind, Outcome, Pledge, Region, SectorSlug, Status
 from pledges.selectors import (
     OUTCOME_CHANGES,
@@ -114,7 +115,7 @@ def pledge_create(request: HttpRequest, slug: str) -> HttpResponse:
         # A robot: the answer a person gets, and nothing stored or sent.
         return redirect("pledges:sent", slug=campaign.slug)
     try:
-        services.pledge_create(campaign=campaign, **form.cleaned_data)
+        result = services.pledge_create(campaign=campaign, **form.cleaned_data)
     except services.CampaignNotOpen:
         return render(
             request,
@@ -125,19 +126,114 @@ def pledge_create(request: HttpRequest, slug: str) -> HttpResponse:
     except services.PledgeError as exc:
         form.add_error(None, str(exc))
         return render(request, "pledges/create.html", {"campaign": campaign, "form": form}, status=400)
+    _sent_remember(request, campaign=campaign, email=form.cleaned_data["email"], result=result)
     # The same page whether or not this promise was already stored: a page must
     # never tell anyone whether an address has pledged.
     return redirect("pledges:sent", slug=campaign.slug)
 
 
+# What the page after pledging knows, in this browser's session only: the address the
+# pledger typed (shown back to them, never on a public page) and, only when this very
+# request stored the pledge, its public id, so "change it" and "send it again" act on a
+# pledge this browser made. A repeat of a promise already stored (perhaps by someone else
+# typing their address) shows the same page and forms, and changes nothing.
+SENT_SESSION_KEY = "sent_pledge"
+
+
+def _sent_remember(
+    request: HttpRequest, *, campaign: Campaign, email: str, result: services.PledgeCreateResult
+) -> None:
+    earlier = request.session.get(SENT_SESSION_KEY) or {}
+    owned = result.created or (
+        earlier.get("public_id") == result.pledge.public_id and earlier.get("campaign") == campaign.pk
+    )
+    request.session[SENT_SESSION_KEY] = {
+        "campaign": campaign.pk,
+        "email": email.strip(),
+        "public_id": result.pledge.public_id if owned else "",
+    }
+
+
+def _sent_pledge(request: HttpRequest, campaign: Campaign) -> tuple[dict[str, str] | None, Pledge | None]:
+    sent = request.session.get(SENT_SESSION_KEY)
+    if not isinstance(sent, dict) or sent.get("campaign") != campaign.pk:
+        return None, None
+    pledge = find_pledge(sent.get("public_id") or "")
+    if pledge is not None and pledge.campaign_id != campaign.pk:
+        pledge = None
+    return sent, pledge
+
+
 def pledge_sent(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = campaign_for_visitors_or_404(slug)
-    return render(request, "pledges/sent.html", {"campaign": campaign})
+    sent, pledge = _sent_pledge(request, campaign)
+    context = {
+        "campaign": campaign,
+        "sent_email": sent["email"] if sent else "",
+        "confirmed": pledge is not None and pledge.status != Status.UNCONFIRMED,
+        "address_form": AddressChangeForm(),
+    }
+    response = render(request, "pledges/sent.html", context)
+    # The page may show the pledger's address: never kept by a shared cache.
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_http_methods(["POST"])
+@rate_limit("pledge-email", key=network_and_posted_email_key("email"), what="emails")
+@rate_limit("pledge", exempt=from_trusted_network, what="emails")
+def pledge_sent_address(request: HttpRequest, slug: str) -> HttpResponse:
+    """ "Wrong address? Change it" on the page after pledging."""
+    campaign = campaign_for_visitors_or_404(slug)
+    sent, pledge = _sent_pledge(request, campaign)
+    if sent is None:
+        return render(request, "pledges/link_invalid.html", status=400)
+    form = AddressChangeForm(request.POST)
+    if not form.is_valid():
+        context = {"campaign": campaign, "sent_email": sent["email"], "address_form": form}
+        return render(request, "pledges/sent.html", context, status=400)
+    email = form.cleaned_data["email"]
+    if pledge is not None:
+        try:
+            services.pledge_email_change(pledge=pledge, email=email)
+        except services.PledgeError as exc:
+            form.add_error("email", str(exc))
+            context = {"campaign": campaign, "sent_email": sent["email"], "address_form": form}
+            return render(request, "pledges/sent.html", context, status=400)
+    request.session[SENT_SESSION_KEY] = {**sent, "email": email.strip()}
+    messages.info(request, "Thank you: we have sent a new link to the corrected address.")
+    return redirect("pledges:sent", slug=campaign.slug)
+
+
+@require_http_methods(["POST"])
+@rate_limit("pledge", exempt=from_trusted_network, what="emails")
+def pledge_sent_again(request: HttpRequest, slug: str) -> HttpResponse:
+    """ "Send it again" on the page after pledging."""
+    campaign = campaign_for_visitors_or_404(slug)
+    sent, pledge = _sent_pledge(request, campaign)
+    if sent is None:
+        return render(request, "pledges/link_invalid.html", status=400)
+    sent_again = True
+    if pledge is not None:
+        try:
+            sent_again = services.pledge_confirmation_resend(pledge=pledge)
+        except services.PledgeError as exc:
+            messages.info(request, str(exc))
+            return redirect("pledges:sent", slug=campaign.slug)
+    if sent_again:
+        messages.info(request, "We have sent the link again. It may take a few minutes to arrive.")
+    else:
+        messages.info(
+            request,
+            "We have already sent as many emails for this pledge as we can. Look in your spam or junk "
+            "folder, or make your pledge again.",
+        )
+    return redirect("pledges:sent", slug=campaign.slug)
 
 
 def _pledge_from_token(request: HttpRequest, token: str) -> Pledge | HttpResponse:
     try:
-        public_id = read_token(
+        value = read_token(
             purpose=services.CONFIRM_PURPOSE,
             token=token,
             max_age=settings.PLEDGE_CONFIRMATION_MAX_AGE,
@@ -146,16 +242,22 @@ def _pledge_from_token(request: HttpRequest, token: str) -> Pledge | HttpRespons
         return _expired_link(request, token)
     except InvalidToken:
         return render(request, "pledges/link_invalid.html", status=400)
+    public_id, mark = services.pledge_confirmation_token_read(value)
     pledge = find_pledge(public_id)
     if pledge is None:
         return render(request, "pledges/link_invalid.html", status=404)
+    if not services.pledge_confirmation_token_fits(pledge=pledge, mark=mark):
+        # Sent to an address the pledger has since corrected: that address's owner
+        # must not be the one to confirm.
+        return render(request, "pledges/link_invalid.html", status=400)
     return pledge
 
 
 def _expired_link(request: HttpRequest, token: str) -> HttpResponse:
     # An old email is how many people find their pledge again: if it was
     # confirmed in time, take them to it (without the owner's view).
-    public_id = read_token(purpose=services.CONFIRM_PURPOSE, token=token, max_age=None)
+    value = read_token(purpose=services.CONFIRM_PURPOSE, token=token, max_age=None)
+    public_id, _mark = services.pledge_confirmation_token_read(value)
     pledge = Pledge.objects.filter(public_id=public_id).exclude(status=Status.UNCONFIRMED).first()
     if pledge is not None:
         return HttpResponseRedirect(reverse("pledges:detail", kwargs={"public_id": pledge.public_id}))

@@ -576,9 +576,9 @@ def test_an_htmx_decision_returns_a_partial_that_removes_the_card_and_updates_th
     html = response.content.decode()
     assert "<html" not in html and "<body" not in html
     assert "Published “" in html
-    assert f'id="pledge-{first.public_id}" hx-swap-oob="delete"' in html
+    assert f'id="pledge-{first.public_id}" data-hx-swap-oob="delete"' in html
     assert f"pledge-{second.public_id}" not in html
-    assert 'id="mod-counts" hx-swap-oob="true"' in html
+    assert 'id="mod-counts" data-hx-swap-oob="true"' in html
     assert "<dt>Waiting</dt><dd>1</dd>" in html
     first.refresh_from_db()
     assert first.status == Status.PUBLISHED

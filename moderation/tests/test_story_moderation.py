@@ -284,7 +284,7 @@ def test_an_htmx_story_decision_removes_its_card_and_updates_the_counts(
     )
     html = response.content.decode()
     assert response.status_code == 200 and "<html" not in html
-    assert f'id="story-{first.pledge.public_id}" hx-swap-oob="delete"' in html
+    assert f'id="story-{first.pledge.public_id}" data-hx-swap-oob="delete"' in html
     assert f"story-{second.pledge.public_id}" not in html
     assert "<dt>Stories waiting</dt><dd>1</dd>" in html
 

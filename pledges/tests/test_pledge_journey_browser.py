@@ -59,7 +59,8 @@ def test_a_person_pledges_on_a_phone_from_the_home_page_to_the_published_permali
     page.wait_for_url(f"**/campaigns/{campaign.slug}/pledge/sent/")
     assert page.get_by_role("heading", level=1).inner_text() == "Check your email"
     assert "your pledge is not public until you do" in page.inner_text("main")
-    assert "ade.okafor@example.org" not in page.content()
+    # Issue 19: the pledger's own page (their session, never shared) says where the link went.
+    assert "We have sent an email to ade.okafor@example.org" in page.inner_text("main")
     screenshot(page, "journey-3-sent")
 
     # The outbox row goes through the real Celery worker to the SMTP server on loopback.

@@ -54,9 +54,48 @@ document.addEventListener("submit", (event) => {
     }
     const progress = section.querySelector("[data-counter-progress]");
     if (progress) progress.value = data.total;
-    const percent = section.querySelector("[data-counter-percent]");
-    if (percent && data.target) percent.textContent = Math.min(100, Math.round((100 * data.total) / data.target));
+    goal(data);
+    lastHour(data.total);
   };
+
+  // The bar runs to the next milestone until the total passes the last one below the
+  // target (pledges.selectors.next_milestone), then to the target.
+  const MILESTONES = [1000, 10000, 100000];
+  const goal = (data) => {
+    const progress = section.querySelector("[data-counter-progress]");
+    const text = section.querySelector("[data-counter-goal]");
+    if (!progress || !text || !data.target) return;
+    const milestone = MILESTONES.find((m) => data.total < m && m < data.target);
+    progress.max = milestone || data.target;
+    const words = milestone
+      ? `Next milestone: ${format(milestone)} pledges, on the way to ${format(data.target)}`
+      : `${Math.min(100, Math.round((100 * data.total) / data.target))}% of the target of ${format(data.target)}`;
+    if (text.textContent !== words) text.textContent = words;
+  };
+
+  // "+N in the last hour" was counted when the page was made; what arrives since is added.
+  const hour = section.querySelector("[data-last-hour]");
+  let seen = null;
+  const lastHour = (total) => {
+    if (!hour) return;
+    if (seen !== null && total > seen) {
+      const n = Number(hour.dataset.lastHour) + total - seen;
+      hour.dataset.lastHour = n;
+      hour.querySelector("[data-last-hour-count]").textContent = format(n);
+      hour.hidden = false;
+    }
+    seen = total;
+  };
+
+  // A gentle sign that the total moved (CSS: none under prefers-reduced-motion).
+  const totalEl = section.querySelector('[data-counter="total"]');
+  if (totalEl && window.MutationObserver) {
+    new MutationObserver(() => {
+      totalEl.classList.remove("cd-moved");
+      void totalEl.offsetWidth;
+      totalEl.classList.add("cd-moved");
+    }).observe(totalEl, { childList: true, characterData: true, subtree: true });
+  }
 
   const poll = async () => {
     if (document.visibilityState === "visible") {
@@ -96,6 +135,24 @@ document.querySelectorAll("textarea[data-char-limit]").forEach((box) => {
   };
   box.addEventListener("input", update);
   update();
+});
+
+// Example pledges on the form become buttons that put their words in the box (and
+// the character count follows). Without this file they are plain examples to read.
+document.querySelectorAll("[data-pledge-example]").forEach((item) => {
+  const box = document.getElementById(item.dataset.pledgeExample);
+  if (!box) return;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "btn btn-link btn-sm p-0 text-start cd-example";
+  button.textContent = item.textContent;
+  button.setAttribute("aria-describedby", "examples-hint");
+  button.addEventListener("click", () => {
+    box.value = item.textContent;
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    box.focus();
+  });
+  item.replaceChildren(button);
 });
 
 // The organisation box becomes a combobox (ARIA 1.2, list autocomplete): what the
@@ -250,4 +307,13 @@ document.querySelectorAll("[data-share-button]").forEach((button) => {
       // Closed without sharing, or refused: the plain links are still there.
     }
   });
+});
+
+// The wall's filters fold behind their summary button on a phone, unless a filter is on
+// (the visitor should see what narrows the wall). Wide screens, and pages without this
+// file, show them open.
+document.querySelectorAll("details[data-fold-narrow]").forEach((fold) => {
+  if (!("foldKeepOpen" in fold.dataset) && window.matchMedia("(max-width: 767.98px)").matches) {
+    fold.open = false;
+  }
 });
