@@ -114,6 +114,17 @@ def test_a_care_home_manager_picks_their_organisation_on_a_phone_and_their_pledg
     screenshot(page, "organisation-3-wall-verified")
     totals = OrganisationTotal.objects.filter(campaign=campaign, organisation=directory["sunrise"])
     assert sum(row.pledges for row in totals) == 1
+
+    # The organisation's page and the league table count the pledge at once.
+    page.goto(f"{live_site}/campaigns/{campaign.slug}/organisations/sunrise-care-homes/")
+    assert page.locator("#organisation-totals-heading").inner_text().startswith("1 published pledge for")
+    assert PROMISE in page.inner_text("main")
+    page.goto(f"{live_site}/campaigns/{campaign.slug}/organisations/league/")
+    first = page.locator("#league tbody tr").first
+    assert first.get_by_role("rowheader").inner_text() == "Sunrise Care Homes"
+    assert first.locator("td").all_inner_texts()[0] == "1"  # its rank
+    assert first.locator("td").all_inner_texts()[-1] == "1"  # its pledges
+    screenshot(page, "organisation-4-league")
     assert errors == []
 
 
