@@ -66,6 +66,7 @@ class CampaignAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "slug", "hashtag", "description"]}),
         ("Dates and target", {"fields": ["opens_at", "change_day", "deadline", "outcomes_close", "target"]}),
         ("Moderation", {"fields": ["moderation_mode", "report_threshold", "blocked_words"]}),
+        ("Verified staff", {"fields": ["staff_domains", "staff_domains_label"]}),
         (
             "Organiser, privacy and accessibility",
             {

@@ -103,4 +103,7 @@ def campaign_admin_values(slug: str, *, opens: Any, deadline: Any, change_day: A
         "moderation_mode": "post",
         "report_threshold": "3",
         "blocked_words": "",
+        "staff_domains": "nhs.net",
+        "staff_domains_label": "NHS staff",
+        "retention_days": "180",
     }
