@@ -347,6 +347,7 @@ def test_an_erased_pledges_link_says_it_is_no_longer_here(campaign: Campaign) ->
     assert "no longer here" in _text(response)
 
 
+@pytest.mark.redis("rate limits count in Redis; without it they let people through")
 def test_a_flood_of_answers_through_one_link_is_slowed_while_colleagues_carry_on(
     campaign: Campaign, settings: Any
 ) -> None:
@@ -367,6 +368,7 @@ def test_a_flood_of_answers_through_one_link_is_slowed_while_colleagues_carry_on
     assert _answer(Client(REMOTE_ADDR="203.0.113.7"), colleague).status_code == 200
 
 
+@pytest.mark.redis("rate limits count in Redis; without it they let people through")
 def test_a_flood_of_answers_from_one_network_over_many_links_meets_the_networks_ceiling(
     campaign: Campaign, settings: Any
 ) -> None:
