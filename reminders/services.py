@@ -24,6 +24,7 @@ import smtplib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from time import monotonic
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -442,6 +443,45 @@ def _claim(*, run_id: int, first_id: int, last_id: int, now: datetime) -> tuple[
     return ids, claimed_until
 
 
+class _Lease:
+    """A batch's hold on its claimed rows, renewed while the worker lives.
+
+    A claim lapses after REMINDER_CLAIM_SECONDS so that a dead worker's rows come
+    back; a living worker on a slow machine must not lose its own rows half-way
+    through a batch, so it renews the hold once half of it has gone. Time is
+    counted from the batch's `now` plus the wall time spent, so a batch run at a
+    given `now` (the tests, `send_reminders --now`) renews as one run live."""
+
+    def __init__(self, *, ids: list[int], claimed_until: datetime, now: datetime) -> None:
+        self.until = claimed_until
+        self._held = set(ids)
+        self._now = now
+        self._started = monotonic()
+        self._seconds = settings.REMINDER_CLAIM_SECONDS
+
+    def holds(self, delivery_id: int) -> bool:
+        """Whether the row is still ours to send, renewing the hold when it is due."""
+        elapsed = monotonic() - self._started
+        if self.until - (self._now + timedelta(seconds=elapsed)) < timedelta(seconds=self._seconds / 2):
+            self._renew(until=self._now + timedelta(seconds=elapsed + self._seconds))
+        return delivery_id in self._held
+
+    def _renew(self, *, until: datetime) -> None:
+        with transaction.atomic():
+            # Rows another worker took over once the hold lapsed (a stalled worker) are
+            # no longer ours: only those still held as we left them are renewed.
+            held = list(
+                ReminderDelivery.objects.filter(
+                    pk__in=self._held, status=DeliveryStatus.SENDING, claimed_until=self.until
+                )
+                .select_for_update()
+                .values_list("id", flat=True)
+            )
+            ReminderDelivery.objects.filter(pk__in=held).update(claimed_until=until)
+        self._held = set(held)
+        self.until = until
+
+
 @dataclass
 class _BatchFacts:
     """What a batch's deliveries are checked against just before sending, read once a batch."""
@@ -640,11 +680,14 @@ def reminder_send_batch(
     reminder = run.reminder
     facts = _batch_facts(run=run, deliveries=deliveries, now=now)
     links = Links()
+    lease = _Lease(ids=ids, claimed_until=claimed_until, now=now)
     with MailSession() as session:
         for index, delivery in enumerate(deliveries):
+            if not lease.holds(delivery.pk):
+                continue
             reason = _skip_reason(delivery, reminder=reminder, facts=facts)
             if reason:
-                ReminderDelivery.objects.filter(pk=delivery.pk, claimed_until=claimed_until).update(
+                ReminderDelivery.objects.filter(pk=delivery.pk, claimed_until=lease.until).update(
                     status=DeliveryStatus.SKIPPED, skip_reason=reason, claimed_until=None
                 )
                 continue
@@ -653,7 +696,7 @@ def reminder_send_batch(
             try:
                 session.send(
                     _delivery_email(delivery, reminder=reminder, facts=facts, now=now, links=links),
-                    on_accepting=lambda send_dot, d=delivery: _mark_sent(d, claimed_until, send_dot),
+                    on_accepting=lambda send_dot, d=delivery, held=lease.until: _mark_sent(d, held, send_dot),
                 )
             except ClaimLost:
                 continue

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import time as clock
 from collections import Counter
 from datetime import time, timedelta
@@ -455,3 +456,58 @@ def test_the_beat_task_hands_each_chunk_to_the_workers_as_soon_as_it_is_planned(
     assert result.batches == []
     assert services.reminders_dispatch(now=week.due_at(), hand_out=hand_out)[0].batches == []
     assert len(handed) == 3, "handed out once, not again on the next pass"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_worker_keeps_its_batch_past_the_claim_and_no_other_worker_takes_it(
+    campaign: Any, smtp_inbox: Any, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    # A machine so slow that one batch takes longer than a claim lasts: the worker
+    # renews its hold, so another worker given the same batch finds nothing to take.
+    settings.REMINDER_CLAIM_SECONDS = 1
+    for n in range(6):
+        signup(campaign, f"slow{n}@example.org")
+    week = reminder(campaign)
+    due = week.due_at()
+    (result,) = services.reminders_dispatch(now=due)
+    ((first_id, last_id),) = result.batches
+    started = clock.monotonic()
+
+    real_mark_sent = services._mark_sent
+
+    def slow_mark_sent(delivery: Any, claimed_until: Any, send_dot: Any) -> None:
+        clock.sleep(0.4)
+        real_mark_sent(delivery, claimed_until, send_dot)
+
+    monkeypatch.setattr(services, "_mark_sent", slow_mark_sent)
+    done = threading.Event()
+    taken_over = []
+
+    def other_worker() -> None:
+        try:
+            while not done.is_set():
+                now = due + timedelta(seconds=clock.monotonic() - started)
+                taken_over.append(
+                    services.reminder_send_batch(
+                        run_id=result.run.pk, first_id=first_id, last_id=last_id, now=now
+                    )
+                )
+                clock.sleep(0.1)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        sent = services.reminder_send_batch(run_id=result.run.pk, first_id=first_id, last_id=last_id, now=due)
+    finally:
+        done.set()
+        thread.join()
+
+    assert clock.monotonic() - started > 2 * settings.REMINDER_CLAIM_SECONDS
+    assert sent == 6
+    assert sum(taken_over) == 0
+    smtp_inbox.wait_for(6)
+    clock.sleep(0.2)
+    assert _to(smtp_inbox) == {f"slow{n}@example.org": 1 for n in range(6)}
+    assert ReminderDelivery.objects.filter(status=DeliveryStatus.SENT).count() == 6
