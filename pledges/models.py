@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 from typing import ClassVar
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
@@ -79,6 +80,14 @@ class Status(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn by the pledger"
 
 
+class Channel(models.TextChoices):
+    """How a pledge reached the site: typed by the pledger, or entered by an organiser
+    from a paper card the pledger filled in and signed."""
+
+    ONLINE = "online", _("Online")
+    PAPER = "paper", _("Collected on paper")
+
+
 class Outcome(models.TextChoices):
     """What the pledger said became of their promise (the follow-through's question)."""
 
@@ -146,8 +155,9 @@ class Pledge(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PERSONAL)
     sectors = TaggableManager(through=TaggedSector, related_name="pledges", blank=False)
     sector_mask = models.PositiveSmallIntegerField(default=0)
-    # The address as typed (trimmed): what we display and send to.
-    email = models.EmailField(max_length=254)
+    # The address as typed (trimmed): what we display and send to. Only a paper pledge may
+    # have none (many care workers, porters and patients have no address to give).
+    email = models.EmailField(max_length=254, blank=True)
     # changeday.lib.emailaddr.canonical_email(email): every lookup by address
     # compares this exactly, never `email` in any case (a case-insensitive match
     # folds look-alike letters together). Longer than `email`: punycode grows.
@@ -176,6 +186,17 @@ class Pledge(models.Model):
     # from the same address twice is one pledge, whatever form it came through.
     dedupe_key = models.CharField(max_length=64, editable=False)
 
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.ONLINE)
+    # A paper pledge's card reference as written on the card: the duplicate rule uses it.
+    paper_reference = models.CharField(max_length=40, blank=True, default="")
+    # The organiser who typed a paper pledge in (kept for the audit record).
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Where the pledger came from: a poster's or card's QR code carries a source tag
+    # (`?source=`) the stats page counts; "" when they came any other way.
+    source = models.CharField(max_length=40, blank=True, default="")
+
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
@@ -194,6 +215,18 @@ class Pledge(models.Model):
             models.CheckConstraint(condition=models.Q(status__in=Status.values), name="pledge_status_valid"),
             models.CheckConstraint(condition=models.Q(region__in=Region.values), name="pledge_region_valid"),
             models.CheckConstraint(condition=models.Q(kind__in=Kind.values), name="pledge_kind_valid"),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=Channel.values), name="pledge_channel_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel=Channel.PAPER) | ~models.Q(email=""),
+                name="pledge_email_unless_paper",
+            ),
+            models.UniqueConstraint(
+                fields=["campaign", "paper_reference"],
+                name="pledge_unique_paper_reference",
+                condition=~models.Q(paper_reference=""),
+            ),
             models.CheckConstraint(
                 condition=models.Q(outcome__in=["", *Outcome.values]), name="pledge_outcome_valid"
             ),
@@ -255,6 +288,10 @@ class Pledge(models.Model):
                 fields=["campaign", "status", "-status_changed_at", "-id"],
                 name="pledge_review_idx",
                 condition=models.Q(status__in=["published", "rejected"]),
+            ),
+            # The stats page's count of pledges by the poster or card they came from.
+            models.Index(
+                fields=["campaign", "source"], name="pledge_source_idx", condition=~models.Q(source="")
             ),
             # "Your data" finds every pledge of an address, and so do the reminders
             # (has a "remind me" sign-up pledged since?) and the confirmation cap
