@@ -423,14 +423,39 @@ def test_the_throttle_holds_a_worker_to_its_sending_rate() -> None:
         slept.append(seconds)
         now[0] += seconds
 
-    throttle = Throttle(10, clock=lambda: now[0], sleep=sleep)
-    for _ in range(21):
+    throttle = Throttle(100, clock=lambda: now[0], sleep=sleep)
+    for _ in range(201):
         throttle.wait()
-    assert now[0] == pytest.approx(2.0)  # 21 sends at 10 a second: the last at 2.0 s
-    now[0] += 60  # an idle minute earns no burst
-    throttle.wait()
-    throttle.wait()
-    assert now[0] == pytest.approx(62.1)
+    assert now[0] == pytest.approx(2.0)  # 201 sends at 100 a second: the last at 2.0 s
+    now[0] += 60  # an idle minute earns a tenth of a second's worth of sends, no more
+    sent_at = []
+    for _ in range(30):
+        throttle.wait()
+        sent_at.append(now[0])
+    assert sent_at[:11] == [pytest.approx(62.0)] * 11  # the one due now and ten on credit
+    assert sent_at[11:] == [pytest.approx(62.0 + 0.01 * n) for n in range(1, 20)]
+
+
+def test_the_throttle_makes_up_for_a_slow_send_without_going_over_its_rate() -> None:
+    from outbox.mailsession import Throttle
+
+    now = [0.0]
+    sent_at: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    throttle = Throttle(100, clock=lambda: now[0], sleep=sleep)
+    for n in range(300):
+        throttle.wait()
+        sent_at.append(now[0])
+        # Each send takes 4 ms, and every 50th takes 60 ms (a new batch's claim and connection).
+        now[0] += 0.060 if n % 50 == 49 else 0.004
+    # The delays are made up: 300 sends at 100 a second take 3 s, as if none had been slow...
+    assert sent_at[-1] == pytest.approx(2.99, abs=0.06)
+    # ...and no second holds more than its 100 sends and the tenth of a second's credit.
+    for start in sent_at:
+        assert sum(1 for t in sent_at if start <= t < start + 1.0) <= 111
 
 
 def test_the_beat_task_hands_each_chunk_to_the_workers_as_soon_as_it_is_planned(
