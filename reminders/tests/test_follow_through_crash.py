@@ -1,12 +1,8 @@
 """A follow-through run of 10,000 addresses survives its worker being killed, as a reminder
-run does (test_worker_crash.py, whose SMTP counter this reuses): a real Celery worker
-(prefork, two children) sends to a real SMTP server on loopback, is killed with SIGKILL part
-way, and a new one finishes the run from the beat task's dispatch. Every address is asked
-exactly once."""
+run does (the harness in crash.py). Every address is asked exactly once."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import time as clock_time
 from datetime import timedelta
@@ -14,16 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.utils import timezone
 
 from pledges.models import Pledge, Status
 from reminders.models import Anchor, Audience, DeliveryStatus, ReminderDelivery, ReminderRun
 from reminders.tasks import reminders_dispatch_task
+from reminders.tests.crash import CountingSink, kill_a_worker_mid_run, sink  # noqa: F401 (a fixture)
 from reminders.tests.helpers import reminder
-from reminders.tests.test_worker_crash import CountingSink, sink  # noqa: F401 (a fixture)
-from testsupport import processes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,8 +33,6 @@ def test_a_worker_killed_mid_follow_through_and_replaced_asks_every_address_exac
     settings: Any,
     tmp_path: Path,
 ) -> None:
-    from changeday.celery import app
-
     counter, port = sink
     now = timezone.now()
     # Change Day three weeks ago: "14 days after Change Day" is due now, pledging still open.
@@ -65,51 +57,16 @@ def test_a_worker_killed_mid_follow_through_and_replaced_asks_every_address_exac
     )
     assert moment.due_at() <= now
 
-    settings.REMINDER_BATCH_SIZE = 250
-    settings.REMINDER_REQUEUE_SECONDS = 0
-    app.control.purge()
-    env = processes.django_env(
-        DATABASE_URL=processes.database_url(),
-        REDIS_URL=django_settings.REDIS_URL,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=str(port),
-        REMINDER_SEND_RATE="0",
-        # A short claim, so the rows the killed worker held come back quickly.
-        REMINDER_CLAIM_SECONDS="5",
+    kill_a_worker_mid_run(
+        counter=counter,
+        port=port,
+        settings=settings,
+        tmp_path=tmp_path,
+        recipients=RECIPIENTS,
+        kill_after=KILL_AFTER,
     )
 
-    def start_worker(name: str) -> processes.AppProcess:
-        return processes.celery_worker(
-            env=env, log=tmp_path / f"{name}.log", name=name, pool="prefork", concurrency=2
-        )
-
-    first = start_worker("first")
-    second = None
-    try:
-        reminders_dispatch_task()
-        processes.wait_until(lambda: counter.total() >= KILL_AFTER, timeout=180, what="the first messages")
-        first.kill()
-        at_kill = counter.total()
-        time.sleep(0.5)
-        print(f"worker killed after {at_kill} of {RECIPIENTS} messages")
-        assert at_kill < RECIPIENTS, "the kill came too late to test anything"
-
-        second = start_worker("second")
-
-        def all_arrived() -> bool:
-            if counter.total() >= RECIPIENTS:
-                return True
-            reminders_dispatch_task()
-            return False
-
-        processes.wait_until(all_arrived, timeout=300, what=f"all {RECIPIENTS} messages", interval=3)
-        time.sleep(2)  # anything still in flight would show up as a duplicate now
-    finally:
-        first.kill()
-        if second is not None:
-            second.stop()
-
-    duplicates = {address: n for address, n in counter.received.items() if n > 1}
+    duplicates = counter.duplicates()
     expected = set(Pledge.objects.filter(campaign=campaign).values_list("email", flat=True))
     missing = expected - set(counter.received)
     print(f"delivered {counter.total()}, duplicates {len(duplicates)}, missing {len(missing)}")
