@@ -8,6 +8,7 @@ answer, as a pledge's own status change moves the others.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -176,13 +177,21 @@ def stories_move(*, stories: Sequence[Story], transition: str, now: datetime, **
             raise InvalidTransition(f"A {story.get_status_display().lower()} story cannot {transition}.")
         if story.status == StoryStatus.PRIVATE:
             raise InvalidTransition("The pledger kept this story private.")
-    stamp = {"published_at": now} if to == StoryStatus.PUBLISHED else {}
+    # One UPDATE per (status, first publication) group, not one per story: a bulk decision
+    # on a page of the queue is a few statements, as it is for pledges (_pledges_move).
+    groups: dict[tuple[str, bool], list[Story]] = defaultdict(list)
     for story in stories:
+        first_publication = to == StoryStatus.PUBLISHED and story.published_at is None
+        groups[(story.status, first_publication)].append(story)
+    for (was, first_publication), group in groups.items():
         values = {"status": to, "status_changed_at": now, **fields}
-        if stamp and story.published_at is None:
-            values.update(stamp)
-        Story.objects.filter(pk=story.pk, status=story.status).update(**values)
-        for name, value in values.items():
-            setattr(story, name, value)
+        if first_publication:
+            values["published_at"] = now
+        updated = Story.objects.filter(pk__in=[story.pk for story in group], status=was).update(**values)
+        if updated != len(group):
+            raise InvalidTransition("This story was changed by someone else a moment ago.")
+        for story in group:
+            for name, value in values.items():
+                setattr(story, name, value)
     for campaign_id in {story.campaign_id for story in stories}:
         _wall_changed_now_and_on_commit(campaign_id)
