@@ -7,19 +7,10 @@ import csv
 from collections.abc import Iterator
 
 from campaigns.models import Campaign
+from changeday.lib.csvcells import spreadsheet_safe
 from moderation.selectors import EXPORT_COLUMNS, pledges_for_export
 from pledges.models import sector_slugs_for
 from pledges.selectors import WallFilters
-
-# Spreadsheets run a cell that starts with one of these as a formula; a pledge
-# text must never become one (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 class _Echo:
@@ -37,5 +28,5 @@ def export_csv_lines(*, campaign: Campaign, filters: WallFilters, status: str) -
     yield writer.writerow([*columns, "sectors"])
     for row in rows:
         sectors = " ".join(sector_slugs_for(row[mask_at]))
-        cells = [_csv_cell(value) for i, value in enumerate(row) if i != mask_at]
+        cells = [spreadsheet_safe(value) for i, value in enumerate(row) if i != mask_at]
         yield writer.writerow([*cells, sectors])
