@@ -15,8 +15,11 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
+# --ignore-scripts: the only package with an install script is vnu-jar, whose script downloads a
+# Java runtime from GitHub when none is on the PATH (slow or hanging on a closed network). The
+# tests run vnu.jar with Debian's java instead, which `make test` installs (scripts/ensure-java).
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error --ignore-scripts
 	touch $@
 
 install: $(BIN)/.installed node_modules/.installed
@@ -37,6 +40,7 @@ run: install
 test: install
 	scripts/ensure-services
 	scripts/ensure-chromium
+	scripts/ensure-java
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
