@@ -27,6 +27,7 @@ from PIL import Image
 from conftest import create_pledge
 from moderation.services import pledge_moderate
 from pages import share_images, share_storage
+from pages.apps import share_image_fonts_check
 from pages.share_cards import card_digest, card_for_pledge, public_text
 from pages.share_images import ShareCard, share_image_render
 from pages.tests.orgs import make_org, org_pledge
@@ -613,6 +614,7 @@ def test_fonts_come_from_the_collected_static_files_and_without_them_pillows_own
         settings.STATIC_ROOT = tmp_path / "nothing-collected"
         share_images._font_paths.cache_clear()
         assert len(share_images.fonts_missing()) == 6
+        assert [message.id for message in share_image_fonts_check()] == ["pages.W001"]
         without = share_image_render(card)
     finally:
         share_images._font_paths.cache_clear()
