@@ -103,10 +103,10 @@ def _body(draw: ImageDraw.ImageDraw, card: ShareCard, *, top: int, bottom: int) 
     setter, lines = _set_words(card.words, height=bottom - top - lead_height)
     y = top + (bottom - top - lead_height - len(lines) * setter.line_height) // 2
     if card.lead:
-        draw_line(draw, lead, _MARGIN, y, _fit(lead, card.lead, WIDTH - 2 * _MARGIN), _BLUE)
+        _draw_line(draw, lead, _MARGIN, y, _fit(lead, card.lead, WIDTH - 2 * _MARGIN), _BLUE)
         y += lead_height
     for line in lines:
-        draw_line(draw, setter, _MARGIN, y, line, _TEXT)
+        _draw_line(draw, setter, _MARGIN, y, line, _TEXT)
         y += setter.line_height
 
 
@@ -128,11 +128,16 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
 _MISSING = "\uffff"
 
 
+@functools.cache
+def _missing_glyph(path: str) -> tuple[tuple[int, int], bytes]:
+    drawn = _font(path, 32).getmask(_MISSING)
+    return drawn.size, bytes(drawn)
+
+
 @functools.lru_cache(maxsize=20_000)
 def _has_glyph(path: str, char: str) -> bool:
-    font = _font(path, 32)
-    drawn, missing = font.getmask(char), font.getmask(_MISSING)
-    return drawn.size != missing.size or bytes(drawn) != bytes(missing)
+    drawn = _font(path, 32).getmask(char)
+    return (drawn.size, bytes(drawn)) != _missing_glyph(path)
 
 
 def fonts_missing() -> list[str]:
@@ -150,7 +155,6 @@ class _Setter:
     """Sets text in one face and size, each run of characters in the first font that has them."""
 
     def __init__(self, face: Face, size: int) -> None:
-        self.size = size
         self.paths = _font_paths(face)
         if self.paths:
             self.fonts = [_font(path, size) for path in self.paths]
@@ -185,7 +189,9 @@ class _Setter:
         return sum(run.font.getlength(run.text) for run in self.runs(text))
 
 
-def draw_line(draw: ImageDraw.ImageDraw, setter: _Setter, x: float, top: float, text: str, fill: str) -> None:
+def _draw_line(
+    draw: ImageDraw.ImageDraw, setter: _Setter, x: float, top: float, text: str, fill: str
+) -> None:
     baseline = top + setter.ascent
     for run in setter.runs(text):
         draw.text((x, baseline), run.text, font=run.font, fill=fill, anchor="ls")
@@ -201,14 +207,25 @@ def plain(text: str) -> str:
     return " ".join(kept.split())
 
 
+def _fitting(setter: _Setter, text: str, width: float, *, after: str = "") -> int:
+    """How many characters of `text` fit in `width` with `after` behind them, found by halves."""
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if setter.width(text[:middle].rstrip() + after) <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 def _fit(setter: _Setter, text: str, width: float) -> str:
     """`text`, cut short with an ellipsis if it is wider than `width`."""
     text = plain(text)
     if setter.width(text) <= width:
         return text
-    while text and setter.width(text.rstrip() + _ELLIPSIS) > width:
-        text = text[:-1]
-    return text.rstrip() + _ELLIPSIS if text else ""
+    kept = _fitting(setter, text, width, after=_ELLIPSIS)
+    return text[:kept].rstrip() + _ELLIPSIS if kept else ""
 
 
 def _wrap(setter: _Setter, text: str, width: float) -> list[str]:
@@ -225,9 +242,7 @@ def _wrap(setter: _Setter, text: str, width: float) -> list[str]:
         if line:
             lines.append(line)
         while word_width > width:
-            cut = len(word) - 1
-            while cut > 1 and setter.width(word[:cut]) > width:
-                cut -= 1
+            cut = max(1, _fitting(setter, word, width))
             lines.append(word[:cut])
             word = word[cut:]
             word_width = setter.width(word)
@@ -287,9 +302,17 @@ def _header(draw: ImageDraw.ImageDraw, card: ShareCard) -> None:
     hashtag = _fit(setter, f"#{plain(card.hashtag)}", width * 0.45) if card.hashtag else ""
     hashtag_width = setter.width(hashtag)
     if hashtag:
-        draw_line(draw, setter, WIDTH - _MARGIN - hashtag_width, top, hashtag, _BLUE)
+        _draw_line(draw, setter, WIDTH - _MARGIN - hashtag_width, top, hashtag, _BLUE)
     campaign = _fit(setter, card.campaign, width - hashtag_width - 32)
-    draw_line(draw, setter, _MARGIN, top, campaign, _DARK_BLUE)
+    _draw_line(draw, setter, _MARGIN, top, campaign, _DARK_BLUE)
+
+
+def _chip_labels(setter: _Setter, sectors: tuple[Sector, ...]) -> list[str]:
+    """Each sector's name, cut short if the row would be wider than the image."""
+    if not sectors:
+        return []
+    room = (WIDTH - 2 * _MARGIN - _CHIP_GAP * (len(sectors) - 1)) / len(sectors) - 2 * _CHIP_PAD
+    return [_fit(setter, sector.label, room) for sector in sectors]
 
 
 def _chips(draw: ImageDraw.ImageDraw, sectors: tuple[Sector, ...], *, middle: int) -> None:
@@ -297,21 +320,19 @@ def _chips(draw: ImageDraw.ImageDraw, sectors: tuple[Sector, ...], *, middle: in
     setter = _Setter(*_CHIP_FONT)
     x = WIDTH - _MARGIN - _chips_width(sectors)
     top = middle - _CHIP_HEIGHT // 2
-    for sector in sectors:
-        label = plain(sector.label)
+    for sector, label in zip(sectors, _chip_labels(setter, sectors), strict=True):
         chip = round(setter.width(label)) + 2 * _CHIP_PAD
         draw.rounded_rectangle(
             (x, top, x + chip, top + _CHIP_HEIGHT), radius=_CHIP_HEIGHT // 2, fill=sector.colour
         )
-        draw_line(
-            draw, setter, x + _CHIP_PAD, top + (_CHIP_HEIGHT - setter.line_height) // 2 + 2, label, _WHITE
-        )
+        text_top = top + (_CHIP_HEIGHT - setter.line_height) // 2 + 2
+        _draw_line(draw, setter, x + _CHIP_PAD, text_top, label, _WHITE)
         x += chip + _CHIP_GAP
 
 
 def _chips_width(sectors: tuple[Sector, ...]) -> int:
     setter = _Setter(*_CHIP_FONT)
-    widths = [round(setter.width(plain(sector.label))) + 2 * _CHIP_PAD for sector in sectors]
+    widths = [round(setter.width(label)) + 2 * _CHIP_PAD for label in _chip_labels(setter, sectors)]
     return sum(widths) + _CHIP_GAP * max(0, len(widths) - 1)
 
 
@@ -334,7 +355,9 @@ def _footer(draw: ImageDraw.ImageDraw, card: ShareCard) -> None:
         if not byline_text:
             top = _FOOTER_TOP + (HEIGHT - _FOOTER_TOP - title.line_height - _CHIP_HEIGHT - 10) // 2
         chips_middle = top + title.line_height + max(byline.line_height, _CHIP_HEIGHT + 10) // 2
-    draw_line(draw, title, _MARGIN, top, _fit(title, title_text, title_width), _TEXT)
+    _draw_line(draw, title, _MARGIN, top, _fit(title, title_text, title_width), _TEXT)
     if byline_text:
-        draw_line(draw, byline, _MARGIN, top + title.line_height, _fit(byline, byline_text, room), _SECONDARY)
+        _draw_line(
+            draw, byline, _MARGIN, top + title.line_height, _fit(byline, byline_text, room), _SECONDARY
+        )
     _chips(draw, card.sectors, middle=chips_middle)

@@ -574,6 +574,30 @@ def test_a_500_character_pledge_is_wrapped_within_the_margins_and_cut_with_an_el
     assert not _blank(image, (72, 200, 1128, 440)), "the words are drawn"
 
 
+@pytest.mark.parametrize(
+    "words",
+    [
+        "W" * 500,
+        "ﷺ" * 120 + " مرحبا بكم في المستشفى" * 10,
+        "a" + "\u0301" * 499,
+        "line\none\ttab\x00null\u202eright-to-left override\u200b" * 8,
+        "😀🏥" * 250,
+        "<script>alert(1)</script> & &amp; %s {{ campaign }}",
+    ],
+    ids=["one-long-word", "arabic", "combining-marks", "controls", "emoji", "markup"],
+)
+def test_hostile_text_is_drawn_within_the_margins_never_an_error(words: str) -> None:
+    long_label = share_images.Sector("S" * 60, "#005eb8")
+    card = ShareCard("C" * 200, "H" * 100, "I pledge to", words, "T" * 120, "B" * 300, (long_label,) * 4)
+
+    image = Image.open(io.BytesIO(share_image_render(card))).convert("RGB")
+
+    assert image.size == (1200, 630)
+    assert _blank(image, (1130, 100, 1200, 470)), "nothing runs into the right margin"
+    footer = image.crop((0, 474, 1200, 630))
+    assert footer.crop((0, 0, 70, 156)).getextrema() == ((240, 240), (244, 244), (245, 245)), "nor the left"
+
+
 def test_letters_of_other_scripts_are_drawn_and_those_no_font_has_are_left_out() -> None:
     setter = share_images._Setter("bold", 40)
 
