@@ -272,6 +272,32 @@ STATICFILES_DIRS = [
     ("vendor/bootstrap", BASE_DIR / "node_modules" / "bootstrap" / "dist"),
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
 ]
+# Fonts the server draws share images with (changeday/lib/fonts.py), by their static names:
+# found in node_modules in development, collected into STATIC_ROOT for production. Only these
+# files, not their whole npm packages (DejaVu alone is ten megabytes of fonts we never draw).
+_ATKINSON = BASE_DIR / "node_modules" / "@fontsource" / "atkinson-hyperlegible" / "files"
+_DEJAVU = BASE_DIR / "node_modules" / "dejavu-fonts-ttf" / "ttf"
+SERVER_FONTS = {
+    f"vendor/fonts/{path.name}": path
+    for path in [
+        *(
+            _ATKINSON / f"atkinson-hyperlegible-{subset}-{weight}-normal.woff"
+            for subset in ("latin", "latin-ext")
+            for weight in (400, 700)
+        ),
+        _DEJAVU / "DejaVuSans.ttf",
+        _DEJAVU / "DejaVuSans-Bold.ttf",
+    ]
+}
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "changeday.lib.fonts.ServerFontsFinder",
+]
+# Files the site makes (share images): every web node must see the same ones, so with
+# several nodes this is a volume they share (docs/scaling.md). Never served
+# from here directly: pages/views_share.py reads them through the storage API.
+MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT") or VAR_DIR / "media")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -381,6 +407,10 @@ RATE_LIMITS = {
     # The pledge form's organisation type-ahead and "Find your organisation", per client
     # network: a few requests per person (one per pause in typing), for a whole trust.
     "organisation-search": env_rate("RATE_LIMIT_ORGANISATION_SEARCH", "3000/10m"),
+    # Share images drawn on request (pages/views_share.py), per client network: only a drawing
+    # counts, never an image already stored. Social networks fetch previews from a few
+    # networks of their own, so the ceiling is high; it stops one visitor drawing every pledge.
+    "share-image": env_rate("RATE_LIMIT_SHARE_IMAGE", "3000/10m"),
 }
 # Networks with no per-network pledge ceiling (a trust's or a partner's gateway,
 # comma-separated CIDRs): the limit per (network, email address) still applies.

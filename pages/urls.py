@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
-from pages import views, views_organisations, views_stats, views_trust
+from pages import views, views_organisations, views_share, views_stats, views_trust
+from pages.share_cards import DIGEST_LENGTH
+from pledges.views import PUBLIC_ID_PATTERN
+
+# Share images' addresses: only a well-formed digest reaches a view, anything else is a 404 here.
+_DIGEST = rf"(?P<digest>[0-9a-f]{{{DIGEST_LENGTH}}})"
+_SLUG = r"[-a-zA-Z0-9_]+"
 
 app_name = "pages"
 
@@ -31,6 +37,26 @@ urlpatterns = [
         "campaigns/<slug:slug>/organisations/<slug:org_slug>/",
         views_organisations.organisation_detail,
         name="organisation",
+    ),
+    re_path(
+        rf"^campaigns/(?P<slug>{_SLUG})/share-{_DIGEST}\.png$",
+        views_share.share_image_campaign,
+        name="share_image_campaign",
+    ),
+    re_path(
+        rf"^campaigns/(?P<slug>{_SLUG})/wall/share-{_DIGEST}\.png$",
+        views_share.share_image_wall,
+        name="share_image_wall",
+    ),
+    re_path(
+        rf"^campaigns/(?P<slug>{_SLUG})/organisations/(?P<org_slug>{_SLUG})/share-{_DIGEST}\.png$",
+        views_share.share_image_organisation,
+        name="share_image_organisation",
+    ),
+    re_path(
+        rf"^pledges/(?P<public_id>{PUBLIC_ID_PATTERN})/share-{_DIGEST}\.png$",
+        views_share.share_image_pledge,
+        name="share_image_pledge",
     ),
     *[
         path(f"{page}/", views_trust.site_trust_page, {"page": page}, name=page)

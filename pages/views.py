@@ -18,6 +18,7 @@ from changeday.lib.hashing import keyed_hash
 from changeday.lib.mail import absolute_url
 from changeday.lib.pagecache import shared_page
 from changeday.lib.ratelimit import rate_limit, rate_limited
+from pages.share_cards import share_meta_for_campaign
 from pledges.models import SectorSlug
 from pledges.selectors import WallFilters, campaign_totals_cached, campaign_totals_display, wall_pledges
 from pledges.sharing import share_for
@@ -44,6 +45,7 @@ def _render_campaign(request: HttpRequest, campaign: Campaign) -> HttpResponse:
             title=campaign.name,
             text=f"I'm pledging for {campaign.name}. Make yours: big or small, it takes a minute.",
         ),
+        "share_meta": share_meta_for_campaign(campaign),
     }
     return render(request, "pages/detail.html", context)
 

@@ -44,6 +44,7 @@ from organisations.selectors import (
     organisation_page_get,
 )
 from pages.organisations import league_cached, taking_part_cached
+from pages.share_cards import share_meta_for_organisation
 from pledges.models import Kind, Outcome, SectorSlug
 from pledges.selectors import (
     OUTCOME_CHANGES,
@@ -116,6 +117,7 @@ def _organisation_detail(request: HttpRequest, campaign: Campaign, org_slug: str
         "counts": counts,
         "sectors": [(slug, SectorSlug(slug).label, n) for slug, n in counts.by_sector.items()],
         "share_url": absolute_url(path),
+        "share_meta": share_meta_for_organisation(campaign, organisation),
         "sector_choices": SectorSlug.choices,
         "regions": Region.choices,
         "kinds": [(Kind.PERSONAL, "Personal"), (Kind.ORGANISATIONAL, "Organisational")],

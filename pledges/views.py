@@ -4,6 +4,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from crispy_forms.utils import render_crispy_form
@@ -323,6 +324,25 @@ def pledge_page_section_add(section: Callable[[HttpRequest, Pledge], str]) -> No
         _page_sections.append(section)
 
 
+# Link previews (Open Graph and Twitter card tags with a share image, templates/_share_meta.html)
+# of a pledge's page and of the wall: pages, above this app, provides them at start-up. Each
+# returns the tags' values for a published pledge or a campaign, or None for none.
+_share_meta: dict[str, Callable[[Any], object | None]] = {}
+
+
+def pledge_share_meta_provide(provider: Callable[[Pledge], object | None]) -> None:
+    _share_meta["pledge"] = provider
+
+
+def wall_share_meta_provide(provider: Callable[[Campaign], object | None]) -> None:
+    _share_meta["wall"] = provider
+
+
+def _share_meta_for(page: str, subject: Pledge | Campaign) -> object | None:
+    provider = _share_meta.get(page)
+    return provider(subject) if provider is not None else None
+
+
 def pledge_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     pledge = find_pledge(public_id)
     if pledge is None:
@@ -360,6 +380,7 @@ def pledge_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "story": pledge_published_story(pledge=pledge),
         # A visitor may report the pledge; its pledger gets sharing instead.
         "sections": [] if is_owner else [section(request, pledge) for section in _page_sections],
+        "share_meta": _share_meta_for("pledge", pledge) if pledge.is_public else None,
     }
     return render(request, "pledges/detail.html", context)
 
@@ -433,6 +454,7 @@ def _pledge_wall(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         "kinds": [(Kind.PERSONAL, "Personal"), (Kind.ORGANISATIONAL, "Organisational")],
         "outcomes": [(OUTCOME_CHANGES, "Changes made (done or started)"), *Outcome.choices],
         **campaign_totals_display(campaign=campaign),
+        "share_meta": _share_meta_for("wall", campaign),
     }
     try:
         filters = WallFilters.from_query(request.GET)

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
+from urllib.request import urlopen
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -33,6 +35,7 @@ from django.utils import timezone
 from campaigns.models import ModerationMode
 from conftest import create_pledge
 from moderation.models import Action, ModerationEvent
+from pages.share_cards import card_digest, card_for_pledge
 from pledges.models import Pledge, Status
 from pledges.selectors import campaign_totals
 from pledges.services import campaign_recompute_totals
@@ -98,6 +101,8 @@ class Cluster:
     nodes: list[str]
     workers: list[processes.AppProcess]
     sink: Sink
+    # The nodes' MEDIA_ROOT: one directory, as a volume they share would be.
+    media: Path
 
     def node(self, n: int) -> str:
         return self.nodes[n % len(self.nodes)]
@@ -144,6 +149,7 @@ def cluster(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> 
             nodes=[f"http://127.0.0.1:{port}" for port in ports],
             workers=started[2:],
             sink=sink,
+            media=logs / "var" / "media",
         )
     finally:
         for process in started:
@@ -355,3 +361,26 @@ def test_two_nodes_and_two_workers_keep_pledges_counters_and_reminders_exact(
     # Both workers took part in the run.
     for worker in cluster.workers:
         assert "reminder_send_batch_task" in worker.output(), f"{worker.log.name} sent no reminders"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_share_image_asked_of_both_nodes_at_once_is_kept_once_and_served_alike(
+    cluster: Cluster, campaign: Any
+) -> None:
+    pledge = create_pledge(campaign, 1)
+    digest = card_digest(card_for_pledge(pledge))
+    path = f"/pledges/{pledge.public_id}/share-{digest}.png"
+
+    def fetch(n: int) -> tuple[int, str, bytes]:
+        with urlopen(f"{cluster.node(n)}{path}", timeout=60) as response:
+            return response.status, response.headers["Cache-Control"], response.read()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(fetch, range(8)))
+
+    assert {status for status, _, _ in answers} == {200}
+    assert {cache for _, cache, _ in answers} == {"public, max-age=31536000, immutable"}
+    assert len({body for _, _, body in answers}) == 1, "the nodes served different drawings"
+    kept = sorted(path.relative_to(cluster.media) for path in cluster.media.rglob("*.png"))
+    assert kept == [Path(f"share-images/pledge/{pledge.public_id}/{digest}.png")]
+    assert (cluster.media / kept[0]).read_bytes() == answers[0][2]
