@@ -462,6 +462,10 @@ NOT_HTML: dict[str, str] = {
     "pledges:data-download": "a JSON download",
     "pages:organisation_export": "CSV for organisers",
     "moderation:export": "CSV for organisers",
+    "pages:share_image_campaign": "a PNG for link previews (test_share_images.py reads it)",
+    "pages:share_image_organisation": "a PNG for link previews (test_share_images.py reads it)",
+    "pages:share_image_pledge": "a PNG for link previews (test_share_images.py reads it)",
+    "pages:share_image_wall": "a PNG for link previews (test_share_images.py reads it)",
     "admin/login/": "Django's admin",
 }
 # Whole namespaces left out: Django's own admin and the JSON API (schemathesis checks it).
