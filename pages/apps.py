@@ -11,3 +11,10 @@ class PagesConfig(AppConfig):
     name = "pages"
     verbose_name = "Pages"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from pages.posters import fonts_check
+
+        checks.register(fonts_check)
