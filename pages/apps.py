@@ -15,6 +15,6 @@ class PagesConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from pages.posters import fonts_check
+        from pages.printing import fonts_check
 
         checks.register(fonts_check)

@@ -23,12 +23,11 @@ from pages.posters import (
     PosterSubject,
     card_reference,
     cards_document,
-    document_pdf,
-    document_svg,
     pledge_form_url,
     poster_document,
     poster_url,
 )
+from pages.printing import document_pdf, document_svg
 from pledges.models import SectorSlug
 from pledges.sources import PLEDGE_CARD
 

@@ -17,7 +17,8 @@ from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import Campaign
 from conftest import create_pledge
-from pages.posters import MARGIN, PAGE_HEIGHT, PAGE_WIDTH, text_width
+from pages.posters import MARGIN
+from pages.printing import PAGE_HEIGHT, PAGE_WIDTH, text_width
 from pages.stats import campaign_stats, stats_cache_key
 from pages.tests.orgs import make_org
 from pages.tests.posterscan import (
@@ -476,9 +477,9 @@ def test_a_deployment_without_the_posters_fonts_fails_the_system_check(
 ) -> None:
     from django.core import checks
 
-    from pages import posters
+    from pages import printing
 
     assert [m for m in checks.run_checks() if m.id == "pages.E001"] == []
-    monkeypatch.setattr(posters, "FONT_DIR", tmp_path)
+    monkeypatch.setattr(printing, "FONT_DIR", tmp_path)
     [error] = [m for m in checks.run_checks() if m.id == "pages.E001"]
     assert "DejaVuSans.ttf" in error.msg and "DejaVuSans-Bold.ttf" in error.msg
