@@ -18,7 +18,7 @@ class PagesConfig(AppConfig):
     def ready(self) -> None:
         """Link previews for the pledge's page and the wall, which pledges renders; a pledger's
         erasure or withdrawal takes their pledge's share images with it."""
-        from pages import share_cards
+        from pages import printing, share_cards
         from pledges import privacy, services, views
 
         views.pledge_share_meta_provide(share_cards.share_meta_for_pledge)
@@ -26,6 +26,7 @@ class PagesConfig(AppConfig):
         privacy.pledger_data_erase_listen(share_cards.pledge_share_images_erase)
         services.pledge_moved_listen(share_cards.pledge_share_images_withdrawn)
         checks.register(share_image_fonts_check)
+        checks.register(printing.fonts_check)
 
 
 def share_image_fonts_check(**_: Any) -> list[checks.CheckMessage]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from pledges.models import (
     sector_slugs_for,
 )
 from pledges.selectors import INTEGRATION_MASKS, campaign_totals
+from pledges.sources import source_labels
 
 # A pledge belongs to the day it was published on in the UK, whatever the server's clock.
 LOCAL_ZONE = ZoneInfo("Europe/London")
@@ -112,6 +113,8 @@ class CampaignStats:
     organisations: list[LeagueRow]
     computed_at: datetime
     follow_through: FollowThrough | None = None
+    # Where published pledges came from: each poster's or card's source tag, then the rest.
+    sources: list[LabelledCount] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -120,7 +123,7 @@ class CampaignStats:
 
 def stats_cache_key(campaign_id: int) -> str:
     # The version lets a change to CampaignStats's shape skip old pickles.
-    return f"campaign-stats:v3:{campaign_id}"
+    return f"campaign-stats:v4:{campaign_id}"
 
 
 def campaign_stats(*, campaign: Campaign) -> CampaignStats:
@@ -153,7 +156,26 @@ def _compute_stats(*, campaign: Campaign) -> CampaignStats:
         organisations=league_table(campaign=campaign, filters=LeagueFilters(), limit=TOP_ORGANISATIONS).rows,
         computed_at=timezone.now(),
         follow_through=_follow_through(published, change_day=campaign.change_day),
+        sources=_sources(published, total=totals.total),
     )
+
+
+DIRECT = "direct"
+
+
+def _sources(published: QuerySet[Pledge], *, total: int) -> list[LabelledCount]:
+    """Published pledges by the source tag their QR code carried, most first, then the rest
+    ("Direct or other", from the live total). The GROUP BY reads pledge_source_idx, whose
+    rows are only the pledges that came with a tag; one more query names the organisations
+    of their posters, however many."""
+    rows = published.exclude(source="").values("source").annotate(count=Count("id")).order_by()
+    counts = {row["source"]: row["count"] for row in rows}
+    labels = source_labels(counts)
+    found = [LabelledCount(key=tag, label=labels[tag], count=counts[tag]) for tag in labels]
+    found.sort(key=lambda row: (-row.count, row.label))
+    # Tags the site never made (none can come through the form) count with the rest.
+    tagged = sum(row.count for row in found)
+    return [*found, LabelledCount(key=DIRECT, label="Direct or other", count=max(total - tagged, 0))]
 
 
 def _follow_through(published: QuerySet[Pledge], *, change_day: date) -> FollowThrough:

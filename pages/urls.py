@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from pages import views, views_organisations, views_share, views_stats, views_trust
+from pages import views, views_organisations, views_posters, views_share, views_stats, views_trust
 from pages.share_cards import DIGEST_LENGTH
 from pledges.views import PUBLIC_ID_PATTERN
 
@@ -17,6 +17,17 @@ urlpatterns = [
     path("campaigns/<slug:slug>/", views.campaign_detail, name="campaign_detail"),
     path("campaigns/<slug:slug>/widget/", views.campaign_widget, name="campaign_widget"),
     path("campaigns/<slug:slug>/stats/", views_stats.campaign_stats, name="campaign_stats"),
+    path("campaigns/<slug:slug>/posters/", views_posters.posters, name="posters"),
+    *[
+        path(
+            f"campaigns/<slug:slug>/posters/poster.{fmt}",
+            views_posters.poster_download,
+            {"fmt": fmt},
+            name=f"poster_{fmt}",
+        )
+        for fmt in views_posters.CONTENT_TYPES
+    ],
+    path("campaigns/<slug:slug>/posters/cards.pdf", views_posters.cards_download, name="pledge_cards"),
     path(
         "campaigns/<slug:slug>/organisations/",
         views_organisations.organisation_index,

@@ -175,6 +175,17 @@ def campaign_stats(request: HttpRequest, slug: str) -> HttpResponse:
                 note="",
                 rows=stats.regions,
             ),
+            _bar_chart(
+                "sources",
+                heading="Where pledges came from",
+                title="Published pledges by the poster or card whose QR code brought them",
+                column="Came from",
+                note=(
+                    "Counted from the QR codes on printed posters and pledge cards; links, sharing "
+                    "and typing the address are all under Direct or other."
+                ),
+                rows=stats.sources,
+            ),
         ],
     }
     return render(request, "pages/stats.html", context)

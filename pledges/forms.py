@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from crispy_forms.helper import FormHelper
@@ -12,8 +14,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from changeday.lib.honeypot import HoneypotFormMixin
+from organisations.models import Organisation
 from organisations.selectors import organisation_by_slug
 from pledges.models import Kind, Region, SectorSlug
+from pledges.sources import source_clean, source_looks_made
 
 TEXT_MIN = 10
 TEXT_MAX = 500
@@ -96,6 +100,47 @@ class SubmissionTokenField(forms.UUIDField):
             return super().to_python(value) or uuid.uuid4()
         except forms.ValidationError:
             return uuid.uuid4()
+
+
+class SourceField(forms.CharField):
+    """The source tag a poster's QR code brought (pledges.sources), carried in a hidden field.
+    A tag the site did not make is dropped, never an error, and never drawn back: what was
+    typed into the address bar does not reach the page."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, max_length=None, **kwargs)
+
+    def to_python(self, value: Any) -> str:
+        return source_clean(value)
+
+    def bound_data(self, data: Any, initial: Any) -> str:
+        return source_looks_made(data)
+
+
+@dataclass(frozen=True)
+class PledgePrefill:
+    """What a poster's link fills in on a blank form (`?sector=`, `?org=`, `?source=`). Each
+    part is checked alone and an unknown one left out: a mistyped or made-up link still
+    opens the form."""
+
+    sector: str = ""
+    organisation: Organisation | None = None
+    source: str = ""
+
+
+def pledge_prefill_read(query: Mapping[str, Any]) -> PledgePrefill:
+    sector = query.get("sector", "")
+    slug = query.get("org", "")
+    organisation = None
+    if isinstance(slug, str) and SLUG.fullmatch(slug):
+        organisation = organisation_by_slug(slug=slug)
+    return PledgePrefill(
+        sector=sector if sector in SectorSlug.values else "",
+        organisation=organisation,
+        source=source_clean(query.get("source", "")),
+    )
 
 
 class PledgeForm(HoneypotFormMixin, forms.Form):
@@ -196,6 +241,7 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
         label="Remind me by email before Change Day and the pledge deadline", required=False
     )
     submission_token = SubmissionTokenField()
+    source = SourceField()
 
     # The layout's order, so the error summary lists problems as the page shows the fields.
     field_order = [
@@ -287,6 +333,7 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
             self.honeypot_layout(),
             Fieldset("Keeping in touch", "email", "wants_reminders", "consent_to_publish"),
             "submission_token",
+            "source",
             Submit("submit", "Make my pledge", css_class="btn-lg"),
             HTML('<p class="form-text mt-3">We will email you a link to confirm your pledge.</p>'),
         )

@@ -63,7 +63,9 @@ def _as_typed(data: QueryDict) -> dict[str, Any]:
             initial[name] = bool(data.get(name))
         elif name in data:
             # Absent (a link to the search): the field's own default, as on a blank form.
-            initial[name] = data.get(name)
+            # Through the field's bound_data, as a bound form draws it (a source tag the
+            # site did not make is not drawn back).
+            initial[name] = field.bound_data(data.get(name), None)
     try:
         # The same token as the form had: a double submission after the search is still one pledge.
         initial["submission_token"] = str(uuid.UUID(data.get("submission_token", "")))

@@ -68,6 +68,7 @@ from pledges.screening import (
     without_contact_details,
 )
 from pledges.selectors import wall_changed
+from pledges.sources import source_looks_made
 
 if TYPE_CHECKING:
     pass
@@ -207,12 +208,14 @@ def pledge_create(
     send_confirmation: bool = True,
     now: datetime | None = None,
     org: Organisation | None = None,
+    source: str = "",
 ) -> PledgeCreateResult:
     """Store a pledge awaiting email confirmation and queue its confirmation email.
 
     `org` is the organisation chosen from the directory; without one, a typed
     `organisation` is linked to the directory by its exact name or kept as a suggestion
-    (_organisation_link).
+    (_organisation_link). `source` is the tag of the poster or card that brought the pledger
+    (pledges.sources): one the site makes, or "".
 
     A second submission of the same form, or of the same promise from the same
     address, returns the pledge already stored (created=False) and stores nothing.
@@ -240,6 +243,9 @@ def pledge_create(
         raise PledgeError("Choose a region and a kind of pledge from the lists.")
     if not consent_to_publish:
         raise PledgeError("We can only take pledges we may publish.")
+    if source != source_looks_made(source):
+        # The form drops any other; a caller passing one is a mistake, not a pledger's.
+        raise ValueError(f"Not a source tag the site makes: {source!r}")
 
     org, suggestion, organisation = _organisation_link(org=org, typed=organisation)
     dedupe_key = pledge_dedupe_key(email=email, text=text)
@@ -264,6 +270,7 @@ def pledge_create(
         consent_to_publish=True,
         wants_reminders=wants_reminders,
         submission_token=submission_token,
+        source=source,
         dedupe_key=dedupe_key,
         text_hash=pledge_text_hash(text=text),
         # Every field that is shown in public is screened, not only the promise. DUPLICATE

@@ -16,6 +16,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
@@ -30,7 +31,7 @@ from changeday.lib.ratelimit import (
 )
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
-from pledges.forms import AddressChangeForm, PledgeForm
+from pledges.forms import AddressChangeForm, PledgeForm, PledgePrefill, pledge_prefill_read
 from pledges.models import Kind, Outcome, Pledge, Region, SectorSlug, Status
 from pledges.selectors import (
     OUTCOME_CHANGES,
@@ -63,10 +64,19 @@ def find_pledge(public_id: str) -> Pledge | None:
 
 # A blank pledge form differs between visitors in two values only, and rendering it through crispy
 # was nearly all of the form page's time (bench/README.md). Each process renders it once per
-# campaign address with stand-ins, and each visit fills in its own CSRF and submission tokens.
+# campaign address (and sector a poster's link ticks) with stand-ins, and each visit fills in its
+# own CSRF and submission tokens, and the organisation and source tag a poster's link carries.
 _CSRF_STAND_IN = "csrf-stand-in-for-the-visitors-own-token"
 _SUBMISSION_STAND_IN = "00000000-0000-4000-8000-000000000000"
-_blank_forms: dict[tuple[int, str], str] = {}
+_SOURCE_STAND_IN = "cd-prefill-source-stand-in"
+_ORG_SLUG_STAND_IN = "cd-prefill-org-slug-stand-in"
+_ORG_NAME_STAND_IN = "cd-prefill-org-name-stand-in"
+_PREFILL_STAND_INS = (_SOURCE_STAND_IN, _ORG_SLUG_STAND_IN, _ORG_NAME_STAND_IN)
+_blank_forms: dict[tuple[int, str, str], str] = {}
+
+
+def _as_value(text: str) -> str:
+    return f' value="{text}"'
 
 
 def pledge_form_urls(campaign: Campaign) -> dict[str, str]:
@@ -78,18 +88,39 @@ def pledge_form_urls(campaign: Campaign) -> dict[str, str]:
     }
 
 
-def _blank_form_html(request: HttpRequest, campaign: Campaign, urls: dict[str, str]) -> str:
-    key = (campaign.pk, urls["action"])
+def _blank_form_html(
+    request: HttpRequest, campaign: Campaign, urls: dict[str, str], prefill: PledgePrefill
+) -> str:
+    # Sectors are a handful, so each gets its own copy; organisations are thousands, so
+    # theirs is filled in like the tokens.
+    key = (campaign.pk, urls["action"], prefill.sector)
     html = _blank_forms.get(key)
     if html is None:
-        form = PledgeForm(initial={"submission_token": _SUBMISSION_STAND_IN}, **urls)
+        initial = {
+            "submission_token": _SUBMISSION_STAND_IN,
+            "source": _SOURCE_STAND_IN,
+            "org": _ORG_SLUG_STAND_IN,
+            "organisation": _ORG_NAME_STAND_IN,
+            "sectors": [prefill.sector] if prefill.sector else [],
+        }
+        form = PledgeForm(initial=initial, **urls)
         html = render_crispy_form(form, context={"csrf_token": _CSRF_STAND_IN})
-        if html.count(_CSRF_STAND_IN) != 1 or html.count(_SUBMISSION_STAND_IN) != 1:
-            raise ImproperlyConfigured("The pledge form must show one CSRF token and one submission token.")
-        # Only campaigns that exist get here: one entry per campaign and address.
+        stand_ins = (_CSRF_STAND_IN, _SUBMISSION_STAND_IN, *(_as_value(v) for v in _PREFILL_STAND_INS))
+        if any(html.count(stand_in) != 1 for stand_in in stand_ins):
+            raise ImproperlyConfigured("The pledge form must show each token and prefilled value once.")
+        # Only campaigns that exist and known sectors get here: a few entries per campaign.
         _blank_forms[key] = html
+    organisation = prefill.organisation
     filled = html.replace(_CSRF_STAND_IN, get_token(request)).replace(_SUBMISSION_STAND_IN, str(uuid.uuid4()))
-    return mark_safe(filled)  # noqa: S308 - our own form's rendering; the tokens are [A-Za-z0-9-]
+    values = (
+        prefill.source,
+        organisation.slug if organisation else "",
+        organisation.name if organisation else "",
+    )
+    for stand_in, value in zip(_PREFILL_STAND_INS, values, strict=True):
+        # As Django draws an input: no value attribute when there is none, escaped when there is.
+        filled = filled.replace(_as_value(stand_in), _as_value(escape(value)) if value else "")
+    return mark_safe(filled)  # noqa: S308 - our own form's rendering; the values filled in are escaped
 
 
 @require_http_methods(["GET", "POST"])
@@ -106,7 +137,8 @@ def pledge_create(request: HttpRequest, slug: str) -> HttpResponse:
 
     urls = pledge_form_urls(campaign)
     if request.method == "GET":
-        context = {"campaign": campaign, "form_html": _blank_form_html(request, campaign, urls)}
+        prefill = pledge_prefill_read(request.GET)
+        context = {"campaign": campaign, "form_html": _blank_form_html(request, campaign, urls, prefill)}
         return render(request, "pledges/create.html", context)
 
     form = PledgeForm(request.POST, **urls)

@@ -349,6 +349,22 @@ PAGES: list[Page] = [
         post={"detail": "<b>rude</b>"},
         status=400,
     ),
+    Page("pages:posters", "posters", "/campaigns/{open}/posters/", who=ORGANISER),
+    Page("pages:posters", "posters-search", "/campaigns/{open}/posters/?q=river", who=ORGANISER),
+    Page(
+        "pages:poster_pdf",
+        "posters-unknown-sector",
+        "/campaigns/{open}/posters/poster.pdf?sector=nowhere",
+        who=ORGANISER,
+        status=404,
+    ),
+    Page(
+        "pages:pledge_cards",
+        "posters-bad-card-numbers",
+        "/campaigns/{open}/posters/cards.pdf?first=abc&sheets=0",
+        who=ORGANISER,
+        status=400,
+    ),
     Page("moderation:queue", "moderation", "/moderation/?campaign={open}", who=ORGANISER),
     Page(
         "moderation:queue", "moderation-stories", "/moderation/?campaign={open}&subject=story", who=ORGANISER
@@ -462,6 +478,7 @@ NOT_HTML: dict[str, str] = {
     "pledges:data-download": "a JSON download",
     "pages:organisation_export": "CSV for organisers",
     "moderation:export": "CSV for organisers",
+    "pages:poster_svg": "an SVG poster for printing (test_posters.py parses it and reads its QR code)",
     "pages:share_image_campaign": "a PNG for link previews (test_share_images.py reads it)",
     "pages:share_image_organisation": "a PNG for link previews (test_share_images.py reads it)",
     "pages:share_image_pledge": "a PNG for link previews (test_share_images.py reads it)",

@@ -74,6 +74,7 @@ SHOTS: list[Shot] = [
     Shot("login", "/accounts/login/"),
     Shot("moderation", "/moderation/?campaign={open}", organiser=True),
     Shot("moderation-dashboard", "/moderation/dashboard/?campaign={open}", organiser=True),
+    Shot("posters", "/campaigns/{open}/posters/", organiser=True),
 ]
 
 # Laid out for a phone or not, the page is as wide as the screen: a wider one scrolls sideways.
