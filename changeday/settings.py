@@ -381,6 +381,10 @@ RATE_LIMITS = {
     # The pledge form's organisation type-ahead and "Find your organisation", per client
     # network: a few requests per person (one per pause in typing), for a whole trust.
     "organisation-search": env_rate("RATE_LIMIT_ORGANISATION_SEARCH", "3000/10m"),
+    # Paper pledges an organiser account enters, one by one or from a file (pledges.paper):
+    # counted from the pledges it entered in the last window, not in the cache, so the cap
+    # holds exactly (a file is refused whole) and with Redis down too.
+    "paper-entries": env_rate("RATE_LIMIT_PAPER_ENTRIES", "500/1h"),
 }
 # Networks with no per-network pledge ceiling (a trust's or a partner's gateway,
 # comma-separated CIDRs): the limit per (network, email address) still applies.

@@ -1,5 +1,6 @@
 """The organisers' CSV export of a campaign's pledges, emails included, with each one's
-outcome and its story's status (the story's words only once published)."""
+outcome and its story's status (the story's words only once published), and how it came
+(online, or on paper with its card's reference)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,10 @@ import csv
 from collections.abc import Iterator
 
 from campaigns.models import Campaign
+from changeday.lib.csvcells import spreadsheet_safe
 from moderation.selectors import EXPORT_COLUMNS, pledges_for_export
 from pledges.models import sector_slugs_for
 from pledges.selectors import WallFilters
-
-# Spreadsheets run a cell that starts with one of these as a formula; a pledge
-# text must never become one (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 class _Echo:
@@ -37,5 +29,6 @@ def export_csv_lines(*, campaign: Campaign, filters: WallFilters, status: str) -
     yield writer.writerow([*columns, "sectors"])
     for row in rows:
         sectors = " ".join(sector_slugs_for(row[mask_at]))
-        cells = [_csv_cell(value) for i, value in enumerate(row) if i != mask_at]
+        # A pledge text must never become a formula in a spreadsheet (CSV injection).
+        cells = [spreadsheet_safe(value) for i, value in enumerate(row) if i != mask_at]
         yield writer.writerow([*cells, sectors])
