@@ -95,6 +95,7 @@ class PaperPledgeForm(PledgeForm):
         ].help_text = "Start typing to choose it from our directory; if it is not there, type its full name."
         fields["region"].error_messages["required"] = "Choose the pledger's region."
         fields["kind"].label = "Personal or organisational?"
+        fields["kind"].error_messages["required"] = "Choose personal or organisational."
         fields["sectors"].label = "Sectors"
         email = fields["email"]
         email.required = False

@@ -278,18 +278,31 @@ class PaperAllowance:
             return 0
         return max(1, int((self.next_free_at - timezone.now()).total_seconds()) + 1)
 
+    @property
+    def per(self) -> str:
+        """The window in words: "an hour", "every 2 hours", "every 30 minutes"."""
+        minutes = int(self.window.total_seconds() // 60)
+        if minutes == 60:
+            return "an hour"
+        if minutes and minutes % 60 == 0:
+            return f"every {minutes // 60} hours"
+        return f"every {max(1, minutes)} minutes"
+
+    @property
+    def remaining_words(self) -> str:
+        """ "500 more this hour" (or "now" for a window of another length)."""
+        return f"{self.remaining} more {'this hour' if self.per == 'an hour' else 'now'}"
+
     def refusal(self, *, wanted: int) -> str:
-        hours = self.window.total_seconds() / 3600
-        per = "an hour" if hours == 1 else f"every {self.window}"
-        cap = f"An organiser account may enter at most {self.limit} paper pledges {per}"
+        cap = f"An organiser account may enter at most {self.limit} paper pledges {self.per}"
         if wanted == 1:
             when = ""
             if self.next_free_at is not None:
                 when = f" The next can be entered at {timezone.localtime(self.next_free_at):%H:%M}."
             return f"{cap}, and yours has entered {self.used}. Nothing was saved.{when}"
         return (
-            f"This file has {wanted} pledges. {cap}, and yours can enter {self.remaining} more "
-            f"this hour, so nothing was entered: split the file, or enter the rest later."
+            f"This file has {wanted} pledges. {cap}, and yours can enter {self.remaining_words}, "
+            "so nothing was entered: split the file, or enter the rest later."
         )
 
 

@@ -261,6 +261,26 @@ def test_the_same_promise_from_an_address_already_pledged_online_is_not_entered_
     assert _total(campaign) == 1
 
 
+def test_a_card_counts_for_the_organisation_chosen_from_the_directory_or_named_exactly(
+    campaign: Campaign, organiser: Any
+) -> None:
+    from organisations.selectors import organisation_counts_in_campaign
+    from pledges.tests.orgdata import make_organisation
+
+    homes = make_organisation("Riverside Care Homes")
+    # The type-ahead puts the chosen organisation's slug in the hidden field, as on the pledge form.
+    chosen = _client(organiser).post(
+        _page(campaign.slug), _card(40, organisation="Riverside", org=homes.slug, sectors=["social-care"])
+    )
+    assert chosen.status_code == 302
+    typed = _upload(_client(organiser), campaign, _csv([_row(41, organisation="riverside care homes")]))
+    assert typed.status_code == 302
+
+    assert {p.org_id for p in Pledge.objects.all()} == {homes.pk}
+    counts = organisation_counts_in_campaign(campaign_id=campaign.pk, organisation_id=homes.pk)
+    assert (counts.pledges, counts.social_care) == (2, 2)
+
+
 def test_screening_holds_a_paper_pledge_that_may_identify_a_patient(
     campaign: Campaign, organiser: Any
 ) -> None:
