@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
@@ -164,7 +165,7 @@ _FIELD_RULES = {
 }
 
 
-def paper_card_clean(card: PaperCard) -> PaperCard:
+def paper_card_clean(*, card: PaperCard) -> PaperCard:
     """The card as it will be stored, or PaperEntryError naming the first thing wrong."""
     try:
         reference = paper_reference_normalise(card.paper_reference)
@@ -306,7 +307,7 @@ class PaperAllowance:
         )
 
 
-def paper_allowance(*, organiser: Any, now: datetime | None = None) -> PaperAllowance:
+def paper_allowance(*, organiser: AbstractBaseUser, now: datetime | None = None) -> PaperAllowance:
     """Counted from the pledges the account entered in the window before `now`, exactly,
     whatever the cache holds: a cap on rows written reads the rows (as the confirmation cap
     per address reads the emails owed)."""
@@ -323,7 +324,7 @@ def paper_allowance(*, organiser: Any, now: datetime | None = None) -> PaperAllo
     return PaperAllowance(limit=limit, used=used, window=window, next_free_at=next_free_at)
 
 
-def _entries_serialise(*, organiser: Any) -> None:
+def _entries_serialise(*, organiser: AbstractBaseUser) -> None:
     """Hold this account's allowance until the caller's transaction ends.
 
     The race: two files sent at once from one account each count 100 entered and each enter
@@ -341,7 +342,7 @@ class PaperEntered:
     """Paper pledges an organiser entered, as stored and moved (published or waiting)."""
 
     pledges: list[Pledge]
-    organiser: Any
+    organiser: AbstractBaseUser
 
 
 # The moderation app, above us, writes each entry into its audit (moderation.apps).
@@ -355,7 +356,11 @@ def paper_entered_listen(listener: Callable[[PaperEntered], None]) -> None:
 
 
 def paper_pledges_enter(
-    *, campaign: Campaign, organiser: Any, cards: Sequence[PaperCard], now: datetime | None = None
+    *,
+    campaign: Campaign,
+    organiser: AbstractBaseUser,
+    cards: Sequence[PaperCard],
+    now: datetime | None = None,
 ) -> list[Pledge]:
     """Enter paper cards as pledges, all or none, in one transaction: each card checked
     (paper_card_clean), stored without a confirmation email, then confirmed as a clicked
@@ -366,7 +371,7 @@ def paper_pledges_enter(
     PaperEntryError for the first card that cannot go in (nothing entered)."""
     now = now or timezone.now()
     pledge_campaign_open(campaign=campaign, now=now)
-    cleaned = [paper_card_clean(card) for card in cards]
+    cleaned = [paper_card_clean(card=card) for card in cards]
     references = [card.paper_reference for card in cleaned]
     if len(set(references)) < len(references):
         repeated = next(reference for reference in references if references.count(reference) > 1)
@@ -397,7 +402,7 @@ def paper_pledges_enter(
     return pledges
 
 
-def _paper_pledge_store(*, campaign: Campaign, organiser: Any, card: PaperCard) -> Pledge:
+def _paper_pledge_store(*, campaign: Campaign, organiser: AbstractBaseUser, card: PaperCard) -> Pledge:
     has_address = bool(card.email)
     pledge, sectors = pledge_build(
         campaign=campaign,
@@ -438,7 +443,7 @@ def _paper_pledge_store(*, campaign: Campaign, organiser: Any, card: PaperCard) 
 def pledge_enter_paper(
     *,
     campaign: Campaign,
-    organiser: Any,
+    organiser: AbstractBaseUser,
     paper_reference: str,
     text: str,
     display_name: str,
@@ -502,7 +507,7 @@ def paper_pledge_find(*, campaign: Campaign, wanted: str) -> Pledge | None:
 
 
 def pledge_withdraw_on_request(
-    *, pledge: Pledge, organiser: Any, note: str, now: datetime | None = None
+    *, pledge: Pledge, organiser: AbstractBaseUser, note: str, now: datetime | None = None
 ) -> Pledge:
     """An organiser withdraws a paper pledge because its pledger asked them to (in person,
     by phone, by letter): the same move as the pledger's own link, with the counters, and

@@ -9,8 +9,9 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any
+from typing import IO
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models
 from django.utils import timezone
 
@@ -188,7 +189,7 @@ def _read_cards(text: str, problems: list[ImportProblem]) -> list[tuple[int, Pap
     first_line: dict[str, int] = {}
     for row in rows:
         try:
-            card = paper_card_clean(_card(row))
+            card = paper_card_clean(card=_card(row))
         except (_BadRow, PaperEntryError) as error:
             problems.append(ImportProblem(row.line, str(error)))
             continue
@@ -208,7 +209,7 @@ def _read_cards(text: str, problems: list[ImportProblem]) -> list[tuple[int, Pap
 def paper_pledges_import(
     *,
     campaign: Campaign,
-    organiser: Any,
+    organiser: AbstractBaseUser,
     csv_file: str | bytes | IO[str] | IO[bytes],
     now: datetime | None = None,
 ) -> PaperImportResult:
