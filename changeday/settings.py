@@ -411,6 +411,10 @@ RATE_LIMITS = {
     # counts, never an image already stored. Social networks fetch previews from a few
     # networks of their own, so the ceiling is high; it stops one visitor drawing every pledge.
     "share-image": env_rate("RATE_LIMIT_SHARE_IMAGE", "3000/10m"),
+    # Paper pledges an organiser account enters, one by one or from a file (pledges.paper):
+    # counted from the pledges it entered in the last window, not in the cache, so the cap
+    # holds exactly (a file is refused whole) and with Redis down too.
+    "paper-entries": env_rate("RATE_LIMIT_PAPER_ENTRIES", "500/1h"),
 }
 # Networks with no per-network pledge ceiling (a trust's or a partner's gateway,
 # comma-separated CIDRs): the limit per (network, email address) still applies.

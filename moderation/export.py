@@ -1,5 +1,6 @@
 """The organisers' CSV export of a campaign's pledges, emails included, with each one's
-outcome and its story's status (the story's words only once published)."""
+outcome and its story's status (the story's words only once published), and how it came
+(online, or on paper with its card's reference)."""
 
 from __future__ import annotations
 
@@ -28,5 +29,6 @@ def export_csv_lines(*, campaign: Campaign, filters: WallFilters, status: str) -
     yield writer.writerow([*columns, "sectors"])
     for row in rows:
         sectors = " ".join(sector_slugs_for(row[mask_at]))
+        # A pledge text must never become a formula in a spreadsheet (CSV injection).
         cells = [spreadsheet_safe(value) for i, value in enumerate(row) if i != mask_at]
         yield writer.writerow([*cells, sectors])

@@ -23,6 +23,9 @@ class Action(models.TextChoices):
     RESTORE = Transition.RESTORE.value, "Restore"
     WITHDRAW = Transition.WITHDRAW.value, "Withdrawn by the pledger"
     AUTO_HIDE = Transition.AUTO_HIDE.value, "Hidden after reports"
+    # Not a move of the queue but a pledge's first line: an organiser typed it in from a paper
+    # card (pledges.paper), which stands in for the email confirmation.
+    PAPER_ENTRY = "paper-entry", "Collected on paper"
 
 
 # The decisions an organiser may take on the queue.

@@ -68,8 +68,9 @@ def _moderation_filter(
 
 
 def _with_moderation_details(queryset: QuerySet[Pledge]) -> QuerySet[Pledge]:
-    """Everything a moderation card shows, in a fixed number of queries."""
-    return queryset.prefetch_related(
+    """Everything a moderation card shows, in a fixed number of queries (the campaign for a
+    paper pledge's withdrawal link)."""
+    return queryset.select_related("campaign").prefetch_related(
         Prefetch(
             "reports",
             queryset=Report.objects.only("id", "pledge_id", "reason", "detail").order_by("created_at", "id"),
@@ -294,6 +295,8 @@ EXPORT_COLUMNS = (
     "flags",
     "report_count",
     "rejection_reason",
+    "channel",
+    "paper_reference",
     "outcome",
     "outcome_at",
     "story_status",

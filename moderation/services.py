@@ -20,9 +20,11 @@ from moderation.models import (
     RejectionReason,
     Report,
     ReportReason,
+    Subject,
 )
 from moderation.subjects import PLEDGES, STORIES, Moderatable, ModerationSubject
-from pledges.models import PUBLIC_STATES, Pledge, Transition
+from pledges.models import PUBLIC_STATES, Pledge, Status, Transition
+from pledges.paper import PaperEntered
 from pledges.services import PledgeError, PledgeMoved, pledge_transition
 
 REASON_MAX = 500
@@ -235,11 +237,37 @@ def story_moderate(
 
 
 def pledge_moved_record(moved: PledgeMoved) -> None:
-    """A move nobody signed in made (the pledger withdrawing, the reports rule) in the
-    audit. Registered with pledges at start-up (moderation.apps)."""
+    """A move made outside the queue in the audit: by the pledger (withdrawing) or the reports
+    rule, with nobody named, or by an organiser at the pledger's request, named with their
+    note of how the pledger asked. Registered with pledges at start-up (moderation.apps)."""
     _, to = PLEDGES.transitions[moved.transition]
     ModerationEvent.objects.create(
-        pledge=moved.pledge, actor=None, action=moved.transition, from_status=moved.was, to_status=to
+        pledge=moved.pledge,
+        actor=moved.actor,
+        action=moved.transition,
+        from_status=moved.was,
+        to_status=to,
+        reason_text=moved.note[:REASON_MAX],
+    )
+
+
+def paper_entry_record(entered: PaperEntered) -> None:
+    """Each pledge an organiser typed in from a paper card, in the audit as collected on
+    paper: who entered it, from which card, and where it went (published, or waiting).
+    Registered with pledges.paper at start-up (moderation.apps)."""
+    ModerationEvent.objects.bulk_create(
+        [
+            ModerationEvent(
+                pledge=pledge,
+                subject=Subject.PLEDGE,
+                actor=entered.organiser,
+                action=Action.PAPER_ENTRY,
+                from_status=Status.UNCONFIRMED,
+                to_status=pledge.status,
+                reason_text=f"Card {pledge.paper_reference}",
+            )
+            for pledge in entered.pledges
+        ]
     )
 
 

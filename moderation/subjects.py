@@ -100,6 +100,9 @@ class PledgeSubject:
     def after_decision(self, items: Sequence[Pledge], *, action: str, was: Mapping[Any, str]) -> None:
         owed: list[tuple[str, int]] = []
         for pledge in items:
+            if not pledge.email_canonical:
+                # A paper pledge entered without an address: nobody to tell.
+                continue
             if action == Action.REJECT and was[pledge.pk] != Status.UNCONFIRMED:
                 owed.append((EmailKind.REJECTED, pledge.pk))
             elif action == Action.PUBLISH and was[pledge.pk] == Status.PENDING:

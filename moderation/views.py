@@ -106,6 +106,8 @@ class HistoryLine:
     event: ModerationEvent
     from_label: str
     to_label: str
+    # What was done, in words.
+    what: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,12 @@ def _status_label(statuses: type[Status] | type[StoryStatus], value: str) -> str
         return value
 
 
+def _what(event: ModerationEvent) -> str:
+    if event.action == Action.WITHDRAW and event.actor_id is not None:
+        return "withdrawn at the pledger's request"
+    return str(event.get_action_display()).lower()
+
+
 def _history(events: list[ModerationEvent], statuses: type[Status] | type[StoryStatus]) -> list[HistoryLine]:
     return [
         HistoryLine(
@@ -150,6 +158,7 @@ def _history(events: list[ModerationEvent], statuses: type[Status] | type[StoryS
             event=event,
             from_label=_status_label(statuses, event.from_status),
             to_label=_status_label(statuses, event.to_status),
+            what=_what(event),
         )
         for event in events
     ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import random
 import re
 import unicodedata
@@ -16,6 +14,7 @@ from django.db.models import F
 from django.utils.text import slugify
 
 from campaigns.models import Region
+from changeday.lib.csvimport import CsvNotText, ImportProblem, csv_rows, csv_text
 from changeday.lib.emailaddr import canonical_domain
 from organisations.models import (
     ORGANISATION_TOTAL_SHARDS,
@@ -98,15 +97,6 @@ _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})$")
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9./-]{0,31}$")
 _HEADCOUNT = re.compile(r"^(\d+|\d{1,3}(,\d{3})+)$")
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-
-
-@dataclass(frozen=True)
-class ImportProblem:
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"Line {self.line}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -230,75 +220,26 @@ def _parse_row(line: int, cells: dict[str, str], shared: frozenset[str]) -> _Row
 
 
 def _read_rows(text: str, problems: list[ImportProblem]) -> list[_Row]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        problems.append(ImportProblem(1, "The file is empty; the first line names the columns."))
-        return []
-    except csv.Error as error:
-        problems.append(ImportProblem(1, f"The header line is not CSV ({error})."))
-        return []
-    columns = [cell.strip().casefold() for cell in header]
-    unknown = [column for column in columns if column not in IMPORT_COLUMNS]
-    missing = [column for column in IMPORT_REQUIRED_COLUMNS if column not in columns]
-    repeated = sorted({column for column in columns if columns.count(column) > 1})
-    if unknown or missing or repeated:
-        parts = []
-        if missing:
-            parts.append(f"it lacks the column(s) {', '.join(missing)}")
-        if unknown:
-            parts.append(f"it has column(s) we do not know: {', '.join(repr(c) for c in unknown)}")
-        if repeated:
-            parts.append(f"it names {', '.join(repeated)} twice")
-        problems.append(
-            ImportProblem(
-                1, f"The header line is wrong: {'; '.join(parts)}. Columns: {', '.join(IMPORT_COLUMNS)}."
-            )
-        )
-        return []
+    read = csv_rows(
+        text,
+        columns=IMPORT_COLUMNS,
+        required=IMPORT_REQUIRED_COLUMNS,
+        max_rows=IMPORT_MAX_ROWS,
+        problems=problems,
+    )
     shared = shared_domains()
     rows: list[_Row] = []
-    first_line = {}
-    line = reader.line_num + 1
-    while True:
+    first_line: dict[str, int] = {}
+    for raw in read:
         try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            problems.append(
-                ImportProblem(line, f"This line is not CSV ({error}); nothing after it was read.")
-            )
-            break
-        if not any(cell.strip() for cell in cells):
-            line = reader.line_num + 1
-            continue
-        if len(rows) + len(problems) >= IMPORT_MAX_ROWS:
-            problems.append(
-                ImportProblem(line, f"The file has more than {IMPORT_MAX_ROWS:,} rows; split it.")
-            )
-            break
-        try:
-            if len(cells) != len(columns):
-                raise _BadRow(f"It has {len(cells)} cells where the header names {len(columns)} columns.")
-            row = _parse_row(line, dict(zip(columns, cells, strict=True)), shared)
+            row = _parse_row(raw.line, raw.cells, shared)
             if row.code in first_line:
                 raise _BadRow(f"Code {row.code} is already on line {first_line[row.code]}.")
-            first_line[row.code] = line
+            first_line[row.code] = raw.line
             rows.append(row)
         except _BadRow as error:
-            problems.append(ImportProblem(line, str(error)))
-        line = reader.line_num + 1
+            problems.append(ImportProblem(raw.line, str(error)))
     return rows
-
-
-def _decode(csv_file: str | bytes | IO[str] | IO[bytes]) -> str:
-    data = csv_file if isinstance(csv_file, str | bytes) else csv_file.read()
-    if isinstance(data, bytes):
-        # utf-8-sig: spreadsheets often start their CSV with a byte-order mark.
-        return data.decode("utf-8-sig")
-    return data.removeprefix("\ufeff")
 
 
 def organisations_import(*, csv_file: str | bytes | IO[str] | IO[bytes]) -> ImportResult:
@@ -332,11 +273,9 @@ def organisations_import(*, csv_file: str | bytes | IO[str] | IO[bytes]) -> Impo
     with a sentence, and then nothing is written.
     """
     try:
-        text = _decode(csv_file)
-    except UnicodeDecodeError:
-        return ImportResult(
-            problems=[ImportProblem(1, "The file is not UTF-8 text; save it as 'CSV UTF-8'.")]
-        )
+        text = csv_text(csv_file)
+    except CsvNotText as error:
+        return ImportResult(problems=[ImportProblem(1, str(error))])
     problems: list[ImportProblem] = []
     rows = _read_rows(text, problems)
     if rows and not (problems and problems[0].line == 1):

@@ -52,6 +52,8 @@ def _erase_pledge_addresses(campaign: Campaign, batch: int, result: RetentionRes
         ids = list(
             Pledge.objects.filter(campaign=campaign)
             .exclude(email_canonical__endswith=ERASED_DOMAIN)
+            # A paper pledge entered without an address has none to erase.
+            .exclude(email_canonical="")
             .order_by("pk")
             .values_list("pk", flat=True)[:batch]
         )

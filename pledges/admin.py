@@ -50,8 +50,16 @@ PLEDGE_EDITABLE_FIELDS = frozenset(
 @admin.register(Pledge)
 class PledgeAdmin(admin.ModelAdmin):
     list_display = ["public_id", "short_text", "public_name", "campaign", "status", "region", "created_at"]
-    list_filter = ["campaign", "status", "region", "kind", "sectors", "wants_reminders"]
-    search_fields = ["public_id", "text", "display_name", "organisation", "role", "=email"]
+    list_filter = ["campaign", "status", "channel", "region", "kind", "sectors", "wants_reminders"]
+    search_fields = [
+        "public_id",
+        "text",
+        "display_name",
+        "organisation",
+        "role",
+        "=email",
+        "=paper_reference",
+    ]
     list_select_related = ["campaign"]
     date_hierarchy = "created_at"
     fields = [
@@ -69,6 +77,10 @@ class PledgeAdmin(admin.ModelAdmin):
         "email",
         "consent_to_publish",
         "wants_reminders",
+        "channel",
+        "paper_reference",
+        "entered_by",
+        "source",
         "rejection_reason",
         "flags",
         "report_count",

@@ -53,7 +53,7 @@ PLEDGE_EXAMPLES: dict[str, list[str]] = {
 }
 
 
-def _text_count_html() -> str:
+def text_count_html() -> str:
     return format_html(
         '<p class="form-text" id="text-count" aria-live="polite">Up to {} characters.</p>', TEXT_MAX
     )
@@ -243,6 +243,8 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
     submission_token = SubmissionTokenField()
     source = SourceField()
 
+    name_missing = "Enter the name to show, or tick “Show my pledge as anonymous”."
+
     # The layout's order, so the error summary lists problems as the page shows the fields.
     field_order = [
         "text",
@@ -318,7 +320,7 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
                 "</div>"
             ),
             Fieldset(
-                "Your pledge", "text", HTML(_text_count_html()), HTML(_examples_html()), "sectors", "kind"
+                "Your pledge", "text", HTML(text_count_html()), HTML(_examples_html()), "sectors", "kind"
             ),
             Fieldset(
                 "About you",
@@ -364,7 +366,7 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if not cleaned.get("is_anonymous") and not (cleaned.get("display_name") or "").strip():
-            self.add_error("display_name", "Enter the name to show, or tick “Show my pledge as anonymous”.")
+            self.add_error("display_name", self.name_missing)
         if "org" in self.errors:
             # Said beside the box the person can see and fix, not the hidden choice.
             self.errors.pop("org")

@@ -65,8 +65,11 @@ def unconfirmed_purge_register(*, what: str, purge: UnconfirmedPurge) -> None:
 
 def pledger_pledges(*, email: str) -> list[Pledge]:
     """Every pledge made from this address (its canonical form, exactly), in every
-    campaign, oldest first."""
+    campaign, oldest first. An empty address has made none: it would match every paper
+    pledge entered without one."""
     wanted = canonical_email(email)
+    if not wanted:
+        return []
     found = (
         Pledge.objects.filter(email_canonical=wanted).select_related("campaign").order_by("created_at", "id")
     )
@@ -97,6 +100,8 @@ def pledger_data_export(*, pledges: list[Pledge]) -> dict[str, Any]:
                 "kind": pledge.kind,
                 "sectors": pledge.sector_slugs,
                 "email": pledge.email,
+                "channel": pledge.channel,
+                "paper_reference": pledge.paper_reference,
                 "consent_to_publish": pledge.consent_to_publish,
                 "wants_reminders": pledge.wants_reminders,
                 "status": pledge.status,
@@ -144,6 +149,9 @@ def pledger_data_request(*, email: str) -> None:
     address pledged (product rule), so the answer is said by email or not at all.
     """
     wanted = canonical_email(email)
+    if not wanted:
+        # Paper pledges entered without an address share the empty one: no link for them.
+        return
     anchor = Pledge.objects.filter(email_canonical=wanted).order_by("-created_at", "-id").first()
     # Checked again here, not only by the database (as Django's password reset does
     # since CVE-2019-19844): the link goes to the anchor's address.
@@ -161,12 +169,17 @@ def pledger_data_erase(*, email: str, now: datetime | None = None) -> int:
     one place a status changes, so the totals stay exact without a recount. The
     apps that registered an erase listener (moderation's audit, reminders'
     sign-ups) forget the person in the same transaction.
+
+    An empty address erases nothing: it would otherwise be every paper pledge entered
+    without one, many people's.
     """
     now = now or timezone.now()
+    wanted = canonical_email(email)
+    if not wanted:
+        return 0
     with transaction.atomic():
         # Locked in id order, as moderation locks: an organiser deciding on
         # one of these pledges at this moment waits, then finds it gone.
-        wanted = canonical_email(email)
         found = Pledge.objects.select_for_update().filter(email_canonical=wanted).order_by("pk")
         # Every row checked in Python to be exactly this address (CVE-2019-19844).
         pledges = [pledge for pledge in found if pledge.email_canonical == wanted]

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -41,6 +41,7 @@ from pledges.models import (
     SECTOR_BITS,
     TOTAL_SHARDS,
     TRANSITIONS,
+    Channel,
     EmailKind,
     Kind,
     Pledge,
@@ -118,6 +119,14 @@ class CampaignNotOpen(PledgeError):
     pass
 
 
+class PledgeFieldError(PledgeError):
+    """A pledge field that breaks a rule (pledge_fields_check); `field` names it."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class InvalidTransition(PledgeError):
     pass
 
@@ -138,7 +147,10 @@ def pledge_email_queue(*, pledge: Pledge, kind: str) -> OutboxEmail | None:
 
     A pledge confirmation obeys the cap per address (_confirmation_not_before): it
     may wait in the outbox, or, if it could not go within a link's lifetime, is not
-    owed at all (None)."""
+    owed at all (None). A pledge without an address (a paper card without one) is owed
+    nothing, ever (None)."""
+    if not pledge.email_canonical:
+        return None
     if kind != EmailKind.CONFIRMATION:
         return outbox_queue(kind=kind, subject_id=pledge.pk)
     with transaction.atomic():
@@ -221,6 +233,54 @@ def pledge_create(
     address, returns the pledge already stored (created=False) and stores nothing.
     """
     now = now or timezone.now()
+    pledge_campaign_open(campaign=campaign, now=now)
+    text = pledge_fields_check(text=text, sectors=sectors, region=region, kind=kind)
+    if not consent_to_publish:
+        raise PledgeError("We can only take pledges we may publish.")
+    if source != source_looks_made(source):
+        # The form drops any other; a caller passing one is a mistake, not a pledger's.
+        raise ValueError(f"Not a source tag the site makes: {source!r}")
+    dedupe_key = pledge_dedupe_key(email=email, text=text)
+    pledge, sectors = pledge_build(
+        campaign=campaign,
+        text=text,
+        display_name=display_name,
+        is_anonymous=is_anonymous,
+        role=role,
+        organisation=organisation,
+        org=org,
+        region=region,
+        kind=kind,
+        sectors=sectors,
+        email=email,
+        wants_reminders=wants_reminders,
+        submission_token=submission_token,
+        dedupe_key=dedupe_key,
+        source=source,
+    )
+    for _ in range(3):
+        stored = pledge_insert(pledge, sectors=sectors, send_confirmation=send_confirmation)
+        if stored:
+            return PledgeCreateResult(pledge=pledge, created=True)
+        existing = (
+            Pledge.objects.filter(campaign=campaign)
+            .filter(Q(submission_token=submission_token) | Q(dedupe_key=dedupe_key))
+            .first()
+        )
+        if existing is not None:
+            _resend_confirmation_if_owed(
+                pledge=existing,
+                same_form=existing.submission_token == submission_token,
+                enabled=send_confirmation,
+            )
+            return PledgeCreateResult(pledge=existing, created=False)
+        # Only the public id collided (about one chance in 2**59 a pledge): draw another.
+        pledge.public_id = new_public_id()
+    raise IntegrityError("Could not store the pledge under a fresh public id")
+
+
+def pledge_campaign_open(*, campaign: Campaign, now: datetime) -> None:
+    """CampaignNotOpen, saying when, unless the campaign takes pledges at `now`."""
     phase = campaign.phase(now)
     if phase is Phase.UPCOMING:
         raise CampaignNotOpen(
@@ -229,26 +289,51 @@ def pledge_create(
         )
     if phase is Phase.CLOSED:
         raise CampaignNotOpen(f"Pledging for {campaign.name} has closed. Thank you to everyone who pledged.")
+
+
+def pledge_fields_check(*, text: str, sectors: list[str], region: str, kind: str) -> str:
+    """The rules every pledge meets however it reached us (the form, a paper card): the
+    promise as stored (pledge_text_clean), or PledgeError saying what is wrong."""
     text = pledge_text_clean(text)
     if not text:
-        raise PledgeError("Write your pledge.")
+        raise PledgeFieldError("Write your pledge.", field="text")
     if len(text) < PLEDGE_TEXT_MIN:
-        raise PledgeError(
+        raise PledgeFieldError(
             f'Your pledge needs at least {PLEDGE_TEXT_MIN} characters after "I pledge to": '
-            "say what you will do."
+            "say what you will do.",
+            field="text",
         )
     if not sectors or any(slug not in SECTOR_BITS for slug in sectors):
-        raise PledgeError("Choose at least one of the listed sectors.")
-    if region not in Region.values or kind not in Kind.values:
-        raise PledgeError("Choose a region and a kind of pledge from the lists.")
-    if not consent_to_publish:
-        raise PledgeError("We can only take pledges we may publish.")
-    if source != source_looks_made(source):
-        # The form drops any other; a caller passing one is a mistake, not a pledger's.
-        raise ValueError(f"Not a source tag the site makes: {source!r}")
+        raise PledgeFieldError("Choose at least one of the listed sectors.", field="sectors")
+    if region not in Region.values:
+        raise PledgeFieldError("Choose a region and a kind of pledge from the lists.", field="region")
+    if kind not in Kind.values:
+        raise PledgeFieldError("Choose a region and a kind of pledge from the lists.", field="kind")
+    return text
 
+
+def pledge_build(
+    *,
+    campaign: Campaign,
+    text: str,
+    display_name: str,
+    is_anonymous: bool,
+    role: str,
+    organisation: str,
+    org: Organisation | None,
+    region: str,
+    kind: str,
+    sectors: list[str],
+    email: str,
+    wants_reminders: bool,
+    submission_token: uuid.UUID,
+    dedupe_key: str,
+    **extra: object,
+) -> tuple[Pledge, list[str]]:
+    """A new pledge, not yet stored, screened, with its organisation linked, and the sector
+    slugs to tag it with (sorted). `text` has passed pledge_fields_check. `extra` sets other
+    fields (a paper pledge's channel, card reference and who entered it)."""
     org, suggestion, organisation = _organisation_link(org=org, typed=organisation)
-    dedupe_key = pledge_dedupe_key(email=email, text=text)
     # The tags are the record of a pledge's sectors; sector_mask is derived from the very
     # slugs the insert tags it with, by the one function every write path calls.
     sectors = sorted(set(sectors))
@@ -270,36 +355,26 @@ def pledge_create(
         consent_to_publish=True,
         wants_reminders=wants_reminders,
         submission_token=submission_token,
-        source=source,
         dedupe_key=dedupe_key,
         text_hash=pledge_text_hash(text=text),
         # Every field that is shown in public is screened, not only the promise. DUPLICATE
-        # depends on the pledges already stored, so the insert adds it (_pledge_insert).
+        # depends on the pledges already stored, so the insert adds it (pledge_insert).
         flags=screen_pledge(
             text="\n".join(part for part in (text, display_name, role, organisation) if part),
             blocked_words=parse_blocked_words(campaign.blocked_words),
         ),
+        **extra,
     )
-    insert = _pledge_insert_postgresql if connection.vendor == "postgresql" else _pledge_insert_orm
-    for _ in range(3):
-        stored = insert(pledge, sectors=sectors, send_confirmation=send_confirmation)
-        if stored:
-            return PledgeCreateResult(pledge=pledge, created=True)
-        existing = (
-            Pledge.objects.filter(campaign=campaign)
-            .filter(Q(submission_token=submission_token) | Q(dedupe_key=dedupe_key))
-            .first()
-        )
-        if existing is not None:
-            _resend_confirmation_if_owed(
-                pledge=existing,
-                same_form=existing.submission_token == submission_token,
-                enabled=send_confirmation,
-            )
-            return PledgeCreateResult(pledge=existing, created=False)
-        # Only the public id collided (about one chance in 2**59 a pledge): draw another.
-        pledge.public_id = new_public_id()
-    raise IntegrityError("Could not store the pledge under a fresh public id")
+    return pledge, sectors
+
+
+def pledge_insert(pledge: Pledge, *, sectors: list[str], send_confirmation: bool) -> bool:
+    """Store a built pledge (pledge_build) with its sector tags and, if asked, its confirmation
+    email; False, storing nothing, when a unique key (the form's token, the same promise from
+    the same address, a paper card's reference, the public id) already holds a pledge."""
+    if connection.vendor == "postgresql":
+        return _pledge_insert_postgresql(pledge, sectors=sectors, send_confirmation=send_confirmation)
+    return _pledge_insert_orm(pledge, sectors=sectors, send_confirmation=send_confirmation)
 
 
 def _organisation_link(
@@ -530,13 +605,6 @@ def organisation_deltas(pledges: Sequence[Pledge], *, sign: int) -> dict[int, di
     return deltas
 
 
-def _pledge_move(*, pledge: Pledge, to: str, now: datetime, **fields: object) -> None:
-    """Move one pledge (see _pledges_move); the live counters move in the same transaction."""
-    totals_apply(
-        campaign_id=pledge.campaign_id, deltas=_pledges_move(pledges=[pledge], to=to, now=now, **fields)
-    )
-
-
 def _pledges_move(*, pledges: Sequence[Pledge], to: str, now: datetime, **fields: object) -> dict[str, int]:
     """The one place a status changes, for one pledge or many that share their
     status and new field values (a bulk decision: one UPDATE, not one each).
@@ -569,7 +637,10 @@ def pledge_verification(*, pledge: Pledge) -> str:
     """What confirming from this address shows (Verified): staff of the chosen organisation
     when the domain is one of its own, staff of a shared domain the campaign lists (nhs.net)
     without naming anyone, or nothing. Read from the canonical address, so a look-alike
-    domain verifies nothing."""
+    domain verifies nothing. A paper pledge's address was typed by an organiser and never
+    confirmed by its owner, so it verifies nothing either."""
+    if pledge.channel == Channel.PAPER:
+        return ""
     domain = pledge.email_canonical.rpartition("@")[2]
     if pledge.org_id is not None and organisation_has_domain(organisation_id=pledge.org_id, domain=domain):
         return Verified.STAFF
@@ -590,19 +661,33 @@ def pledge_confirm(*, pledge: Pledge, now: datetime | None = None) -> Pledge:
         pledge = Pledge.objects.select_for_update().select_related("campaign").get(pk=pledge.pk)
         if pledge.status != Status.UNCONFIRMED:
             return pledge
-        verified = pledge_verification(pledge=pledge)
-        if pledge.campaign.moderation_mode == ModerationMode.PRE or pledge.flags:
-            _pledge_move(pledge=pledge, to=Status.PENDING, now=now, confirmed_at=now, verified=verified)
-        else:
-            _pledge_move(
-                pledge=pledge,
-                to=Status.PUBLISHED,
-                now=now,
-                confirmed_at=now,
-                published_at=now,
-                verified=verified,
-            )
+        pledges_confirm_held(pledges=[pledge], now=now)
     return pledge
+
+
+def pledges_confirm_held(*, pledges: Sequence[Pledge], now: datetime) -> None:
+    """Confirm unconfirmed pledges of one campaign that the caller's transaction holds
+    (locked, or inserted by it): each is published, or waits for an organiser when the
+    campaign pre-moderates or screening flagged it, exactly as a clicked link does. One
+    UPDATE per group that moves alike and the live counters moved once, so a paper file of
+    hundreds takes the counters' shard locks once, for the end of its transaction only."""
+    if not pledges:
+        return
+    campaign = pledges[0].campaign
+    assert all(pledge.campaign_id == campaign.pk for pledge in pledges), "one campaign per call"
+    groups: dict[tuple[str, str], list[Pledge]] = {}
+    for pledge in pledges:
+        held = campaign.moderation_mode == ModerationMode.PRE or bool(pledge.flags)
+        to = Status.PENDING if held else Status.PUBLISHED
+        groups.setdefault((to, pledge_verification(pledge=pledge)), []).append(pledge)
+    deltas: dict[str, int] = {}
+    for (to, verified), group in groups.items():
+        fields: dict[str, object] = {"confirmed_at": now, "verified": verified}
+        if to == Status.PUBLISHED:
+            fields["published_at"] = now
+        for key, delta in _pledges_move(pledges=group, to=to, now=now, **fields).items():
+            deltas[key] = deltas.get(key, 0) + delta
+    totals_apply(campaign_id=campaign.pk, deltas=deltas)
 
 
 def campaign_recompute_totals(*, campaign: Campaign) -> dict[str, tuple[int, int]]:
@@ -697,11 +782,14 @@ def pledges_move(*, pledges: Sequence[Pledge], transition: str, now: datetime, *
 
 @dataclass(frozen=True)
 class PledgeMoved:
-    """A move nobody signed in made (the pledger, a rule), for those who listen."""
+    """A move made outside the moderation queue, for those who listen: by the pledger or a
+    rule (no actor), or by an organiser at the pledger's request (actor, and their note)."""
 
     pledge: Pledge
     transition: str
     was: str
+    actor: Any = None
+    note: str = ""
 
 
 # Higher layers hear of the moves pledge_transition makes through listeners they
@@ -716,9 +804,17 @@ def pledge_moved_listen(listener: Callable[[PledgeMoved], None]) -> None:
         _moved_listeners.append(listener)
 
 
-def pledge_transition(*, pledge: Pledge, transition: str, now: datetime | None = None) -> Pledge:
+def pledge_transition(
+    *,
+    pledge: Pledge,
+    transition: str,
+    now: datetime | None = None,
+    actor: Any = None,
+    note: str = "",
+) -> Pledge:
     """Make one named move of one pledge if its status allows, else nothing (safe to
-    repeat); the listeners hear of each move made."""
+    repeat); the listeners hear of each move made, with who made it and why when an
+    organiser did on someone's behalf."""
     now = now or timezone.now()
     from_states, _ = TRANSITIONS[transition]
     with transaction.atomic():
@@ -728,7 +824,7 @@ def pledge_transition(*, pledge: Pledge, transition: str, now: datetime | None =
         was = pledge.status
         pledges_move(pledges=[pledge], transition=transition, now=now)
         for listener in _moved_listeners:
-            listener(PledgeMoved(pledge=pledge, transition=transition, was=was))
+            listener(PledgeMoved(pledge=pledge, transition=transition, was=was, actor=actor, note=note))
     return pledge
 
 
@@ -848,6 +944,8 @@ def pledge_email_build(pledge: Pledge, links: Links, *, kind: str):  # noqa: ANN
         "valid_days": settings.PLEDGE_CONFIRMATION_MAX_AGE.days,
         "data_url": pledger_data_url(pledge=pledge, links=links),
         "data_valid_hours": int(settings.PLEDGER_DATA_LINK_MAX_AGE.total_seconds() // 3600),
+        # Written on a card and typed in by an organiser: the pledger never used the site.
+        "paper": pledge.channel == Channel.PAPER,
     }
     return render_email(template=EMAIL_TEMPLATES[kind], context=context, to=pledge.email)
 

@@ -55,8 +55,9 @@ def _pledger_chunks(*, campaign: Campaign, chunk_size: int) -> Iterator[list[Rec
 
 
 def _address_chunks(pledges: QuerySet[Pledge], *, chunk_size: int) -> Iterator[list[Recipient]]:
-    """One recipient per canonical address of these pledges (its oldest pledge), a chunk at a time."""
-    eligible = pledges.order_by("email_canonical", "id")
+    """One recipient per canonical address of these pledges (its oldest pledge), a chunk at a time.
+    Paper pledges entered without an address have none to write to, whatever their boxes say."""
+    eligible = pledges.exclude(email_canonical="").order_by("email_canonical", "id")
     after = ""
     while True:
         rows = list(
@@ -167,7 +168,7 @@ def follow_through_pledges(
     so a pledge withdrawn, rejected, hidden or answered in between drops out of the email."""
     pledges = Pledge.objects.filter(
         campaign_id=reminder.campaign_id, status=Status.PUBLISHED, published_at__lte=as_of
-    )
+    ).exclude(email_canonical="")
     if not stopped_too:
         pledges = pledges.filter(wants_follow_through=True)
     if reminder.audience == Audience.FOLLOW_NOT_ASKED:

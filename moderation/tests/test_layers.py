@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pledges import privacy, services, views
+from pledges import paper, privacy, services, views
 
 PLEDGES = Path(__file__).resolve().parents[2] / "pledges"
 
@@ -34,10 +34,11 @@ def test_no_pledges_module_imports_moderation(path: Path) -> None:
 
 def test_moderation_registered_its_hooks_with_pledges_at_start_up() -> None:
     from moderation.selectors import pledger_decisions
-    from moderation.services import pledge_moved_record, pledger_audit_forget
+    from moderation.services import paper_entry_record, pledge_moved_record, pledger_audit_forget
     from moderation.views import report_section
 
     assert pledge_moved_record in services._moved_listeners
+    assert paper_entry_record in paper._entered_listeners
     assert pledger_audit_forget in privacy._erase_listeners
     assert pledger_decisions in privacy._export_sections
     assert report_section in views._page_sections

@@ -19,7 +19,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_every_move_a_pledge_can_make_has_its_word_in_the_audit() -> None:
-    assert set(Transition.values) == set(Action.values)
+    # Beside the moves, the audit has one line that is not a move: a pledge typed in from a
+    # paper card (pledges.paper), its first line as a confirmation is an online pledge's.
+    assert set(Action.values) - set(Transition.values) == {Action.PAPER_ENTRY}
+    assert set(Transition.values) <= set(Action.values)
     assert set(PLEDGES.transitions) == set(Transition.values)
 
 

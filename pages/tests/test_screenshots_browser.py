@@ -75,6 +75,7 @@ SHOTS: list[Shot] = [
     Shot("moderation", "/moderation/?campaign={open}", organiser=True),
     Shot("moderation-dashboard", "/moderation/dashboard/?campaign={open}", organiser=True),
     Shot("posters", "/campaigns/{open}/posters/", organiser=True),
+    Shot("paper", "/campaigns/{open}/paper/", organiser=True),
 ]
 
 # Laid out for a phone or not, the page is as wide as the screen: a wider one scrolls sideways.
