@@ -42,6 +42,9 @@ class PaperPledgeForm(PledgeForm):
         ),
         error_messages={"required": "Enter the reference printed or written on the card."},
     )
+    # A card is counted as collected on paper (Pledge.channel), not by the poster that brought
+    # someone to the online form: the online form's source tag has no place here.
+    source = None
     wants_follow_through = forms.BooleanField(
         label="The card asks for “did you do it?” emails after Change Day", required=False
     )
