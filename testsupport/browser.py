@@ -54,6 +54,28 @@ SCREENSHOTS = BASE_DIR / "var" / "test-artifacts" / "screenshots"
 BLOCKING_IMPACTS = ("serious", "critical")
 
 
+# A phone as the browser tests hold one: the viewport of a common handset, touch, a dense screen.
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+}
+
+
+def log_in_through_the_form(page: Any, *, email: str, password: str, then: str) -> None:
+    """On the login page an organiser's page sent `page` to, log in as a person does and wait
+    until the browser is back at the path `then`."""
+    from urllib.parse import urlsplit
+
+    page.wait_for_url("**/accounts/login/**")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").tap()
+    # The path itself: the login page's own address ends with it too (?next=...).
+    page.wait_for_url(lambda url: urlsplit(url).path == then)
+
+
 def browser_log_in(context: Any, user: Any, base_url: str) -> None:
     """Sign `user` in to a Playwright browser context without the login form,
     with the session cookie of a test client that force_login signed in."""

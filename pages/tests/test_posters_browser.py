@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import zxingcpp
@@ -19,16 +18,10 @@ from pages.stats import stats_cache_key
 from pages.tests.posterscan import pdf_qr_codes
 from pledges.models import Pledge, Status
 from pledges.services import pledge_confirmation_url
-from testsupport.browser import SCREENSHOTS, axe_violations, screenshot
+from testsupport.browser import PHONE, SCREENSHOTS, axe_violations, log_in_through_the_form, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-}
 PROMISE = "learn the name of every porter and cleaner on my ward"
 
 
@@ -57,12 +50,12 @@ def test_an_organiser_downloads_a_poster_whose_qr_code_brings_a_pledge_the_stats
 
     # The posters are for organisers: the page asks them to log in first.
     page.goto(f"{live_site}/campaigns/{campaign.slug}/posters/")
-    page.wait_for_url("**/accounts/login/**")
-    page.get_by_label("Email address").fill("organiser@example.org")
-    page.get_by_label("Password").fill("pw-organiser-1")
-    page.get_by_role("button", name="Log in").tap()
-    # The path itself: the login page's own address ends with it too (?next=...).
-    page.wait_for_url(lambda url: urlsplit(url).path == f"/campaigns/{campaign.slug}/posters/")
+    log_in_through_the_form(
+        page,
+        email="organiser@example.org",
+        password="pw-organiser-1",
+        then=f"/campaigns/{campaign.slug}/posters/",
+    )
     assert page.get_by_role("heading", level=1).inner_text() == "Posters and pledge cards"
     screenshot(page, "posters-1-page")
     assert axe_violations(page) == []

@@ -14,17 +14,11 @@ from changeday.tests.test_csp_browser import COLLECT_VIOLATIONS
 from organisations.models import OrganisationTotal
 from pledges.models import Pledge, Status
 from pledges.tests.orgdata import make_organisation
-from testsupport.browser import axe_violations, screenshot
+from testsupport.browser import PHONE, axe_violations, screenshot
 from testsupport.mail import email_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-}
 PROMISE = "learn the name of every resident's favourite song and play it for them each week"
 
 

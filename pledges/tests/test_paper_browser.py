@@ -4,23 +4,16 @@ shows it and counts it."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from conftest import create_pledge
 from moderation.models import Action, ModerationEvent
 from pledges.models import Channel, Pledge, Status
-from testsupport.browser import axe_violations, screenshot
+from testsupport.browser import PHONE, axe_violations, log_in_through_the_form, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-}
 PROMISE = "learn the name of every porter who takes my patients to theatre"
 
 
@@ -38,13 +31,12 @@ def test_an_organiser_on_a_phone_enters_a_paper_pledge_and_it_appears_on_the_wal
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{live_site}/campaigns/{campaign.slug}/paper/")
-    page.wait_for_url("**/accounts/login/**")
-    page.get_by_label("Email address").fill("organiser@example.org")
-    page.get_by_label("Password").fill("pw-organiser-1")
-    page.get_by_role("button", name="Log in").tap()
-
-    # The login page's own address ends with the page it returns to: wait for the path.
-    page.wait_for_url(lambda url: urlsplit(url).path == f"/campaigns/{campaign.slug}/paper/")
+    log_in_through_the_form(
+        page,
+        email="organiser@example.org",
+        password="pw-organiser-1",
+        then=f"/campaigns/{campaign.slug}/paper/",
+    )
     assert page.get_by_role("heading", level=1).inner_text() == "Paper pledges"
     # The card's reference has the focus: the organiser starts typing at once.
     assert page.evaluate("document.activeElement.name") == "paper_reference"

@@ -9,17 +9,11 @@ from typing import Any
 import pytest
 
 from pledges.models import Pledge, Status
-from testsupport.browser import screenshot
+from testsupport.browser import PHONE, screenshot
 from testsupport.mail import email_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-}
 PROMISE = "sit with one lonely patient on my ward each shift and learn what matters to them"
 
 

@@ -12,16 +12,9 @@ import pytest
 from campaigns.models import Campaign
 from conftest import create_pledge
 from pledges.services import pledge_confirmation_url
-from testsupport.browser import axe_violations, screenshot
+from testsupport.browser import PHONE, axe_violations, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-}
 
 
 def _carried(href: str) -> str:
