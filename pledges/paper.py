@@ -47,6 +47,7 @@ from pledges.models import (
 )
 from pledges.services import (
     PLEDGE_TEXT_MIN,
+    CampaignNotOpen,
     PledgeError,
     PledgeFieldError,
     pledge_build,
@@ -59,6 +60,9 @@ from pledges.services import (
 )
 
 PAPER_SCOPE = "paper-entries"
+# Cards filled in up to the deadline (often on Change Day itself) reach the organisers days
+# later: they may be typed in for this long after it.
+PAPER_ENTRY_GRACE = timedelta(days=14)
 PAPER_REFERENCE_MAX = 40
 # Letters, digits and dashes, starting and ending with a letter or digit: what is printed or
 # written on a card ("ABC-0012"). ASCII only, so no two references that look alike differ.
@@ -77,6 +81,20 @@ class PaperEntryError(PledgeError):
     def __init__(self, message: str, *, field: str = "") -> None:
         super().__init__(message)
         self.field = field
+
+
+def paper_entry_open(*, campaign: Campaign, now: datetime) -> None:
+    """CampaignNotOpen, saying when, unless cards may be typed in at `now`: from the
+    campaign's opening until PAPER_ENTRY_GRACE after its deadline."""
+    if now < campaign.deadline:
+        pledge_campaign_open(campaign=campaign, now=now)
+        return
+    last = campaign.deadline + PAPER_ENTRY_GRACE
+    if now >= last:
+        raise CampaignNotOpen(
+            f"Pledging for {campaign.name} has closed, and cards collected by its deadline could be "
+            f"typed in until {timezone.localtime(last):%-d %B %Y at %H:%M}."
+        )
 
 
 class PaperCardTaken(PaperEntryError):
@@ -370,7 +388,7 @@ def paper_pledges_enter(
     Raises CampaignNotOpen, PaperLimitReached (nothing entered), PaperCardTaken or another
     PaperEntryError for the first card that cannot go in (nothing entered)."""
     now = now or timezone.now()
-    pledge_campaign_open(campaign=campaign, now=now)
+    paper_entry_open(campaign=campaign, now=now)
     cleaned = [paper_card_clean(card=card) for card in cards]
     references = [card.paper_reference for card in cleaned]
     if len(set(references)) < len(references):

@@ -34,9 +34,10 @@ from pledges.paper import (
     paper_allowance,
     paper_card_clean,
     paper_cards_conflicts,
+    paper_entry_open,
     paper_pledges_enter,
 )
-from pledges.services import CampaignNotOpen, pledge_campaign_open
+from pledges.services import CampaignNotOpen
 
 # The columns, in the order of the template file; a file may name them in any order and case.
 PAPER_CSV_COLUMNS = (
@@ -226,7 +227,7 @@ def paper_pledges_import(
     hour is refused whole, saying how many remain. Then nothing at all is written."""
     now = now or timezone.now()
     try:
-        pledge_campaign_open(campaign=campaign, now=now)
+        paper_entry_open(campaign=campaign, now=now)
         text = csv_text(csv_file)
     except (CampaignNotOpen, CsvNotText) as error:
         return PaperImportResult(problems=[ImportProblem(0, str(error))])

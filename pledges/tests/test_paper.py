@@ -333,14 +333,25 @@ def test_a_pre_moderated_campaign_holds_every_card_and_only_pledgers_with_an_add
     assert OutboxEmail.objects.count() == 1
 
 
-def test_a_closed_campaign_takes_no_cards(make_campaign: Any, organiser: Any) -> None:
+def test_cards_are_typed_in_for_two_weeks_after_the_deadline_and_not_after(
+    make_campaign: Any, organiser: Any
+) -> None:
     now = timezone.now()
-    closed = make_campaign(
-        slug="closed-day", opens_at=now - timedelta(days=20), deadline=now - timedelta(days=1)
+    # Cards filled in on the last day reach the organisers days later.
+    lately = make_campaign(
+        slug="lately-closed", opens_at=now - timedelta(days=20), deadline=now - timedelta(days=3)
     )
-    response = _client(organiser).post(_page(closed.slug), _card())
-    assert response.status_code == 403 and "has closed" in _text(response)
-    assert not Pledge.objects.exists()
+    response = _client(organiser).post(_page(lately.slug), _card(1))
+    assert response.status_code == 302
+    assert Pledge.objects.get().status == Status.PUBLISHED
+
+    long_ago = make_campaign(
+        slug="long-closed", opens_at=now - timedelta(days=40), deadline=now - timedelta(days=15)
+    )
+    response = _client(organiser).post(_page(long_ago.slug), _card(2))
+    assert response.status_code == 403
+    assert "has closed, and cards collected by its deadline could be typed in until" in _text(response)
+    assert Pledge.objects.count() == 1
 
 
 def test_the_paper_pages_are_for_organisers_only(campaign: Campaign, stranger: Any) -> None:
