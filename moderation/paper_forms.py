@@ -59,19 +59,10 @@ class PaperPledgeForm(PledgeForm):
 
     name_missing = "Enter the name the pledger wrote, or tick that the card asks to be anonymous."
 
+    # The pledge form's order, the card's reference first and the organiser's word on consent last.
     field_order = [
         "paper_reference",
-        "text",
-        "sectors",
-        "kind",
-        "display_name",
-        "is_anonymous",
-        "role",
-        "organisation",
-        "org",
-        "region",
-        "email",
-        "wants_reminders",
+        *(name for name in PledgeForm.field_order if name != "consent_to_publish"),
         "wants_follow_through",
         "consent_on_card",
     ]
