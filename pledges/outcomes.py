@@ -19,7 +19,6 @@ from django.utils import timezone
 from campaigns.models import ModerationMode
 from changeday.lib.mail import Links
 from changeday.lib.tokens import make_token
-from organisations.services import organisation_totals_apply
 from pledges.models import (
     CHANGE_OUTCOMES,
     PUBLIC_STATES,
@@ -34,7 +33,7 @@ from pledges.models import (
 )
 from pledges.screening import parse_blocked_words, screen_pledge
 from pledges.selectors import wall_changed
-from pledges.services import InvalidTransition, PledgeError, totals_apply
+from pledges.services import InvalidTransition, PledgeError, counters_apply
 
 OUTCOME_PURPOSE = "pledge-outcome"
 
@@ -119,12 +118,15 @@ def pledge_outcome_record(
         was = pledge.outcome
         if was != outcome:
             Pledge.objects.filter(pk=pledge.pk).update(outcome=outcome, outcome_at=now)
-            totals_apply(
-                campaign_id=pledge.campaign_id, deltas=_outcome_deltas(pledge, was=was, now_outcome=outcome)
-            )
+            by_organisation: dict[int, dict[str, int]] = {}
             if pledge.org_id is not None and pledge.status in PUBLIC_STATES:
                 changes = {key: sign for key, sign in ((was, -1), (outcome, 1)) if key in CHANGE_OUTCOMES}
-                organisation_totals_apply(campaign_id=pledge.campaign_id, deltas={pledge.org_id: changes})
+                by_organisation = {pledge.org_id: changes}
+            counters_apply(
+                campaign_id=pledge.campaign_id,
+                deltas=_outcome_deltas(pledge, was=was, now_outcome=outcome),
+                organisation_deltas=by_organisation,
+            )
             pledge.outcome, pledge.outcome_at = outcome, now
             if pledge.status in PUBLIC_STATES:
                 # The badge on the wall's shared cards changes with the answer, even when

@@ -8,7 +8,7 @@ import logging
 import random
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -605,10 +605,13 @@ def organisation_deltas(pledges: Sequence[Pledge], *, sign: int) -> dict[int, di
     return deltas
 
 
-def _pledges_move(*, pledges: Sequence[Pledge], to: str, now: datetime, **fields: object) -> dict[str, int]:
+def _pledges_move(
+    *, pledges: Sequence[Pledge], to: str, now: datetime, **fields: object
+) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
     """The one place a status changes, for one pledge or many that share their
     status and new field values (a bulk decision: one UPDATE, not one each).
-    Returns the counter deltas, so totals and statuses can never disagree."""
+    Returns the deltas of the campaign's counters and of its organisations' for the
+    caller to apply (counters_apply), so totals and statuses can never disagree."""
     was = pledges[0].status
     assert all(pledge.status == was for pledge in pledges), "one status per move"
     updated = Pledge.objects.filter(pk__in=[pledge.pk for pledge in pledges], status=was).update(
@@ -617,20 +620,39 @@ def _pledges_move(*, pledges: Sequence[Pledge], to: str, now: datetime, **fields
     if updated != len(pledges):
         raise InvalidTransition("This pledge was changed by someone else a moment ago.")
     deltas: dict[str, int] = {}
+    by_organisation: dict[int, dict[str, int]] = {}
     if (was in PUBLIC_STATES) != (to in PUBLIC_STATES):
         sign = 1 if to in PUBLIC_STATES else -1
         for pledge in pledges:
             for key in _totals_delta(pledge, sign):
                 deltas[key] = deltas.get(key, 0) + sign
-        organisation_totals_apply(
-            campaign_id=pledges[0].campaign_id, deltas=organisation_deltas(pledges, sign=sign)
-        )
+        by_organisation = organisation_deltas(pledges, sign=sign)
     for pledge in pledges:
         pledge.status = to
         pledge.status_changed_at = now
         for name, value in fields.items():
             setattr(pledge, name, value)
-    return deltas
+    return deltas, by_organisation
+
+
+def _deltas_add(into: dict[Any, Any], more: Mapping[Any, Any]) -> None:
+    """Sum nested {key: delta} (or {organisation: {field: delta}}) maps into the first."""
+    for key, value in more.items():
+        if isinstance(value, dict):
+            _deltas_add(into.setdefault(key, {}), value)
+        else:
+            into[key] = into.get(key, 0) + value
+
+
+def counters_apply(
+    *, campaign_id: int, deltas: dict[str, int], organisation_deltas: Mapping[int, Mapping[str, int]]
+) -> None:
+    """Move a campaign's live counters, then its organisations', in the caller's transaction.
+    Always in this order, the order campaign_recompute_totals locks them in: a move that
+    took an organisation's row first and then waited for the campaign's rows deadlocked
+    with a recount holding those and waiting for the organisation's."""
+    totals_apply(campaign_id=campaign_id, deltas=deltas)
+    organisation_totals_apply(campaign_id=campaign_id, deltas=organisation_deltas)
 
 
 def pledge_verification(*, pledge: Pledge) -> str:
@@ -681,13 +703,15 @@ def pledges_confirm_held(*, pledges: Sequence[Pledge], now: datetime) -> None:
         to = Status.PENDING if held else Status.PUBLISHED
         groups.setdefault((to, pledge_verification(pledge=pledge)), []).append(pledge)
     deltas: dict[str, int] = {}
+    by_organisation: dict[int, dict[str, int]] = {}
     for (to, verified), group in groups.items():
         fields: dict[str, object] = {"confirmed_at": now, "verified": verified}
         if to == Status.PUBLISHED:
             fields["published_at"] = now
-        for key, delta in _pledges_move(pledges=group, to=to, now=now, **fields).items():
-            deltas[key] = deltas.get(key, 0) + delta
-    totals_apply(campaign_id=campaign.pk, deltas=deltas)
+        moved, moved_organisations = _pledges_move(pledges=group, to=to, now=now, **fields)
+        _deltas_add(deltas, moved)
+        _deltas_add(by_organisation, moved_organisations)
+    counters_apply(campaign_id=campaign.pk, deltas=deltas, organisation_deltas=by_organisation)
 
 
 def campaign_recompute_totals(*, campaign: Campaign) -> dict[str, tuple[int, int]]:
@@ -768,16 +792,21 @@ def pledges_move(*, pledges: Sequence[Pledge], transition: str, now: datetime, *
         stamp = to in PUBLIC_STATES and pledge.published_at is None
         groups.setdefault((pledge.campaign_id, pledge.status, stamp), []).append(pledge)
     deltas: dict[int, dict[str, int]] = {}
+    by_organisation: dict[int, dict[int, dict[str, int]]] = {}
     for (campaign_id, _, stamp), group in groups.items():
-        moved = _pledges_move(
+        moved, moved_organisations = _pledges_move(
             pledges=group, to=to, now=now, **fields, **({"published_at": now} if stamp else {})
         )
-        campaign_deltas = deltas.setdefault(campaign_id, {})
-        for key, delta in moved.items():
-            campaign_deltas[key] = campaign_deltas.get(key, 0) + delta
-    # Once per campaign: one shard each, so concurrent moves never lock two in opposite orders.
-    for campaign_id, campaign_deltas in deltas.items():
-        totals_apply(campaign_id=campaign_id, deltas=campaign_deltas)
+        _deltas_add(deltas.setdefault(campaign_id, {}), moved)
+        _deltas_add(by_organisation.setdefault(campaign_id, {}), moved_organisations)
+    # Once per campaign (one shard each) and campaigns in id order, so two moves never
+    # lock counters in opposite orders.
+    for campaign_id in sorted(deltas):
+        counters_apply(
+            campaign_id=campaign_id,
+            deltas=deltas[campaign_id],
+            organisation_deltas=by_organisation[campaign_id],
+        )
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Sum
 
 from campaigns.models import Campaign
@@ -20,7 +21,7 @@ from organisations.models import (
     SuggestionStatus,
 )
 from organisations.services import TOTAL_FIELDS, OrganisationInvalid, organisation_create
-from pledges.models import PUBLIC_STATES, Pledge, Status, Transition, Verified
+from pledges.models import PUBLIC_STATES, Pledge, Status, TotalShard, Transition, Verified
 from pledges.organisation_moves import (
     OrganisationMoveRefused,
     organisations_merge,
@@ -343,3 +344,80 @@ def test_a_merge_during_a_burst_of_confirmations_leaves_the_counters_exact(
     for each in (campaign, later):
         assert counters(each) == fresh_count(each)
         assert counters(each)[keep.pk]["pledges"] == 40
+
+
+def _wait_for_a_lock_wait(timeout: float = 10) -> None:
+    """Until some other connection of this database waits for a row lock."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("nothing waited for a lock")
+
+
+@pytest.mark.postgres_only("row locks held by two connections")
+@pytest.mark.django_db(transaction=True)
+def test_a_confirmation_waiting_for_the_campaigns_counters_holds_none_of_its_organisations(
+    campaign: Campaign, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The recount holds every counter of the campaign while it counts, then takes the
+    # organisations'. A confirmation that took its organisation's counter first and then
+    # waited for the campaign's deadlocked with it, and the pledger's click failed.
+    riverside = directory_entry("RXA", "Riverside Homes")
+    pledge_for(campaign, 1, riverside)
+    waiting = create_pledge(campaign, 2, confirm=False)
+    pledge_organisation_set(pledge=waiting, organisation=riverside)
+    campaign_recompute_totals(campaign=campaign)  # every counter row of every shard is there
+    holding, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def hold_the_campaigns_counters() -> None:
+        try:
+            with transaction.atomic():
+                list(TotalShard.objects.select_for_update().filter(campaign=campaign))
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    def run(work: Any) -> None:
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_campaigns_counters)
+    holder.start()
+    assert holding.wait(10)
+    confirmer = threading.Thread(target=run, args=(lambda: pledge_confirm(pledge=waiting),))
+    confirmer.start()
+    _wait_for_a_lock_wait()
+    try:
+        with transaction.atomic():
+            free = list(
+                OrganisationTotal.objects.select_for_update(nowait=True).filter(
+                    campaign=campaign, organisation=riverside
+                )
+            )
+    except DatabaseError:
+        free = []
+    recount = threading.Thread(target=run, args=(lambda: campaign_recompute_totals(campaign=campaign),))
+    recount.start()
+    release.set()
+    for thread in (holder, confirmer, recount):
+        thread.join(timeout=30)
+
+    assert free, "the waiting confirmation held its organisation's counters"
+    assert errors == []
+    waiting.refresh_from_db()
+    assert waiting.status == Status.PUBLISHED
+    assert counters(campaign)[riverside.pk]["pledges"] == 2
+    assert_exact(campaign, caplog)
