@@ -833,7 +833,7 @@ class Bench:
 
         campaign = Campaign.objects.get(slug=SLUG)
         _signups_ensure(campaign, SIGNUPS)
-        Reminder.objects.filter(campaign=campaign).delete()
+        _schedule_forget(campaign)
         reminder = Reminder.objects.create(
             campaign=campaign, anchor=Anchor.OPENING, days_before=0, audience=Audience.SIGNUPS
         )
@@ -847,7 +847,7 @@ class Bench:
         from reminders.models import Anchor, Audience, Reminder
 
         campaign = _follow_through_campaign_ensure(FOLLOWERS)
-        Reminder.objects.filter(campaign=campaign).delete()
+        _schedule_forget(campaign)
         moment = Reminder.objects.create(
             campaign=campaign,
             anchor=Anchor.AFTER_CHANGE_DAY,
@@ -932,6 +932,15 @@ def _moderation_cleanup(campaign: Any) -> None:
 
     Pledge.objects.filter(campaign=campaign, email__startswith=MODERATION_EMAIL).delete()
     campaign_recompute_totals(campaign=campaign)
+
+
+def _schedule_forget(campaign: Any) -> None:
+    """The last bench run's schedule goes, its runs first: a moment that began sending cannot
+    be deleted on its own (reminders.models.ReminderRun.reminder)."""
+    from reminders.models import Reminder, ReminderRun
+
+    ReminderRun.objects.filter(campaign=campaign).delete()
+    Reminder.objects.filter(campaign=campaign).delete()
 
 
 def _pledge_runs_cleanup() -> None:

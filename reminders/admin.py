@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from campaigns.models import Campaign
 from changeday.lib.admin import ReadOnlyModelAdmin
 from reminders.models import (
+    BEGUN_NOT_DELETED,
     FOLLOW_THROUGH_ANCHORS,
     FOLLOW_THROUGH_AUDIENCES,
     MAX_FOLLOW_THROUGH_MOMENTS,
@@ -40,6 +41,10 @@ class ScheduleFormSet(BaseInlineFormSet):
         """What Reminder.clean checks against the saved rows, for the rows of this submission
         together: no moment twice (the unique constraint is not checked by the form, see there),
         and no more follow-through moments than the pledge form promises."""
+        # First: the model formset's own clean asks each form whether it is valid, and for a
+        # deleted row the admin answers by loading every delivery of its run, only to list
+        # them all in a message of its own.
+        self._clean_begun_deleted()
         super().clean()
         seen = set()
         for form in self.forms:
@@ -52,6 +57,18 @@ class ScheduleFormSet(BaseInlineFormSet):
             seen.add(moment)
         if sum(1 for anchor, *_ in seen if anchor in FOLLOW_THROUGH_ANCHORS) > MAX_FOLLOW_THROUGH_MOMENTS:
             raise ValidationError(TOO_MANY_FOLLOW_THROUGH)
+
+    def _clean_begun_deleted(self) -> None:
+        deleted = [
+            form.instance
+            for form in self.forms
+            if form.instance.pk is not None and self._should_delete_form(form)
+        ]
+        begun = set(ReminderRun.objects.filter(reminder__in=deleted).values_list("reminder_id", flat=True))
+        for moment in deleted:
+            if moment.pk in begun:
+                saved = Reminder.objects.get(pk=moment.pk)
+                raise ValidationError(BEGUN_NOT_DELETED.format(label=saved.label))
 
 
 class ReminderInline(admin.TabularInline):

@@ -41,13 +41,25 @@ FOLLOW_THROUGH_AUDIENCES: frozenset[str] = frozenset(
 
 
 # The pledge form promises pledgers we ask at most three times how it went: each moment asks
-# a pledge at most once, so a schedule holds at most three.
-MAX_FOLLOW_THROUGH_MOMENTS = 3
+# a pledge at most once, so a schedule holds at most three, and planning never lists a pledge
+# that three sent emails have asked about, whatever the schedule says (a moment made by a script).
+MAX_TIMES_ASKED = 3
+MAX_FOLLOW_THROUGH_MOMENTS = MAX_TIMES_ASKED
 TOO_MANY_FOLLOW_THROUGH = (
     f"A campaign has at most {MAX_FOLLOW_THROUGH_MOMENTS} follow-through moments: the pledge form "
     "promises pledgers we ask at most three times how it went."
 )
 SAME_MOMENT_TWICE = "This moment is in the schedule already: twice would send everyone the same email twice."
+BEGUN_NOT_DELETED = (
+    "'{label}' has begun sending, so it stays in the schedule: its deliveries are the record of "
+    "whom it emailed, and without them people would be emailed again."
+)
+BEGUN_NOT_CHANGED = (
+    "'{label}' has begun sending, so its day, time, what it counts from and whom it asks can no "
+    "longer change (its message still can): the people it emailed were chosen by them."
+)
+# What makes a moment the moment it is: fixed once its run has started.
+MOMENT_FIELDS = ("anchor", "days_before", "days_after", "send_time", "audience")
 
 
 class Reminder(models.Model):
@@ -141,16 +153,34 @@ class Reminder(models.Model):
             return self.campaign.outcomes_close_at
         return self.campaign.deadline
 
+    def has_begun(self) -> bool:
+        """Whether its run has started: from then on its deliveries say whom it emailed, so
+        the moment can neither be deleted (the foreign keys restrict it) nor moved."""
+        return self.pk is not None and ReminderRun.objects.filter(reminder_id=self.pk).exists()
+
     def clean(self) -> None:
         # The other kind's count of days means nothing for this row: kept at 0, so the unique
         # moment (campaign, anchor, days_before, days_after, send_time) compares like with like.
         if self.anchor in FOLLOW_THROUGH_ANCHORS:
             self.days_before = 0
-            self._clean_follow_through()
         else:
             self.days_after = 0
+        self._clean_begun()
+        if self.anchor in FOLLOW_THROUGH_ANCHORS:
+            self._clean_follow_through()
+        else:
             self._clean_reminder()
         self._clean_same_moment()
+
+    def _clean_begun(self) -> None:
+        # Moved after its run started, a moment would keep that run (one per moment, finished)
+        # and never send at its new time, or a "not yet asked" moment would ask everyone.
+        if not self.has_begun():
+            return
+        saved = Reminder.objects.filter(pk=self.pk).values(*MOMENT_FIELDS).get()
+        if any(saved[name] != getattr(self, name) for name in MOMENT_FIELDS):
+            label = Reminder(campaign_id=self.campaign_id, **saved).label
+            raise ValidationError(BEGUN_NOT_CHANGED.format(label=label))
 
     def _clean_same_moment(self) -> None:
         # Said here as well as by the unique constraint: the admin's inlines leave out the other
@@ -262,7 +292,9 @@ class ReminderRun(models.Model):
     """The one sending of one reminder: its recipients are planned once, as
     delivery rows, and every later pass only works through those rows."""
 
-    reminder = models.OneToOneField(Reminder, on_delete=models.CASCADE, related_name="run")
+    # RESTRICT: a moment that began sending cannot be deleted on its own, which would take
+    # with it the record of whom it emailed; deleting the whole campaign still can.
+    reminder = models.OneToOneField(Reminder, on_delete=models.RESTRICT, related_name="run")
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="reminder_runs")
     due_at = models.DateTimeField()
     started_at = models.DateTimeField()
@@ -296,7 +328,7 @@ class ReminderDelivery(models.Model):
 
     run = models.ForeignKey(ReminderRun, on_delete=models.CASCADE, related_name="deliveries")
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
-    reminder = models.ForeignKey(Reminder, on_delete=models.CASCADE, related_name="deliveries")
+    reminder = models.ForeignKey(Reminder, on_delete=models.RESTRICT, related_name="deliveries")
     # The canonical address (changeday.lib.emailaddr.canonical_email), so one
     # person is one recipient however they typed it; the email goes to the
     # pledge's or sign-up's address as typed. Deleting either deletes the row.
@@ -339,3 +371,24 @@ class ReminderDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reminder} to delivery {self.pk}: {self.get_status_display()}"
+
+
+class FollowThroughListing(models.Model):
+    """One pledge listed in one follow-through email, written just before the email goes.
+
+    A pledge counts as asked "did you do it?" once a listing of it belongs to a delivery
+    marked sent: not because some moment's run started after it was published, which
+    would count as asked a pledge hidden at the time, or one whose address was suppressed.
+    What was asked is kept while its moment is (a moment that began sending cannot be
+    deleted), so no later moment asks a pledge more often than the pledge form promises."""
+
+    delivery = models.ForeignKey(ReminderDelivery, on_delete=models.CASCADE, related_name="listings")
+    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="follow_through_listings")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "pledge"], name="listing_once_per_email"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Pledge {self.pledge_id} in delivery {self.delivery_id}"

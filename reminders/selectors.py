@@ -6,16 +6,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from campaigns.models import Campaign
 from outbox.selectors import suppressed
 from pledges.models import UNFINISHED_OUTCOMES, Pledge, Status
 from reminders.models import (
-    FOLLOW_THROUGH_ANCHORS,
+    MAX_TIMES_ASKED,
     OPEN_DELIVERY_STATES,
     Audience,
     DeliveryStatus,
+    FollowThroughListing,
     Reminder,
     ReminderDelivery,
     ReminderRun,
@@ -132,50 +134,40 @@ def _audience_chunks(
 # --- Follow-through: whose pledges a moment asks about -----------------------------------
 
 
-def asked_until(*, reminder: Reminder, as_of: datetime) -> datetime | None:
-    """Until when the campaign's pledges count as asked "did you do it?" before this moment.
-
-    A pledge counts as asked once an earlier follow-through run of its campaign that asks
-    every unanswered pledge (FOLLOW_ALL or FOLLOW_NOT_ASKED) has started after it was
-    published: that run's planning saw it, so its pledger was asked, unless they had
-    stopped follow-through or their address was suppressed, and neither is asked now
-    either. The latest such start, or None when no earlier run has started."""
-    earlier = (
-        ReminderRun.objects.filter(
-            campaign_id=reminder.campaign_id,
-            reminder__anchor__in=FOLLOW_THROUGH_ANCHORS,
-            reminder__audience__in=[Audience.FOLLOW_ALL, Audience.FOLLOW_NOT_ASKED],
-            started_at__lt=as_of,
-        )
-        .exclude(reminder_id=reminder.pk)
-        .aggregate(latest=Max("started_at"))
-    )
-    return earlier["latest"]
+def _sent_listings() -> QuerySet[FollowThroughListing]:
+    """The listings of each pledge (OuterRef "pk") in follow-through emails that went."""
+    return FollowThroughListing.objects.filter(pledge_id=OuterRef("pk"), delivery__status=DeliveryStatus.SENT)
 
 
 def follow_through_pledges(
     *, reminder: Reminder, as_of: datetime, stopped_too: bool = False
 ) -> QuerySet[Pledge]:
     """The pledges a follow-through moment asks about, of every address: published, by
-    pledgers who have not stopped follow-through (unless stopped_too), and by audience:
+    pledgers who have not stopped follow-through (unless stopped_too), asked fewer than
+    MAX_TIMES_ASKED times, and by audience:
 
     - FOLLOW_ALL: every pledge published by `as_of` (the run's start);
-    - FOLLOW_NOT_ASKED: those of them with no answer yet that no earlier moment asked
-      about (asked_until);
+    - FOLLOW_NOT_ASKED: those of them with no answer yet that no email has asked about: a
+      pledge hidden, or whose address was suppressed, while an earlier moment went is asked
+      once it is back;
     - FOLLOW_UNFINISHED: those whose pledger answered "not yet" or "started".
 
+    Asked means listed in a follow-through email that went (FollowThroughListing).
     The same question at planning (per address) and at sending (the list in the email),
     so a pledge withdrawn, rejected, hidden or answered in between drops out of the email."""
-    pledges = Pledge.objects.filter(
-        campaign_id=reminder.campaign_id, status=Status.PUBLISHED, published_at__lte=as_of
-    ).exclude(email_canonical="")
+    times_asked = _sent_listings().order_by().values("pledge_id").annotate(times=Count("pk")).values("times")
+    pledges = (
+        Pledge.objects.filter(
+            campaign_id=reminder.campaign_id, status=Status.PUBLISHED, published_at__lte=as_of
+        )
+        .exclude(email_canonical="")
+        .alias(times_asked=Coalesce(Subquery(times_asked), 0))
+        .filter(times_asked__lt=MAX_TIMES_ASKED)
+    )
     if not stopped_too:
         pledges = pledges.filter(wants_follow_through=True)
     if reminder.audience == Audience.FOLLOW_NOT_ASKED:
-        pledges = pledges.filter(outcome="")
-        asked = asked_until(reminder=reminder, as_of=as_of)
-        if asked is not None:
-            pledges = pledges.filter(published_at__gt=asked)
+        pledges = pledges.filter(outcome="").exclude(Exists(_sent_listings()))
     elif reminder.audience == Audience.FOLLOW_UNFINISHED:
         pledges = pledges.filter(outcome__in=UNFINISHED_OUTCOMES)
     elif reminder.audience != Audience.FOLLOW_ALL:

@@ -61,6 +61,7 @@ from reminders.models import (
     Anchor,
     Audience,
     DeliveryStatus,
+    FollowThroughListing,
     Reminder,
     ReminderDelivery,
     ReminderRun,
@@ -517,6 +518,22 @@ def _batch_facts(*, run: ReminderRun, deliveries: list[ReminderDelivery], now: d
     return facts
 
 
+def _listings_write(deliveries: list[ReminderDelivery], *, reminder: Reminder, facts: _BatchFacts) -> None:
+    """Write which pledges each email of this batch lists, before any of them goes. They
+    count as asked once their delivery is marked sent (selectors.follow_through_pledges),
+    so an email that fails or is skipped asks nothing; a retry lists afresh what it sends."""
+    ids = [delivery.pk for delivery in deliveries]
+    rows = [
+        FollowThroughListing(delivery_id=delivery.pk, pledge_id=pledge.pk)
+        for delivery in deliveries
+        if not _skip_reason(delivery, reminder=reminder, facts=facts)
+        for pledge in facts.asked[delivery.recipient]
+    ]
+    with transaction.atomic():
+        FollowThroughListing.objects.filter(delivery_id__in=ids).delete()
+        FollowThroughListing.objects.bulk_create(rows)
+
+
 def _skip_reason(delivery: ReminderDelivery, *, reminder: Reminder, facts: _BatchFacts) -> str:
     if facts.ended:
         return _end_reason(reminder)
@@ -679,6 +696,8 @@ def reminder_send_batch(
     run = ReminderRun.objects.select_related("reminder__campaign").get(pk=run_id)
     reminder = run.reminder
     facts = _batch_facts(run=run, deliveries=deliveries, now=now)
+    if reminder.is_follow_through:
+        _listings_write(deliveries, reminder=reminder, facts=facts)
     links = Links()
     lease = _Lease(ids=ids, claimed_until=claimed_until, now=now)
     with MailSession() as session:

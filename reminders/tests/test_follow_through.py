@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db.models import RestrictedError
 from django.test import Client
 from django.urls import resolve
 from django.utils import timezone
@@ -26,7 +27,7 @@ from conftest import create_pledge
 from moderation.models import Action
 from moderation.services import pledge_moderate
 from outbox.models import Suppression, SuppressionReason
-from outbox.services import suppression_add
+from outbox.services import suppression_add, suppression_lift
 from pledges.models import Outcome, Pledge, Status
 from pledges.outcomes import OUTCOME_PURPOSE, pledge_outcome_record
 from pledges.services import pledge_withdraw
@@ -93,13 +94,6 @@ def _published_earlier(make_campaign: Any) -> Campaign:
         change_day=(now - timedelta(days=21)).date(),
         deadline=now + timedelta(days=10),
     )
-
-
-def _outcomes_close(campaign: Campaign, at: Any) -> Campaign:
-    # As an organiser sets it in the admin (campaign_create takes no such argument).
-    Campaign.objects.filter(pk=campaign.pk).update(outcomes_close=at)
-    campaign.refresh_from_db()
-    return campaign
 
 
 # --- The happy path ---------------------------------------------------------------------
@@ -314,6 +308,64 @@ def test_later_moments_ask_the_not_yet_asked_and_then_the_unfinished(
     assert "(you said: started)" in email_text(to_busy)
 
 
+def test_a_pledge_hidden_during_the_first_ask_and_an_address_suppressed_then_are_asked_later(
+    make_campaign: Any, organiser: Any, smtp_inbox: Any
+) -> None:
+    campaign = _published_earlier(make_campaign)
+    create_pledge(campaign, 1, email="asked@example.org")
+    hidden = create_pledge(campaign, 2, email="hidden@example.org", text="learn every porter's name")
+    create_pledge(campaign, 3, email="away@example.org", text="thank the cleaners by name")
+    first = _moment(campaign, audience=Audience.FOLLOW_ALL)
+    not_asked = _moment(
+        campaign, anchor=Anchor.AFTER_DEADLINE, days_after=7, audience=Audience.FOLLOW_NOT_ASKED
+    )
+    pledge_moderate(pledge_ids=[hidden.pk], action=Action.HIDE, actor=organiser)
+    suppression_add(email="away@example.org", reason=SuppressionReason.UNSUBSCRIBED)
+
+    # 14 days after Change Day (a week ago): every published pledge made by then.
+    run_due(now=timezone.now())
+    smtp_inbox.wait_for(1)
+    clock.sleep(0.3)
+    assert _to(smtp_inbox) == {"asked@example.org": 1}
+    assert ReminderRun.objects.get(reminder=first).finished_at is not None
+
+    # The pledge comes back after review; the address asks to hear from us again.
+    pledge_moderate(pledge_ids=[hidden.pk], action=Action.RESTORE, actor=organiser)
+    suppression_lift(suppression=Suppression.objects.get(), by=organiser, reason="Asked to hear again")
+    smtp_inbox.messages.clear()
+    run_due(now=not_asked.due_at() + MINUTE)
+    smtp_inbox.wait_for(2)
+    clock.sleep(0.3)
+    assert _to(smtp_inbox) == {"hidden@example.org": 1, "away@example.org": 1}
+    assert hidden.text in email_text(_sent_to(smtp_inbox, "hidden@example.org"))
+
+
+def test_no_pledge_is_asked_about_a_fourth_time_whatever_the_schedule_says(
+    campaign: Campaign, smtp_inbox: Any
+) -> None:
+    create_pledge(campaign, 1, email="sam@example.org", text="learn every porter's name")
+    # Four moments asking everyone, written past the admin's checks (as a script could).
+    moments = [
+        Reminder.objects.create(
+            campaign=campaign,
+            anchor=Anchor.AFTER_CHANGE_DAY,
+            days_before=0,
+            days_after=days,
+            send_time=time(10, 0),
+            audience=Audience.FOLLOW_ALL,
+        )
+        for days in (14, 15, 16, 17)
+    ]
+    for n, moment in enumerate(moments[:3], 1):
+        run_due(now=moment.due_at() + MINUTE)
+        smtp_inbox.wait_for(n)
+
+    run_due(now=moments[3].due_at() + MINUTE)
+    clock.sleep(0.3)
+    assert _to(smtp_inbox) == {"sam@example.org": 3}
+    assert not ReminderDelivery.objects.filter(reminder=moments[3]).exists()
+
+
 # --- When: from Change Day until outcomes close -----------------------------------------
 
 
@@ -327,7 +379,7 @@ def test_no_moment_falls_before_change_day_or_once_outcomes_close_and_there_are_
     )
     with pytest.raises(ValidationError, match="No follow-through moment falls before Change Day"):
         _moment(early_deadline, anchor=Anchor.AFTER_DEADLINE, days_after=0)
-    campaign = _outcomes_close(make_campaign(), now + timedelta(days=80))
+    campaign = make_campaign(outcomes_close=now + timedelta(days=80))
     with pytest.raises(ValidationError, match="after outcomes close"):
         _moment(campaign, anchor=Anchor.AFTER_DEADLINE, days_after=21)
     with pytest.raises(ValidationError, match="follow-through audiences"):
@@ -587,6 +639,95 @@ def test_organisers_edit_follow_through_moments_beside_the_reminders_with_the_mo
     assert "Follow-through 14 days after Change Day" in runs
 
 
+def test_a_moment_that_has_begun_sending_can_be_neither_deleted_nor_moved(
+    campaign: Campaign, smtp_inbox: Any
+) -> None:
+    create_pledge(campaign, 1, email="sam@example.org")
+    moment = _moment(campaign)
+    run_due(now=moment.due_at() + MINUTE)
+    smtp_inbox.wait_for(1)
+
+    with pytest.raises(RestrictedError):
+        moment.delete()
+    with pytest.raises(RestrictedError):
+        Reminder.objects.filter(pk=moment.pk).delete()
+    assert ReminderDelivery.objects.get(reminder=moment).status == DeliveryStatus.SENT
+    changes = ({"days_after": 21}, {"anchor": Anchor.AFTER_DEADLINE}, {"audience": Audience.FOLLOW_NOT_ASKED})
+    for change in changes:
+        moved = Reminder.objects.get(pk=moment.pk)
+        for name, value in change.items():
+            setattr(moved, name, value)
+        with pytest.raises(ValidationError, match="has begun sending"):
+            moved.full_clean()
+    reworded = Reminder.objects.get(pk=moment.pk)
+    reworded.message = "Tell us in a word."
+    reworded.full_clean()
+
+    # A moment not yet begun is the organisers' to change or delete.
+    later = _moment(campaign, anchor=Anchor.AFTER_DEADLINE, days_after=7)
+    later.days_after = 8
+    later.full_clean()
+    later.delete()
+    assert Reminder.objects.filter(pk=moment.pk).exists()
+
+
+def test_a_campaign_deleted_whole_takes_its_begun_moments_and_their_runs_with_it(
+    make_campaign: Any,
+) -> None:
+    campaign = make_campaign(slug="nobody-came")
+    moment = _moment(campaign)
+    run_due(now=moment.due_at() + MINUTE)
+    assert ReminderRun.objects.get(reminder=moment).finished_at is not None
+    campaign.delete()
+    assert not Reminder.objects.exists() and not ReminderRun.objects.exists()
+
+
+def test_organisers_are_told_why_a_moment_that_has_begun_sending_stays_as_it_is(
+    organiser: Any, campaign: Campaign, smtp_inbox: Any
+) -> None:
+    client = Client()
+    client.force_login(organiser)
+    moment = _moment(campaign)
+    create_pledge(campaign, 1, email="sam@example.org")
+    run_due(now=moment.due_at() + MINUTE)
+    smtp_inbox.wait_for(1)
+    values = campaign_admin_values(
+        campaign.slug, opens=campaign.opens_at, deadline=campaign.deadline, change_day=campaign.change_day
+    )
+    values["name"] = campaign.name
+    row = {
+        "id": str(moment.pk),
+        "campaign": str(campaign.pk),
+        "anchor": "after-change-day",
+        "days_after": "14",
+        "send_time": "10:00:00",
+        "audience": "follow-all",
+        "message": "",
+    }
+    url = f"/admin/campaigns/campaign/{campaign.pk}/change/"
+
+    def post(changed: dict[str, str]) -> Any:
+        form = campaign_admin_form(values, [], 0, follow_through=[changed], follow_through_initial=1)
+        return client.post(url, form)
+
+    deleted = post({**row, "DELETE": "on"})
+    assert deleted.status_code == 200
+    assert (
+        "&#x27;Follow-through 14 days after Change Day&#x27; has begun sending, so it stays in the schedule"
+        in deleted.content.decode()
+    )
+    for change in ({"days_after": "21"}, {"anchor": "after-deadline"}, {"audience": "follow-not-asked"}):
+        refused = post({**row, **change})
+        assert refused.status_code == 200
+        assert "has begun sending, so its day, time, what it counts from and whom it asks" in (
+            refused.content.decode()
+        )
+    assert Reminder.objects.get(pk=moment.pk).label == "Follow-through 14 days after Change Day"
+    assert ReminderDelivery.objects.filter(reminder=moment, status=DeliveryStatus.SENT).count() == 1
+    assert post({**row, "message": "Tell us in a word."}).status_code == 302
+    assert Reminder.objects.get(pk=moment.pk).message == "Tell us in a word."
+
+
 def test_a_new_campaign_gets_the_usual_follow_through_moments_still_ahead(make_campaign: Any) -> None:
     now = timezone.now()
     campaign = make_campaign(change_day=(now + timedelta(days=20)).date(), deadline=now + timedelta(days=40))
@@ -611,8 +752,8 @@ def test_a_new_campaign_gets_the_usual_follow_through_moments_still_ahead(make_c
         opens_at=now - timedelta(days=40),
         change_day=(now - timedelta(days=20)).date(),
         deadline=now + timedelta(days=3),
+        outcomes_close=now + timedelta(days=33),
     )
-    late = _outcomes_close(late, now + timedelta(days=33))
     made = services.reminder_schedule_default(campaign=late, now=now)
     assert [m.label for m in made if m.is_follow_through] == ["Follow-through 7 days after the deadline"]
 
