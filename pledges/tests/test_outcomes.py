@@ -18,7 +18,7 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from changeday.lib.tokens import make_token
 from conftest import create_pledge
-from moderation.services import pledge_moderate
+from moderation.services import pledge_moderate, story_moderate
 from pledges import privacy, services
 from pledges.models import Pledge, Status, Story, StoryStatus, Transition
 from pledges.outcomes import OUTCOME_PURPOSE, outcome_url, pledge_outcome_record, stories_move
@@ -333,6 +333,56 @@ def test_after_outcomes_close_the_link_says_so_and_keeps_the_answer_given(campai
     assert shown.status_code == answered.status_code == 410
     assert "has stopped collecting answers" in _text(shown)
     assert "Your answer stays as you gave it: <strong>Started</strong>" in _text(shown)
+    assert _reload(pledge).outcome == "started"
+
+
+def test_revisiting_the_link_after_an_organiser_rejected_the_story_shows_their_reason(
+    campaign: Campaign, organiser: Any
+) -> None:
+    pledge = create_pledge(campaign, 1)
+    _answer(Client(), pledge, story=STORY, story_public="on")
+    story = Story.objects.get(pledge=pledge)
+    reason = {"reason_code": "spam", "reason_text": "an <b>advert</b>"}
+    story_moderate(story_ids=[story.pk], action="reject", actor=organiser, **reason)
+
+    page = _text(Client().get(_link(pledge)))
+
+    assert (
+        "Your story is not published: an organiser decided against it "
+        "(Spam or advertising: an &lt;b&gt;advert&lt;/b&gt;). New words you send go back to an organiser."
+    ) in page
+    assert STORY.replace("'", "&#x27;") in page, "the words stay in the box to change"
+
+
+def test_outcomes_close_90_days_after_the_deadline_unless_the_campaign_says_otherwise(
+    campaign: Campaign,
+) -> None:
+    pledge = create_pledge(campaign, 1)
+    now = timezone.now()
+    # The campaign's calendar moved into the past (an organiser's edit in the admin), with no
+    # "outcomes close" of its own: day 89 after the deadline.
+    Campaign.objects.filter(pk=campaign.pk).update(
+        opens_at=now - timedelta(days=200),
+        change_day=(now - timedelta(days=120)).date(),
+        deadline=now - timedelta(days=89),
+        outcomes_close=None,
+    )
+
+    taken = _answer(Client(), pledge, outcome="started")
+
+    assert taken.status_code == 200 and "Thank you for telling us" in _text(taken)
+    assert _reload(pledge).outcome == "started"
+
+    # A minute past 90 days after the deadline.
+    Campaign.objects.filter(pk=campaign.pk).update(deadline=now - timedelta(days=90, minutes=1))
+    shown = Client().get(_link(pledge))
+    refused = _answer(Client(), pledge, outcome="done")
+
+    assert shown.status_code == refused.status_code == 410
+    closed_on = (now - timedelta(minutes=1)).astimezone(timezone.get_current_timezone())
+    for response in (shown, refused):
+        assert "has stopped collecting answers" in _text(response)
+        assert f"We asked how pledges went until {closed_on:%-d %B %Y}" in _text(response)
     assert _reload(pledge).outcome == "started"
 
 
