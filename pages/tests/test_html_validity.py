@@ -33,7 +33,9 @@ from django.utils.http import urlsafe_base64_encode
 from django.views.defaults import server_error
 
 from conftest import create_pledge
+from moderation.services import story_moderate
 from pages.tests.sitedata import SiteData, site_data_make, site_places
+from pledges.models import Story
 from pledges.outcomes import outcome_url
 from pledges.services import pledge_confirmation_url, pledger_data_url
 from testsupport.htmlcheck import Finding, vnu_check, vnu_missing
@@ -206,6 +208,17 @@ def _outcome_answered(v: Visit) -> HttpResponse:
     return v.visitor.post(_path(outcome_url(pledge=pledge)), answer)
 
 
+def _outcome_story_rejected(v: Visit) -> HttpResponse:
+    """The link revisited after an organiser rejected the story: the page gives their reason."""
+    pledge = _fresh(v, 304)
+    answer = {"outcome": "done", "story": "We changed the <b>handover</b> sheet.", "story_public": "on"}
+    v.visitor.post(_path(outcome_url(pledge=pledge)), answer)
+    story = Story.objects.get(pledge=pledge)
+    reason = {"reason_code": "spam", "reason_text": "an <i>advert</i>"}
+    story_moderate(story_ids=[story.pk], action="reject", actor=v.site.organiser, **reason)
+    return v.visitor.get(_path(outcome_url(pledge=pledge)))
+
+
 def _confirmed_by_owner(v: Visit) -> HttpResponse:
     """The pledger's own view of their pledge, straight after confirming it (held by screening)."""
     pledge = _fresh(v, 303, confirm=False, text="email my ward at www.example.org each week")
@@ -308,6 +321,7 @@ PAGES: list[Page] = [
     Page("pledges:outcome", "outcome-answered", "{outcome_answered_link}"),
     Page("pledges:outcome", "outcome-errors", "{outcome_link}", post={"story": "x" * 700}, status=400),
     Page("pledges:outcome", "outcome-thanks", _outcome_answered),
+    Page("pledges:outcome", "outcome-story-rejected", _outcome_story_rejected),
     Page("pledges:outcome", "outcome-bad-link", "/pledges/outcome/not-a-token/", status=400),
     Page("pledges:outcome", "outcome-gone", "{outcome_gone_link}", status=404),
     Page("pledges:outcome", "outcome-withdrawn", "{outcome_withdrawn_link}", status=410),
