@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -95,11 +96,23 @@ class WeekAnswers:
 
 
 @dataclass(frozen=True)
+class GroupWeeks:
+    """One sector's or region's answers week by week, over the same weeks as the whole."""
+
+    key: str
+    label: str
+    weeks: list[WeekAnswers]
+
+
+@dataclass(frozen=True)
 class FollowThrough:
     overall: FunnelRow
     sectors: list[FunnelRow]
     regions: list[FunnelRow]
     weeks: list[WeekAnswers]
+    # Only the sectors and regions someone has answered in, in the funnel tables' order.
+    weeks_by_sector: list[GroupWeeks] = field(default_factory=list)
+    weeks_by_region: list[GroupWeeks] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -123,7 +136,7 @@ class CampaignStats:
 
 def stats_cache_key(campaign_id: int) -> str:
     # The version lets a change to CampaignStats's shape skip old pickles.
-    return f"campaign-stats:v4:{campaign_id}"
+    return f"campaign-stats:v5:{campaign_id}"
 
 
 def campaign_stats(*, campaign: Campaign) -> CampaignStats:
@@ -180,8 +193,9 @@ def _sources(published: QuerySet[Pledge], *, total: int) -> list[LabelledCount]:
 
 def _follow_through(published: QuerySet[Pledge], *, change_day: date) -> FollowThrough:
     """The follow-through funnel of published pledges, whole and by sector and region,
-    and the answers week by week: two GROUP BYs whose rows are bounded by the sector
-    masks times the regions and by the days answered, never by the pledges."""
+    and the answers week by week, whole and by sector and region: three GROUP BYs whose
+    rows are bounded by the sector masks, the regions and the days answered, never by
+    the pledges."""
     rows = (
         published.values("sector_mask", "region")
         .annotate(
@@ -207,12 +221,25 @@ def _follow_through(published: QuerySet[Pledge], *, change_day: date) -> FollowT
             for stage in stages:
                 group[stage] += row[stage]
     regions = [FunnelRow(key=r, label=Region(r).label, **counts) for r, counts in by_region.items()]
+    regions.sort(key=lambda row: (-row.published, row.label))
+    sectors = [FunnelRow(key=s, label=SectorSlug(s).label, **counts) for s, counts in by_sector.items()]
+    weeks = _answers_per_week(published, change_day=change_day)
     return FollowThrough(
         overall=FunnelRow(key="all", label="All published pledges", **overall),
-        sectors=[FunnelRow(key=s, label=SectorSlug(s).label, **counts) for s, counts in by_sector.items()],
-        regions=sorted(regions, key=lambda row: (-row.published, row.label)),
-        weeks=_answers_per_week(published, change_day=change_day),
+        sectors=sectors,
+        regions=regions,
+        weeks=weeks.get(_WHOLE, []),
+        weeks_by_sector=_group_weeks(sectors, weeks),
+        weeks_by_region=_group_weeks(regions, weeks),
     )
+
+
+def _group_weeks(groups: list[FunnelRow], weeks: dict[str, list[WeekAnswers]]) -> list[GroupWeeks]:
+    return [
+        GroupWeeks(key=group.key, label=group.label, weeks=weeks[group.key])
+        for group in groups
+        if group.key in weeks
+    ]
 
 
 _WEEK_FIELDS = {
@@ -221,35 +248,51 @@ _WEEK_FIELDS = {
     Outcome.NOT_YET: "not_yet",
     Outcome.DID_NOT_WORK: "didnt_work",
 }
+# The whole campaign's weeks, beside each sector's and region's (their slugs never clash).
+_WHOLE = ""
 
 
-def _answers_per_week(published: QuerySet[Pledge], *, change_day: date) -> list[WeekAnswers]:
-    rows = (
+def _answers_per_week(published: QuerySet[Pledge], *, change_day: date) -> dict[str, list[WeekAnswers]]:
+    """Each pledge's latest answer in the week it was given, for the whole campaign (_WHOLE)
+    and for each sector and region answered in, each over every week from the first answered
+    to the last, quiet ones as zero, so the tables line up."""
+    answered = (
         published.exclude(outcome="")
         .filter(outcome_at__isnull=False)
         .annotate(day=TruncDate("outcome_at", tzinfo=LOCAL_ZONE))
-        .values("day", "outcome")
-        .annotate(count=Count("id"))
-        .order_by()
     )
-    weeks: dict[int, dict[str, int]] = {}
-    for row in rows:
+    # Two GROUP BYs, not one by both: a row per day, answer, sector mask and region would
+    # be the product of the two. Every pledge has one region, so the whole is their sum.
+    by_region = answered.values("day", "outcome", "region").annotate(count=Count("id")).order_by()
+    by_mask = answered.values("day", "outcome", "sector_mask").annotate(count=Count("id")).order_by()
+    tallies: dict[str, dict[int, dict[str, int]]] = {}
+
+    def tally(keys: Iterable[str], *, day: date, outcome: str, count: int) -> None:
         # Week 1 is Change Day and the six days after; an early answer goes in week 0.
-        week = max((row["day"] - change_day).days // 7 + 1, 0)
-        counts = weeks.setdefault(week, dict.fromkeys(_WEEK_FIELDS.values(), 0))
-        counts[_WEEK_FIELDS[row["outcome"]]] += row["count"]
-    if not weeks:
-        return []
-    # Every week from the first answered to the last, quiet ones as zero.
-    first = min(min(weeks), 1)
-    return [
-        WeekAnswers(
-            week=week,
-            starts=change_day + timedelta(days=7 * (week - 1)),
-            **weeks.get(week, dict.fromkeys(_WEEK_FIELDS.values(), 0)),
-        )
-        for week in range(first, max(weeks) + 1)
-    ]
+        week = max((day - change_day).days // 7 + 1, 0)
+        for key in keys:
+            counts = tallies.setdefault(key, {}).setdefault(week, dict.fromkeys(_WEEK_FIELDS.values(), 0))
+            counts[_WEEK_FIELDS[outcome]] += count
+
+    for row in by_region:
+        tally((_WHOLE, row["region"]), day=row["day"], outcome=row["outcome"], count=row["count"])
+    for row in by_mask:
+        slugs = sector_slugs_for(row["sector_mask"])
+        tally(slugs, day=row["day"], outcome=row["outcome"], count=row["count"])
+    if not tallies:
+        return {}
+    first, last = min(min(tallies[_WHOLE]), 1), max(tallies[_WHOLE])
+    return {
+        key: [
+            WeekAnswers(
+                week=week,
+                starts=change_day + timedelta(days=7 * (week - 1)),
+                **weeks.get(week, dict.fromkeys(_WEEK_FIELDS.values(), 0)),
+            )
+            for week in range(first, last + 1)
+        ]
+        for key, weeks in tallies.items()
+    }
 
 
 def _per_day(published: QuerySet[Pledge]) -> list[DayCount]:

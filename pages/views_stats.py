@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, render
 
 from campaigns.models import Campaign
 from pages import stats as stats_selectors
-from pages.stats import DayCount, FunnelRow, LabelledCount
+from pages.stats import DayCount, FollowThrough, FunnelRow, GroupWeeks, LabelledCount
 
 # Chart geometry in SVG user units. The viewBox is about a phone's width, so
 # text drawn at 14 units stays legible when the chart scales to the screen.
@@ -125,6 +125,16 @@ def _funnel_chart(overall: FunnelRow) -> dict[str, object]:
     )
 
 
+def _week_tables(follow: FollowThrough | None) -> list[tuple[str, str, str, list[GroupWeeks]]]:
+    if follow is None:
+        return []
+    caption = "Answers each week since Change Day, by"
+    return [
+        ("sectors", "Sector", f"{caption} sector", follow.weeks_by_sector),
+        ("regions", "Region", f"{caption} region, most pledges first", follow.weeks_by_region),
+    ]
+
+
 def campaign_stats(request: HttpRequest, slug: str) -> HttpResponse:
     campaign = get_object_or_404(Campaign, slug=slug)
     stats = stats_selectors.campaign_stats(campaign=campaign)
@@ -158,6 +168,7 @@ def campaign_stats(request: HttpRequest, slug: str) -> HttpResponse:
             if stats.follow_through
             else []
         ),
+        "week_tables": _week_tables(stats.follow_through),
         "bar_charts": [
             _bar_chart(
                 "sectors",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -198,6 +199,36 @@ def test_the_funnel_counts_published_pledges_answers_and_changes_by_sector_regio
     ]
 
 
+def _by_week(groups: Any) -> dict[str, list[tuple[int, int, int, int, int]]]:
+    def row(w: Any) -> tuple[int, int, int, int, int]:
+        return (w.week, w.done, w.started, w.not_yet, w.didnt_work)
+
+    return {group.key: [row(w) for w in group.weeks] for group in groups}
+
+
+def test_answers_week_by_week_are_counted_by_sector_and_by_region_in_the_week_last_given(
+    campaign: Any, organiser: Any
+) -> None:
+    _answers(campaign, organiser)
+
+    follow = campaign_stats(campaign=campaign).follow_through
+
+    assert follow is not None
+    # Weeks 0 (before Change Day), 1 and 2 for every group answered in, quiet weeks as zero;
+    # the pledge that said "started" in week 1 and "done" in week 2 counts once, as done, in week 2.
+    assert _by_week(follow.weeks_by_sector) == {
+        "nhs": [(0, 0, 0, 0, 0), (1, 1, 0, 0, 0), (2, 0, 1, 0, 0)],
+        "social-care": [(0, 0, 0, 0, 1), (1, 0, 0, 0, 0), (2, 0, 1, 0, 0)],
+        "housing": [(0, 0, 0, 0, 0), (1, 0, 0, 1, 0), (2, 0, 0, 0, 0)],
+    }
+    assert [group.key for group in follow.weeks_by_region] == ["london", "wales"]
+    assert _by_week(follow.weeks_by_region) == {
+        "london": [(0, 0, 0, 0, 0), (1, 1, 0, 0, 0), (2, 0, 1, 0, 0)],
+        "wales": [(0, 0, 0, 0, 1), (1, 0, 0, 1, 0), (2, 0, 0, 0, 0)],
+    }
+    assert [group.label for group in follow.weeks_by_sector] == ["NHS", "Social care", "Housing"]
+
+
 def test_the_page_shows_the_funnel_in_accessible_tables_without_scripts(
     campaign: Any, organiser: Any
 ) -> None:
@@ -218,7 +249,51 @@ def test_the_page_shows_the_funnel_in_accessible_tables_without_scripts(
     assert '<th scope="col">Sector</th>' in sectors
     assert '<th scope="row" class="fw-normal">NHS</th><td class="text-end">2</td>' in sectors
     assert "Before Change Day" in body and f"Week 1, from {campaign.change_day:%-d %B %Y}" in body
+    assert "An answer counts in the week it was last given" in body
+    for table_id, caption, groups in (
+        ("sectors", "by sector", ["NHS", "Social care", "Housing"]),
+        ("regions", "by region, most pledges first", ["London", "Wales"]),
+    ):
+        table = body[body.index(f'id="follow-weeks-{table_id}"') :]
+        table = table[: table.index("</table>")]
+        assert f"<caption>Answers each week since Change Day, {caption}</caption>" in table
+        assert 'aria-describedby="follow-weeks-note"' in table
+        assert re.findall(r'<th scope="rowgroup" colspan="6">([^<]+)</th>', table) == groups
+        assert table.count(f"Week 2, from {campaign.change_day + timedelta(days=7):%-d %B %Y}") == len(groups)
     assert "<script>" not in body and 'style="' not in body and "@example.org" not in body
+
+
+def test_the_weeks_by_sector_and_region_read_a_fixed_number_of_queries_whatever_the_pledges(
+    campaign: Any,
+) -> None:
+    from pledges.outcomes import pledge_outcome_record
+
+    sectors = [["nhs"], ["social-care", "housing"], ["patient-carer"], ["nhs", "housing"]]
+    regions = ["london", "wales", "scotland", "north-west", "south-east"]
+    outcomes = ["done", "started", "not-yet", "didnt-work"]
+
+    def queries() -> int:
+        cache.delete(stats_cache_key(campaign.pk))
+        with CaptureQueriesContext(connection) as captured:
+            Client().get(f"/campaigns/{campaign.slug}/stats/")
+        return len(captured)
+
+    def answered(numbers: range) -> None:
+        for n in numbers:
+            pledge = create_pledge(
+                campaign, n, sectors=sectors[n % len(sectors)], region=regions[n % len(regions)]
+            )
+            outcome = outcomes[n % len(outcomes)]
+            pledge_outcome_record(pledge=pledge, outcome=outcome, now=_at(campaign, 3 * n))
+
+    answered(range(1, 3))
+    few = queries()
+    answered(range(3, 40))
+    assert queries() == few
+    follow = campaign_stats(campaign=campaign).follow_through
+    assert follow is not None
+    assert len(follow.weeks_by_region) == len(regions) and len(follow.weeks_by_sector) == 4
+    assert sum(w.answered for group in follow.weeks_by_region for w in group.weeks) == 39
 
 
 def test_the_funnel_says_nobody_answered_yet(campaign: Any) -> None:
