@@ -533,14 +533,37 @@ _DATE = re.compile(
 _BIRTH_WORDS = re.compile(
     r"\b(?:d\.?o\.?b\b\.?|date\s+of\s+birth|born|birthday|birth\s+date|aged\s+\d{1,3})", re.IGNORECASE
 )
+# Pledges celebrate the NHS's own birthday, 5 July 1948, in the words they would use of a person
+# ("the NHS, born 5th July 1948"). That date is a patient's too only if the text is not about the
+# NHS, which "NHS number" does not make it.
+_NHS_BIRTHDAY = (5, 7, 1948)
+_ABOUT_THE_NHS = re.compile(r"\bNHS\b(?!\s*(?:number|no\b|num\b))", re.IGNORECASE)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_NAME = re.compile(_MONTH, re.IGNORECASE)
+_DATE_NUMBER = re.compile(r"\d+")
+# People on phones type numbers as words: "Mrs Patel in bed four", "Mr Clarke on ward four".
+_NUMBER_WORD = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
+    r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty)"
+)
+_BED_PLACE = r"(?:bed|bay|cubicle|side\s+room|room)"
+_BED_NUMBER = rf"(?:\s*(?:no\.?\s*)?\d{{1,3}}[a-z]?|\s+{_NUMBER_WORD})\b"
 # Where a patient lies. A bed, bay, cubicle or side room is a patient's; a ward is everyone's, so a
 # ward counts only beside a patient's title (Mr, Mrs), not beside a first name or Dr, which on a
 # ward are far more often the staff a pledge thanks.
-_BED = re.compile(r"\b(?:bed|bay|cubicle|side\s+room|room)\s*(?:no\.?\s*)?\d{1,3}[a-z]?\b", re.IGNORECASE)
-# "Ward 4", "ward 9B", "Ruby Ward"; not "our ward", and not "ward I will..." (the pronoun).
-_WARD = re.compile(r"\b(?i:ward)\s+(?:\d{1,3}[a-zA-Z]?|[A-HJ-Z]\d?)\b|\b[A-Z][a-z]+\s+(?i:ward)\b")
-_PATIENT_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Master)\.?\s+[A-Z][a-z'’-]+"
-_ANY_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Master|Dr|Prof|Sir|Dame|Lady|Lord)\.?\s+[A-Z][a-z'’-]+"
+_BED = re.compile(rf"\b{_BED_PLACE}{_BED_NUMBER}", re.IGNORECASE)
+# "Ward 4", "ward 9B", "ward four", "Ruby Ward"; not "our ward", and not "ward I will..." (the
+# pronoun).
+_WARD = re.compile(
+    rf"\b(?i:ward)\s+(?:\d{{1,3}}[a-zA-Z]?|[A-HJ-Z]\d?|(?i:{_NUMBER_WORD}))\b|\b[A-Z][a-z]+\s+(?i:ward)\b"
+)
+# A patient's title and the word after it. Typed on a phone the title is often lower case ("ring
+# mrs patel in bed 4"); lower-case "miss" is the verb far more often than the title, so Miss and
+# Master count only with a capital. A lower-case word after the title must not be an everyday one:
+# "mr" is also MR, the scanner, and "ms" multiple sclerosis ("the ms clinic in room 4").
+_PATIENT_TITLED = re.compile(r"\b(?:(?i:mrs?|ms|mx)|Miss|Master)\.?\s+([A-Za-z][a-z'’-]+)")
+# Other titles count beside a bed, where a Dr or a Lord is as likely to be the patient as not.
+_OTHER_TITLED = re.compile(r"\b(?:Dr|Prof|Sir|Dame|Lady|Lord)\.?\s+[A-Z][a-z'’-]+")
 _CAPITALISED = r"[A-Z][a-z'’-]+"
 # A full UK postcode: outward code (LS1, SW1A, M1) and inward code (3EX).
 _POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2}\b")
@@ -562,36 +585,42 @@ _NOT_NAMES = frozenset(
     thursday friday saturday sunday january february march april may june july august september
     october november december christmas easter pledge pledges will thank thanks please make
     help ask be keep learn listen bring give get let take tell always never when before after
-    during while if so but not no yes mum dad nan gran grandad grandma auntie uncle my""".split()
+    during while if so but not no yes mum dad nan gran grandad grandma auntie uncle my scan scans
+    scanner scanners society""".split()
 )  # fmt: skip
-_TITLED = re.compile(_ANY_TITLE)
-_PATIENT_TITLED = re.compile(_PATIENT_TITLE)
 _PAIR = re.compile(rf"\b({_CAPITALISED})\s+({_CAPITALISED})\b")
 _FIRST_NAME_IN_BED = re.compile(
-    rf"\b({_CAPITALISED})\s+(?:in|on|from|at)\s+(?:bed|bay|cubicle|side\s+room|room)\s*\d", re.IGNORECASE
+    rf"\b({_CAPITALISED})\s+(?:in|on|from|at)\s+{_BED_PLACE}{_BED_NUMBER}", re.IGNORECASE
 )
 
 
 def patient_identifiers(text: str) -> list[str]:
     """The kinds of patient-identifying detail in `text` (PATIENT_* values), in a stable order."""
     found: list[str] = []
-    if not _ANY_DIGIT.search(text):
-        # Every kind but a named ward ("Mrs Lloyd on Ruby Ward") needs a digit: a number, a date,
-        # a bed number or a postcode.
-        if "ward" in text.lower() and _name_near(text, _WARD, patient_titles_only=True):
-            found.append(PATIENT_NAME_BY_BED)
-        return found
-    if any(_nhs_checksum_ok(m.group(1) + m.group(3) + m.group(4)) for m in _NHS_NUMBER.finditer(text)):
+    # A bed or a ward may be numbered in words ("bed four"); every other kind needs a digit.
+    has_digit = _ANY_DIGIT.search(text) is not None
+    if has_digit and any(
+        _nhs_checksum_ok(m.group(1) + m.group(3) + m.group(4)) for m in _NHS_NUMBER.finditer(text)
+    ):
         found.append(PATIENT_NHS_NUMBER)
-    if _has_birth_date(text):
+    if has_digit and _has_birth_date(text):
         found.append(PATIENT_DATE_OF_BIRTH)
-    if _name_near(text, _BED, patient_titles_only=False) or _first_name_in_bed(text):
+    if _mentions_a_bed_or_ward(text) and (
+        _name_near(text, _BED, patient_titles_only=False)
+        or _first_name_in_bed(text)
+        or _name_near(text, _WARD, patient_titles_only=True)
+    ):
         found.append(PATIENT_NAME_BY_BED)
-    elif _name_near(text, _WARD, patient_titles_only=True):
-        found.append(PATIENT_NAME_BY_BED)
-    if _name_near(text, _POSTCODE, patient_titles_only=False):
+    if has_digit and _name_near(text, _POSTCODE, patient_titles_only=False):
         found.append(PATIENT_NAME_BY_POSTCODE)
     return found
+
+
+def _mentions_a_bed_or_ward(text: str) -> bool:
+    # Most pledges name no bed or ward; a substring test lets them skip the place patterns, which
+    # cost several times as much.
+    lowered = text.lower()
+    return any(word in lowered for word in ("bed", "bay", "room", "cubicle", "ward"))
 
 
 def may_identify_patient(text: str) -> bool:
@@ -611,9 +640,21 @@ def _nhs_checksum_ok(digits: str) -> bool:
 def _has_birth_date(text: str) -> bool:
     for word in _BIRTH_WORDS.finditer(text):
         around = text[max(0, word.start() - 25) : word.end() + 30]
-        if _DATE.search(around):
-            return True
+        for date in _DATE.finditer(around):
+            if not (_date_parts(date.group()) == _NHS_BIRTHDAY and _ABOUT_THE_NHS.search(text)):
+                return True
     return False
+
+
+def _date_parts(date: str) -> tuple[int, int, int]:
+    """(day, month, year) of a date _DATE found, day first as in the UK; a two-digit year is 19xx."""
+    numbers = [int(number) for number in _DATE_NUMBER.findall(date)]
+    month_name = _MONTH_NAME.search(date)
+    if month_name:
+        (day, year), month = numbers, _MONTHS.index(month_name.group()[:3].lower()) + 1
+    else:
+        day, month, year = numbers
+    return day, month, (year + 1900 if year < 100 else year)
 
 
 def _name_near(text: str, place: re.Pattern[str], *, patient_titles_only: bool) -> bool:
@@ -624,11 +665,15 @@ def _name_near(text: str, place: re.Pattern[str], *, patient_titles_only: bool) 
         before = text[max(start, match.start() - _NEAR) : match.start()]
         after = text[match.end() : min(end, match.end() + _NEAR)]
         for side in (before, after):
-            if _PATIENT_TITLED.search(side):
+            if _has_patient_title(side):
                 return True
-            if not patient_titles_only and (_TITLED.search(side) or _has_full_name(side)):
+            if not patient_titles_only and (_OTHER_TITLED.search(side) or _has_full_name(side)):
                 return True
     return False
+
+
+def _has_patient_title(text: str) -> bool:
+    return any(name[0].isupper() or name.lower() not in _NOT_NAMES for name in _PATIENT_TITLED.findall(text))
 
 
 def _has_full_name(text: str) -> bool:
