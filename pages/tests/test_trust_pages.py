@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
+from django.views.defaults import server_error
 
 from campaigns.models import Campaign
 from conftest import create_pledge
@@ -171,3 +172,16 @@ def test_the_pledge_form_links_the_campaigns_privacy_notice_beside_the_email_fie
 
     email_help = body.split('id="id_email_helptext"', 1)[1].split("</div>", 1)[0]
     assert f'<a href="/campaigns/{campaign.slug}/privacy/">How we use and keep your data</a>' in email_help
+
+
+def test_the_error_page_links_privacy_accessibility_and_cookies_without_touching_the_database(
+    client: Client, django_db_blocker: Any
+) -> None:
+    with django_db_blocker.block():
+        response = server_error(RequestFactory().get("/"))
+
+    assert response.status_code == 500
+    footer = _footer(response.content.decode())
+    for page in PAGES:
+        assert f'href="/{page}/"' in footer
+        assert client.get(f"/{page}/").status_code == 200
