@@ -24,7 +24,7 @@ from moderation.models import (
 )
 from moderation.subjects import PLEDGES, STORIES, Moderatable, ModerationSubject
 from pledges.models import PUBLIC_STATES, Pledge, Status, Transition
-from pledges.paper import PaperEntered
+from pledges.paper import PaperEntered, organiser_name
 from pledges.services import PledgeError, PledgeMoved, pledge_transition
 
 REASON_MAX = 500
@@ -253,7 +253,8 @@ def pledge_moved_record(moved: PledgeMoved) -> None:
 
 def paper_entry_record(entered: PaperEntered) -> None:
     """Each pledge an organiser typed in from a paper card, in the audit as collected on
-    paper: who entered it, from which card, and where it went (published, or waiting).
+    paper: who entered it, from which card, that they saw the pledger's consent on it, and
+    where it went (published, or waiting).
     Registered with pledges.paper at start-up (moderation.apps)."""
     ModerationEvent.objects.bulk_create(
         [
@@ -264,7 +265,12 @@ def paper_entry_record(entered: PaperEntered) -> None:
                 action=Action.PAPER_ENTRY,
                 from_status=Status.UNCONFIRMED,
                 to_status=pledge.status,
-                reason_text=f"Card {pledge.paper_reference}",
+                # The organiser's word, given by ticking the form's box, that the pledger's own
+                # tick was on the card: the consent the pledge is published on.
+                reason_text=(
+                    f"Collected on paper, card {pledge.paper_reference}, "
+                    f"consent to publish seen by {organiser_name(entered.organiser)}"
+                )[:REASON_MAX],
             )
             for pledge in entered.pledges
         ]

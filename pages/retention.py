@@ -1,7 +1,10 @@
 """Retention, as each campaign's privacy notice states it: a set time after pledgers can
 last say how their promise went (Campaign.personal_data_erase_at), what identifies people is
 erased: pledgers' addresses, reminder sign-ups and the addresses their deliveries were planned
-for, the keyed network and session hashes of reports, and every story never published.
+for (with the mail servers' replies, which quote them), the keyed network and session hashes of
+reports, and every story never published. The suppression list keeps its canonical addresses,
+so no later campaign mails someone who stopped us or whose mailbox is gone, but loses the mail
+servers' replies about this campaign's people: the privacy notice says so.
 
 Here, at the top layer, because it spans pledges, moderation and reminders. Published pledges
 keep their public words, status and counts: only private columns change, so the totals stay
@@ -20,6 +23,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from moderation.models import Report
+from outbox.models import Suppression
 from outbox.services import outbox_forget
 from pledges.models import PLEDGE_EMAIL_KINDS, Pledge, Story, StoryStatus
 from reminders.models import SIGNUP_EMAIL_KINDS, ReminderDelivery, ReminderSignup
@@ -37,6 +41,7 @@ class RetentionResult:
     addresses: int = 0
     signups: int = 0
     deliveries: int = 0
+    suppression_replies: int = 0
     reports: int = 0
     stories: int = 0
 
@@ -88,19 +93,33 @@ def _erase_signups(campaign: Campaign, batch: int, result: RetentionResult) -> N
             result.signups += len(ids)
 
 
+def _erase_suppression_replies(campaign: Campaign, result: RetentionResult) -> None:
+    # Before the addresses go: they are how this campaign's entries are found. The list is
+    # small (one row an address refused or stopped), so one statement.
+    addresses = Q(
+        email_canonical__in=Pledge.objects.filter(campaign=campaign)
+        .exclude(email_canonical__endswith=ERASED_DOMAIN)
+        .values("email_canonical")
+    ) | Q(email_canonical__in=ReminderSignup.objects.filter(campaign=campaign).values("email_canonical"))
+    # "550 <sam@example.org>: user unknown" quotes the address as typed, beyond the canonical form.
+    result.suppression_replies += Suppression.objects.filter(addresses).exclude(detail="").update(detail="")
+
+
 def _erase_delivery_recipients(campaign: Campaign, batch: int, result: RetentionResult) -> None:
     while True:
         ids = list(
             ReminderDelivery.objects.filter(campaign=campaign)
-            .exclude(recipient__startswith=ERASED_PREFIX)
+            .filter(~Q(recipient__startswith=ERASED_PREFIX) | ~Q(last_error=""))
             .order_by("pk")
             .values_list("pk", flat=True)[:batch]
         )
         if not ids:
             return
-        # Unique with the reminder per campaign, as the address was: the row's own id keeps it so.
         result.deliveries += ReminderDelivery.objects.filter(pk__in=ids).update(
-            recipient=Concat(Value(ERASED_PREFIX), Cast("pk", CharField()))
+            # Unique with the reminder per campaign, as the address was: the row's own id keeps it so.
+            recipient=Concat(Value(ERASED_PREFIX), Cast("pk", CharField())),
+            # A mail server's refusal quotes the address ("550 <sam@example.org>: user unknown").
+            last_error="",
         )
 
 
@@ -138,6 +157,7 @@ def campaign_personal_data_erase(
 ) -> RetentionResult:
     """Erase one campaign's personal data now, whatever its date (the job checks the date)."""
     result = RetentionResult(campaigns=[campaign.slug])
+    _erase_suppression_replies(campaign, result)
     _erase_pledge_addresses(campaign, batch, result)
     _erase_signups(campaign, batch, result)
     _erase_delivery_recipients(campaign, batch, result)
@@ -159,6 +179,7 @@ def retention_erase_due(*, now: datetime | None = None, batch: int = RETENTION_B
         total.addresses += done.addresses
         total.signups += done.signups
         total.deliveries += done.deliveries
+        total.suppression_replies += done.suppression_replies
         total.reports += done.reports
         total.stories += done.stories
     return total

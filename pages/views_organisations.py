@@ -53,6 +53,7 @@ from pledges.selectors import (
     wall_generation_key,
     wall_pledges,
 )
+from pledges.sharing import share_for
 
 # Shared between stateless visitors as the wall is: for a second, and only while no pledge
 # has joined or left the campaign's wall since (its generation), so a new pledge shows at once.
@@ -117,6 +118,15 @@ def _organisation_detail(request: HttpRequest, campaign: Campaign, org_slug: str
         "counts": counts,
         "sectors": [(slug, SectorSlug(slug).label, n) for slug, n in counts.by_sector.items()],
         "share_url": absolute_url(path),
+        "share": share_for(
+            campaign=campaign,
+            url=absolute_url(path),
+            title=f"{organisation.name}'s pledges for {campaign.name}",
+            text=(
+                f"{organisation.name} is pledging for {campaign.name}. "
+                "Add yours: big or small, it takes a minute."
+            ),
+        ),
         "share_meta": share_meta_for_organisation(campaign, organisation),
         "sector_choices": SectorSlug.choices,
         "regions": Region.choices,

@@ -30,11 +30,13 @@ class SectorInline(ReadOnlyInline):
     fields = ["tag"]
 
 
-# The wording organisers may correct. Everything else (status, audit times, the
-# email) is read-only: statuses move only through the services, never the admin.
+# What organisers may correct about the pledger. Everything else (status, audit times, the
+# email) is read-only: statuses move only through the services, never the admin. The words too:
+# organisers moderate a promise, they do not rewrite it, and a save here would skip what
+# pledge_create does to them (the leading "I pledge to" taken off, the duplicate hash, screening)
+# and leave no trace in the audit. A pledger who wants other words withdraws and pledges again.
 PLEDGE_EDITABLE_FIELDS = frozenset(
     {
-        "text",
         "display_name",
         "is_anonymous",
         "role",

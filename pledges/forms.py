@@ -267,6 +267,7 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
         action: str = "",
         find_action: str = "",
         suggest_url: str = "",
+        privacy_url: str = "",
         org_matches: list[tuple[str, str]] | None = None,
         org_query: str = "",
         **kwargs: Any,
@@ -274,6 +275,11 @@ class PledgeForm(HoneypotFormMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.action = action
         self.find_action = find_action
+        if privacy_url and "email" in self.fields:
+            email = self.fields["email"]
+            email.help_text = format_html(
+                '{} <a href="{}">How we use and keep your data</a>.', email.help_text, privacy_url
+            )
         organisation = self.fields["organisation"]
         if suggest_url:
             # static/js/changeday.js makes the box a combobox listing what this URL finds.

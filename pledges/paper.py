@@ -137,11 +137,15 @@ def paper_dedupe_key(*, reference: str) -> str:
 
 def paper_taken_message(*, reference: str, existing: Pledge) -> str:
     when = timezone.localtime(existing.created_at)
-    by = _person(existing.entered_by) if existing.entered_by_id else "an organiser no longer registered"
+    if existing.entered_by_id:
+        by = organiser_name(existing.entered_by)
+    else:
+        by = "an organiser no longer registered"
     return f"Card {reference} was already entered on {when:%-d %B %Y at %H:%M} by {by}."
 
 
-def _person(user: Any) -> str:
+def organiser_name(user: Any) -> str:
+    """How messages and the audit name an organiser: their full name, else their login."""
     return user.get_full_name() or user.get_username()
 
 

@@ -55,19 +55,28 @@ class Totals:
 
 
 # Early on "0% of 500,000" reads as failure: until a campaign passes these, the bar runs to
-# the next one ("1,000 is the next milestone"), then to the target.
-MILESTONES = (1_000, 10_000, 100_000)
+# the next one ("1,000 is the next milestone"), then to the target. Each is ten times the one
+# before, as far as the target; the page hands the list to static/js/changeday.js
+# (data-milestones), so the bar moves on to the same milestone after a live update.
+FIRST_MILESTONE = 1_000
 # "+N in the last hour" is a feeling, not a counter: a minute old is fresh enough, and one
 # count per campaign a minute costs nothing at peak.
 LAST_HOUR_CACHE_SECONDS = 60
 
 
+def campaign_milestones(*, target: int) -> list[int]:
+    """1,000, 10,000, 100,000, 1,000,000 ... below the target."""
+    milestones = []
+    milestone = FIRST_MILESTONE
+    while milestone < target:
+        milestones.append(milestone)
+        milestone *= 10
+    return milestones
+
+
 def next_milestone(*, total: int, target: int) -> int | None:
     """The milestone the bar runs to, or None once the bar runs to the target."""
-    for milestone in MILESTONES:
-        if total < milestone < target:
-            return milestone
-    return None
+    return next((m for m in campaign_milestones(target=target) if total < m), None)
 
 
 def campaign_published_last_hour(*, campaign: Campaign) -> int:
@@ -94,6 +103,7 @@ def campaign_totals_display(*, campaign: Campaign) -> dict[str, object]:
     return {
         "totals": totals,
         "milestone": milestone,
+        "milestones": " ".join(str(m) for m in campaign_milestones(target=campaign.target)),
         "last_hour": campaign_published_last_hour(campaign=campaign),
         "progress": min(100, round(100 * totals.total / campaign.target)),
         "sectors": [(slug, SectorSlug(slug).label, count) for slug, count in totals.by_sector.items()],

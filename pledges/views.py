@@ -80,11 +80,14 @@ def _as_value(text: str) -> str:
 
 
 def pledge_form_urls(campaign: Campaign) -> dict[str, str]:
-    """Where the pledge form sends itself, its "Find your organisation" button, and its type-ahead."""
+    """Where the pledge form sends itself, its "Find your organisation" button, its type-ahead and
+    the privacy notice it links beside the email field."""
     return {
         "action": reverse("pledges:create", kwargs={"slug": campaign.slug}),
         "find_action": reverse("pledges:find-organisation", kwargs={"slug": campaign.slug}),
         "suggest_url": reverse("pledges:organisation-suggest"),
+        # Named, not imported: the notice is a page of a higher layer.
+        "privacy_url": reverse("pages:campaign_privacy", kwargs={"slug": campaign.slug}),
     }
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from django.test import Client
@@ -183,7 +185,34 @@ def test_the_share_link_is_a_plain_link_to_copy_with_no_third_party_script(
     assert 'data-copy-target="organisation-link"' in body
     scripts = re.findall(r'<script[^>]*src="([^"]+)"', body)
     assert all(src.startswith("/") for src in scripts), scripts
-    assert "twitter.com" not in body and "facebook.com" not in body
+    assert "<iframe" not in body
+
+
+def test_the_organisation_page_offers_the_share_sheet_and_plain_links_with_the_hashtag(
+    campaign: Any, riverside: Any
+) -> None:
+    body = _body(_page(campaign, riverside))
+    page_url = f"http://testserver/campaigns/{campaign.slug}/organisations/riverside-homes/"
+
+    sheet = re.search(r"<button[^>]*data-share-button[^>]*>", body)
+    assert sheet is not None
+    assert f'data-share-url="{page_url}"' in sheet.group(0)
+    assert "#ChangeDay" in html.unescape(sheet.group(0))
+    links = {
+        network: html.unescape(href)
+        for network, href in re.findall(r'data-share-link="([a-z]+)" href="([^"]+)"', body)
+    }
+    assert set(links) == {"whatsapp", "email", "facebook", "linkedin", "x"}
+    for network, href in links.items():
+        parts = urlsplit(href)
+        carried = (
+            unquote(parts.query)
+            if parts.scheme == "mailto"
+            else " ".join(value for values in parse_qs(parts.query).values() for value in values)
+        )
+        assert page_url in carried, network
+        assert "ChangeDay" in carried, network
+        assert "Riverside Homes" in carried or network == "facebook", network
 
 
 def test_an_organisation_with_no_pledge_yet_has_a_page_that_asks_for_one(campaign: Any) -> None:

@@ -17,13 +17,16 @@ from changeday.celery import app
 from conftest import create_pledge
 from moderation.models import Report
 from moderation.services import pledge_report
+from outbox.models import Suppression
+from outbox.selectors import suppressed
 from pages.retention import campaign_personal_data_erase, retention_erase_due
 from pledges.models import Pledge, Story, StoryStatus
 from pledges.outcomes import pledge_outcome_record
 from pledges.selectors import campaign_totals
 from pledges.services import campaign_recompute_totals
-from reminders.models import ReminderSignup
+from reminders.models import DeliveryStatus, ReminderDelivery, ReminderSignup
 from reminders.services import reminder_signup_create
+from reminders.tests.helpers import reminder, run_due
 
 pytestmark = pytest.mark.django_db
 
@@ -167,3 +170,27 @@ def test_an_unknown_campaign_is_a_clear_error() -> None:
 def test_the_job_is_on_the_beat_schedule() -> None:
     tasks = [entry["task"] for entry in app.conf.beat_schedule.values()]
     assert "pages.tasks.retention_erase_task" in tasks
+
+
+def test_a_mail_servers_refusal_quoting_an_address_is_erased_and_the_suppression_keeps_only_the_canonical_address(  # noqa: E501
+    make_campaign: Any, smtp_inbox: Any
+) -> None:
+    campaign = make_campaign(name="Campaign refused", slug="refused")
+    create_pledge(campaign, 1, email="Gone.Away@Example.org", wants_reminders=True)
+    create_pledge(campaign, 2, email="still-here@example.org", wants_reminders=True)
+    smtp_inbox.refuse["Gone.Away@Example.org"] = "550 5.1.1 <Gone.Away@Example.org>: user unknown"
+    due = reminder(campaign, days_before=7)
+    run_due(now=due.due_at() + timedelta(minutes=1))
+    smtp_inbox.wait_for(1)
+    failed = ReminderDelivery.objects.get(status=DeliveryStatus.FAILED)
+    assert "Gone.Away@Example.org" in failed.last_error
+    assert "Gone.Away@Example.org" in Suppression.objects.get().detail
+
+    campaign_personal_data_erase(campaign=_close_long_ago(campaign, outcomes_closed_days_ago=200))
+
+    for delivery in ReminderDelivery.objects.all():
+        assert "example.org" not in (delivery.recipient + delivery.last_error).lower()
+    # Still never mailed again, by any campaign: the one form we match it by, and nothing more.
+    entry = Suppression.objects.get()
+    assert (entry.email_canonical, entry.lifted_at, entry.detail) == ("gone.away@example.org", None, "")
+    assert suppressed(["gone.away@example.org"]) == {"gone.away@example.org"}

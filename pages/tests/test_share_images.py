@@ -314,8 +314,8 @@ def _pledge_change(client: Client, pledge: Any, **changes: Any) -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"text": "phone every family within a day of discharge"}, {"is_anonymous": "on"}],
-    ids=["words", "anonymity"],
+    [{"display_name": "Sam P."}, {"is_anonymous": "on"}],
+    ids=["name", "anonymity"],
 )
 def test_an_organisers_edit_gives_a_new_image_at_a_new_address_and_the_old_one_is_gone(
     campaign: Any, organiser: Any, drawn: list[Any], change: dict[str, str]
@@ -337,8 +337,8 @@ def test_an_organisers_edit_gives_a_new_image_at_a_new_address_and_the_old_one_i
     assert Client().get(before).status_code == 404, "the old words are never served again"
     assert kept_images() == [f"pledge/{pledge.public_id}/{after.rsplit('share-', 1)[1]}"]
     assert len(drawn) == 2
-    if "text" in change:
-        assert drawn[-1].words == "phone every family within a day of discharge"
+    if "display_name" in change:
+        assert "Sam P." in drawn[-1].title
     else:
         assert drawn[-1].title == "An occupational therapist's pledge"
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from conftest import create_pledge
-from pledges.selectors import MILESTONES, next_milestone
+from pledges.selectors import campaign_milestones, next_milestone
 from pledges.services import pledge_confirm
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,10 @@ def _text(html: str) -> str:
 
 def test_a_new_campaign_runs_its_bar_to_the_first_milestone_not_to_the_target(campaign: Campaign) -> None:
     html = _page()
-    assert 'data-counter-progress data-target="500000" value="0" max="1000"' in html
+    assert (
+        'data-counter-progress data-target="500000" data-milestones="1000 10000 100000" value="0" max="1000"'
+        in html
+    )
     assert "Next milestone: 1,000 pledges, on the way to 500,000" in _text(html)
     assert "0% of the target" not in _text(html)
     assert '<h2 id="totals-heading" class="cd-headline">' in html
@@ -46,6 +49,9 @@ def test_a_new_campaign_runs_its_bar_to_the_first_milestone_not_to_the_target(ca
         (1_000, 500_000, 10_000),
         (12_345, 500_000, 100_000),
         (100_000, 500_000, None),
+        (100_000, 5_000_000, 1_000_000),
+        (1_000_000, 50_000_000, 10_000_000),
+        (10_000_000, 50_000_000, None),
         (0, 800, None),
         (5_000, 8_000, None),
     ],
@@ -54,7 +60,22 @@ def test_the_next_milestone_is_the_first_above_the_total_and_below_the_target(
     total: int, target: int, expected: int | None
 ) -> None:
     assert next_milestone(total=total, target=target) == expected
-    assert MILESTONES == (1_000, 10_000, 100_000)
+
+
+def test_milestones_go_on_by_tens_to_the_target_and_the_page_hands_the_script_the_same_list(
+    make_campaign: Any,
+) -> None:
+    assert campaign_milestones(target=50_000_000) == [1_000, 10_000, 100_000, 1_000_000, 10_000_000]
+    assert campaign_milestones(target=1_000) == []
+    campaign = make_campaign(target=50_000_000)
+
+    html = _page(f"/campaigns/{campaign.slug}/")
+
+    assert 'data-milestones="1000 10000 100000 1000000 10000000"' in html
+    # One list: the script reads the page's, and keeps none of its own.
+    script = (Path(settings.BASE_DIR) / "static" / "js" / "changeday.js").read_text()
+    assert "dataset.milestones" in script
+    assert "100000" not in script
 
 
 def test_a_small_target_shows_the_share_of_the_target(make_campaign: Any) -> None:

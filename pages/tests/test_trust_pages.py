@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
+from django.views.defaults import server_error
 
 from campaigns.models import Campaign
 from conftest import create_pledge
@@ -140,3 +141,47 @@ def test_the_admin_edits_the_organiser_and_the_notices(
         "retention_days",
     ):
         assert f'name="{name}"' in body
+
+
+def test_the_privacy_notice_claims_only_what_a_pledger_can_do_and_says_how_paper_pledgers_withdraw(
+    client: Client, campaign: Campaign
+) -> None:
+    Campaign.objects.filter(pk=campaign.pk).update(contact_email="team@changeday.example")
+
+    for path in ("/privacy/", f"/campaigns/{campaign.slug}/privacy/"):
+        body = client.get(path).content.decode()
+        # "Your data" shows, downloads and deletes: correcting is asked of the organisers.
+        assert "see, download or delete" in body
+        assert "correct or delete" not in body
+        assert "To correct your name, role, organisation or region, ask" in body
+        assert "withdraw it and pledge again" in body
+        # A card without an address has no emailed link.
+        assert "paper card without an email address has neither link" in body
+        assert "records that they saw it ticked" in body
+        # What the suppression list keeps, and why it is not erased.
+        assert "Addresses we must not email" in body
+        assert "would let the next campaign email someone who asked us to stop" in body
+    assert 'href="mailto:team@changeday.example">team@changeday.example</a> to withdraw it for you' in body
+    assert "Only the list of addresses we must not email keeps them" in body
+
+
+def test_the_pledge_form_links_the_campaigns_privacy_notice_beside_the_email_field(
+    client: Client, campaign: Campaign
+) -> None:
+    body = client.get(f"/campaigns/{campaign.slug}/pledge/").content.decode()
+
+    email_help = body.split('id="id_email_helptext"', 1)[1].split("</div>", 1)[0]
+    assert f'<a href="/campaigns/{campaign.slug}/privacy/">How we use and keep your data</a>' in email_help
+
+
+def test_the_error_page_links_privacy_accessibility_and_cookies_without_touching_the_database(
+    client: Client, django_db_blocker: Any
+) -> None:
+    with django_db_blocker.block():
+        response = server_error(RequestFactory().get("/"))
+
+    assert response.status_code == 500
+    footer = _footer(response.content.decode())
+    for page in PAGES:
+        assert f'href="/{page}/"' in footer
+        assert client.get(f"/{page}/").status_code == 200

@@ -105,3 +105,35 @@ def test_a_person_who_is_not_staff_is_sent_to_log_in(stranger: Any) -> None:
     response = _client_for(stranger).get("/admin/pledges/pledge/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_an_organiser_sees_a_pledges_words_but_cannot_rewrite_them(campaign: Any, organiser: Any) -> None:
+    pledge = _pledge(campaign, text="learn sign language basics this spring", email="d@example.org")
+    client = _client_for(organiser)
+
+    page = client.get(f"/admin/pledges/pledge/{pledge.pk}/change/").content.decode()
+    assert "learn sign language basics this spring" in page
+    assert 'name="text"' not in page
+
+    response = client.post(
+        f"/admin/pledges/pledge/{pledge.pk}/change/",
+        {
+            "text": "I pledge to I pledge to sell my colleagues' details",
+            "display_name": "Ana",
+            "role": "Social worker",
+            "organisation": "Kent County Council",
+            "region": "south-east",
+            "kind": "personal",
+            "consent_to_publish": "on",
+            "sector_links-TOTAL_FORMS": "0",
+            "sector_links-INITIAL_FORMS": "0",
+            "moderation_events-TOTAL_FORMS": "0",
+            "moderation_events-INITIAL_FORMS": "0",
+            "reports-TOTAL_FORMS": "0",
+            "reports-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302
+    pledge.refresh_from_db()
+    assert pledge.text == "learn sign language basics this spring"
+    assert Client().get(f"/pledges/{pledge.public_id}/").content.decode().count("sell my colleagues") == 0

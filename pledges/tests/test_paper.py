@@ -127,7 +127,7 @@ def test_an_organiser_enters_a_card_and_it_is_published_counted_and_audited_as_c
         organiser,
         Action.PAPER_ENTRY,
         Status.PUBLISHED,
-        "Card ABC-0012",
+        "Collected on paper, card ABC-0012, consent to publish seen by organiser@example.org",
     )
     assert event.get_action_display() == "Collected on paper"
     # No email confirmation, and nobody to write to.
@@ -169,6 +169,19 @@ def test_a_card_without_the_consent_box_ticked_is_refused_and_nothing_is_stored(
     with pytest.raises(PaperEntryError, match="consent box"):
         _enter(campaign, organiser, consent_on_card=False)
     assert not Pledge.objects.exists() and not ModerationEvent.objects.exists()
+
+
+def test_the_audit_says_which_organiser_saw_the_pledgers_consent_on_the_card(
+    campaign: Campaign, organiser: Any
+) -> None:
+    organiser.first_name, organiser.last_name = "Jo", "Bloggs"
+    organiser.save()
+    pledge = _enter(campaign, organiser, 31)
+    client = _client(organiser)
+
+    page = client.get(f"/admin/pledges/pledge/{pledge.pk}/change/").content.decode()
+
+    assert "Collected on paper, card ABC-0031, consent to publish seen by Jo Bloggs" in page
 
 
 def test_the_same_card_entered_twice_is_refused_saying_when_and_by_whom(

@@ -59,13 +59,15 @@ document.addEventListener("submit", (event) => {
   };
 
   // The bar runs to the next milestone until the total passes the last one below the
-  // target (pledges.selectors.next_milestone), then to the target.
-  const MILESTONES = [1000, 10000, 100000];
+  // target, then to the target. The list is the server's (pledges.selectors.campaign_milestones,
+  // data-milestones), so the two never disagree; it was made for the target the page was drawn
+  // with, hence the check against the target the counters report now.
   const goal = (data) => {
     const progress = section.querySelector("[data-counter-progress]");
     const text = section.querySelector("[data-counter-goal]");
     if (!progress || !text || !data.target) return;
-    const milestone = MILESTONES.find((m) => data.total < m && m < data.target);
+    const milestones = (progress.dataset.milestones || "").split(" ").filter(Boolean).map(Number);
+    const milestone = milestones.find((m) => data.total < m && m < data.target);
     progress.max = milestone || data.target;
     const words = milestone
       ? `Next milestone: ${format(milestone)} pledges, on the way to ${format(data.target)}`

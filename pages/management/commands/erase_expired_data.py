@@ -29,5 +29,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Erased for {len(result.campaigns)} campaign(s): {result.addresses} addresses, "
             f"{result.signups} reminder sign-ups, {result.deliveries} reminder deliveries, "
+            f"{result.suppression_replies} mail server replies on the suppression list, "
             f"{result.reports} report hashes, {result.stories} unpublished stories."
         )
