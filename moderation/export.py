@@ -1,4 +1,5 @@
 """The organisers' CSV export of a campaign's pledges, emails included, with each one's
+directory organisation (code and slug, beside the name as typed) and verified badge, its
 outcome and its story's status (the story's words only once published), and how it came
 (online, or on paper with its card's reference)."""
 

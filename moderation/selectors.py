@@ -10,10 +10,11 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models.functions import Concat
 
 from campaigns.models import Campaign
 from moderation.models import ModerationEvent, Report, Subject
-from pledges.models import SECTOR_BITS, Pledge, Status, Story, StoryStatus
+from pledges.models import SECTOR_BITS, Pledge, Status, Story, StoryStatus, Verified
 from pledges.outcomes import ANSWERABLE_STATES
 from pledges.selectors import WallFilters, masks_with, pledges_filtered
 
@@ -287,6 +288,10 @@ EXPORT_COLUMNS = (
     "is_anonymous",
     "role",
     "organisation",
+    "organisation_code",
+    "organisation_slug",
+    "verified",
+    "verified_badge",
     "region",
     "kind",
     "sector_mask",
@@ -313,6 +318,17 @@ def pledges_for_export(
     if status:
         queryset = queryset.filter(status=status)
     queryset = pledges_filtered(queryset, filters).annotate(
+        # The directory entry the pledge counts for (one LEFT JOIN): the typed text beside it
+        # may say "riverside homes ltd" for what the directory calls Riverside Homes.
+        organisation_code=F("org__code"),
+        organisation_slug=F("org__slug"),
+        # The badge in the words the permalink uses; a staff badge names its organisation.
+        verified_badge=Case(
+            When(verified=Verified.STAFF, org__isnull=False, then=Concat(Value("staff at "), F("org__name"))),
+            When(verified=Verified.SHARED_DOMAIN, then=Value(campaign.staff_domains_label)),
+            default=Value(""),
+            output_field=CharField(),
+        ),
         story_status=F("story__status"),
         # Only a published story's words leave the database: a private one stays between
         # the pledger and the queue, and a pending or refused one is not the campaign's yet.

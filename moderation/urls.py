@@ -17,6 +17,7 @@ urlpatterns = [
     path("moderation/decide/", views.moderation_decide, name="decide"),
     path("moderation/news/", views.moderation_news, name="news"),
     path("moderation/dashboard/", views.moderation_dashboard, name="dashboard"),
+    path("moderation/dashboard/day/", views.moderation_dashboard_day, name="dashboard-day"),
     path("moderation/export.csv", views.moderation_export, name="export"),
     path("campaigns/<slug:slug>/paper/", paper_views.paper_entry, name="paper"),
     path("campaigns/<slug:slug>/paper/file/", paper_views.paper_import, name="paper-import"),

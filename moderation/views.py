@@ -29,6 +29,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from campaigns.models import Campaign
@@ -443,10 +444,13 @@ def _hour_bars(hours: list[Hour]) -> list[HourBar]:
     return bars
 
 
-@organiser_required
-@require_GET
-def moderation_dashboard(request: HttpRequest) -> HttpResponse:
-    """Pledges confirmed each hour of the last two days, in all, by sector and by region."""
+# How often the open dashboard asks for its figures again: at least once a minute, as the
+# issue asks, and never oftener than they change (they are counted once a minute,
+# moderation.dashboard), so a dozen organisers' tabs cost one count a minute between them.
+DASHBOARD_REFRESH_SECONDS = 30
+
+
+def _dashboard_context(request: HttpRequest) -> tuple[dict[str, Any], list[str]]:
     form = DashboardForm(request.GET)
     if not form.is_valid():
         campaign = None
@@ -455,6 +459,7 @@ def moderation_dashboard(request: HttpRequest) -> HttpResponse:
         campaign = form.cleaned_data["campaign"] or campaign_get_current()
         errors = []
     day = pledges_per_hour(campaign=campaign) if campaign is not None else None
+    query = f"?{urlencode({'campaign': campaign.slug})}" if campaign else ""
     context = {
         "campaign": campaign,
         "errors": errors,
@@ -468,8 +473,36 @@ def moderation_dashboard(request: HttpRequest) -> HttpResponse:
         "plot_top": PLOT_TOP,
         "plot_bottom": PLOT_BOTTOM,
         "queue_url": QueueView(campaign=campaign, status="", sector="", flag="").url,
+        "dashboard_url": f"{reverse('moderation:dashboard')}{query}",
+        "day_url": f"{reverse('moderation:dashboard-day')}{query}" if campaign else "",
+        "refresh_seconds": DASHBOARD_REFRESH_SECONDS,
     }
+    return context, errors
+
+
+@organiser_required
+@require_GET
+def moderation_dashboard(request: HttpRequest) -> HttpResponse:
+    """Pledges confirmed each hour of the last two days, in all, by sector and by region."""
+    context, errors = _dashboard_context(request)
     response = render(request, "moderation/dashboard.html", context, status=400 if errors else 200)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# Permission first, as the page: the figures say as much as the page does.
+@organiser_required
+@require_GET
+def moderation_dashboard_day(request: HttpRequest) -> HttpResponse:
+    """The dashboard's figures alone, for the open page to put in place of its own
+    (static/js/dashboard.js): the same counts, from the same one-minute cache."""
+    context, errors = _dashboard_context(request)
+    if errors:
+        response = render(request, "moderation/_alerts.html", {"notes": [("danger", errors[0])]}, status=400)
+    elif context["day"] is None:
+        response = HttpResponse("There is no campaign yet.", status=404, content_type="text/plain")
+    else:
+        response = render(request, "moderation/_dashboard_day.html", context)
     response["Cache-Control"] = "private, no-store"
     return response
 

@@ -8,8 +8,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet, Sum, Window
-from django.db.models.functions import Cast, Coalesce, Lower, Rank
+from django.db.models.functions import Cast, Coalesce, Length, Lower, Rank
 
 from campaigns.models import Campaign, Region
 from organisations.models import (
@@ -19,6 +20,7 @@ from organisations.models import (
     OrganisationDomain,
     OrganisationKind,
     OrganisationTotal,
+    suggestion_name_key,
 )
 
 # What an organisation's slug can be (Django's slug, at most the column's length): a null
@@ -123,6 +125,32 @@ def organisation_named(*, name: str) -> Organisation | None:
     if not key or "\x00" in key:
         return None
     same = list(Organisation.objects.annotate(name_lower=Lower("name")).filter(name_lower=key)[:2])
+    return same[0] if len(same) == 1 else None
+
+
+# What suggestion_name_key drops from a name's end: " limited" and trailing dots, commas
+# and spaces. A name longer than its key by more than this does not fold to it.
+_FOLDED_SUFFIX_ROOM = 16
+
+
+def organisation_id_folded_named(*, name: str, using: str = DEFAULT_DB_ALIAS) -> int | None:
+    """The id of the one organisation whose name folds, by the directory's one rule
+    (suggestion_name_key), to what `name` folds to: "riverside homes ltd" finds Riverside
+    Homes. None when none does or several do. One query: the names starting with the key
+    (a range of organisation_name_lower_idx) no longer than the key and a suffix, checked
+    with the rule itself, so it can never fold differently from the suggestions."""
+    key = suggestion_name_key(name)
+    if not key or len(key) > SEARCH_MAX or "\x00" in key or ord(key[-1]) >= 0x10FFFF:
+        return None
+    after = key[:-1] + chr(ord(key[-1]) + 1)
+    candidates = (
+        Organisation.objects.using(using)
+        .annotate(name_lower=Lower("name"), name_length=Length("name"))
+        .filter(name_lower__gte=key, name_lower__lt=after, name_lower__startswith=key)
+        .filter(name_length__lte=len(key) + _FOLDED_SUFFIX_ROOM)
+        .values_list("id", "name")
+    )
+    same = [pk for pk, found in candidates if suggestion_name_key(found) == key]
     return same[0] if len(same) == 1 else None
 
 

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from changeday.lib.dbrouter import replica_or_primary
-from organisations.selectors import LeagueFilters, LeagueRow, league_table
+from organisations.selectors import LeagueFilters, LeagueRow
+from pages.organisations import league_cached
 from pledges.models import (
     CHANGE_OUTCOMES,
     PUBLIC_STATES,
@@ -32,6 +33,7 @@ LOCAL_ZONE = ZoneInfo("Europe/London")
 # At a million pledges a GROUP BY per request is too dear; five minutes is
 # fresh enough for a stats page, and the live counters elsewhere stay live.
 STATS_CACHE_SECONDS = 5 * 60
+# The top of the league is read apart from the rest (stats_league), as fresh as the league page.
 TOP_ORGANISATIONS = 10
 
 
@@ -122,8 +124,6 @@ class CampaignStats:
     days: list[DayCount]
     sectors: list[LabelledCount]
     regions: list[LabelledCount]
-    # The league table's top (organisations.selectors), from the organisations' counters.
-    organisations: list[LeagueRow]
     computed_at: datetime
     follow_through: FollowThrough | None = None
     # Where published pledges came from: each poster's or card's source tag, then the rest.
@@ -149,8 +149,15 @@ def campaign_stats(*, campaign: Campaign) -> CampaignStats:
     return stats
 
 
+def stats_league(*, campaign: Campaign) -> list[LeagueRow]:
+    """The league table's top ten, read as the league page reads it (its shared copy, kept
+    until a pledge joins or leaves the wall), not with the five-minute figures: the two pages
+    must never disagree. One GROUP BY over the organisations' counters, none when kept."""
+    return league_cached(campaign=campaign, filters=LeagueFilters(), limit=TOP_ORGANISATIONS).rows
+
+
 def _compute_stats(*, campaign: Campaign) -> CampaignStats:
-    # Sectors, regions and organisations come from the sharded counters (no scan); only
+    # Sectors and regions come from the sharded counters (no scan); only
     # the per-day figures and the follow-through need the pledges themselves.
     totals = campaign_totals(campaign=campaign)
     # The per-day scans are the dearest reads of the page:
@@ -166,7 +173,6 @@ def _compute_stats(*, campaign: Campaign) -> CampaignStats:
             for slug, count in totals.by_sector.items()
         ],
         regions=sorted(regions, key=lambda row: (-row.count, row.label)),
-        organisations=league_table(campaign=campaign, filters=LeagueFilters(), limit=TOP_ORGANISATIONS).rows,
         computed_at=timezone.now(),
         follow_through=_follow_through(published, change_day=campaign.change_day),
         sources=_sources(published, total=totals.total),

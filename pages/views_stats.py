@@ -147,6 +147,7 @@ def campaign_stats(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "campaign": campaign,
         "stats": stats,
+        "league": stats_selectors.stats_league(campaign=campaign),
         "chart_width": CHART_WIDTH,
         "day_chart_height": DAY_CHART_HEIGHT,
         "day_plot_top": DAY_PLOT_TOP,

@@ -315,7 +315,8 @@ def campaign_pledges(
     kind: str = _documented("Personal or organisational pledges only.", enum=["", *Kind.values]),
     organisation: str = _documented(
         "Only pledges from this organisation: its slug in the directory (organisation_slug), "
-        "or a name as typed (any case) for one the directory does not hold.",
+        "or its name in the directory (any case or spacing, with or without a trailing Ltd), "
+        "which gives what the slug gives; any other name matches pledges as typed (any case).",
         maxLength=MAX_SEARCH,
         pattern=NO_NULLS,
     ),

@@ -21,6 +21,7 @@ from changeday.lib.dbrouter import replica_or_primary
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.pagecache import generation_bump
 from organisations.models import Organisation
+from organisations.selectors import organisation_id_folded_named
 from outbox import selectors as outbox_selectors
 from pledges.models import (
     CHANGE_OUTCOMES,
@@ -495,6 +496,10 @@ def pledges_filtered(queryset: QuerySet[Pledge], filters: WallFilters) -> QueryS
         queryset = queryset.filter(kind=filters.kind)
     if filters.organisation:
         org_id = _organisation_with_slug(filters.organisation, using=queryset.db)
+        if org_id is None:
+            # A directory organisation's name gives what its slug gives: its pledges typed as
+            # "riverside homes ltd" count for Riverside Homes, and iexact on the text misses them.
+            org_id = organisation_id_folded_named(name=filters.organisation, using=queryset.db)
         if org_id is not None:
             # The organisation's own pledges, read from pledge_org_wall_idx in the wall's order.
             queryset = queryset.filter(org_id=org_id)
@@ -513,8 +518,8 @@ _SLUG_SHAPED = re.compile(r"[-a-z0-9_]{1,120}")
 
 
 def _organisation_with_slug(value: str, *, using: str) -> int | None:
-    """The id of the directory entry whose slug `value` is, else None (a name, as before
-    the directory: filtered by the name shown)."""
+    """The id of the directory entry whose slug `value` is, else None (a name: the
+    directory's, or one typed, as before the directory)."""
     value = value.lower()
     if not _SLUG_SHAPED.fullmatch(value):
         return None

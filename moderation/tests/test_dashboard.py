@@ -276,3 +276,71 @@ def test_the_last_48_hours_are_read_through_the_confirmation_index_alone(make_ca
     assert "pledge_confirmed_idx" in plan, plan
     assert "Seq Scan" not in plan, plan
     assert "Index Cond" in plan and "confirmed_at >=" in plan, plan
+
+
+# --- Refreshing itself: the figures alone, for the open page --------------------------------
+
+DAY = "/moderation/dashboard/day/"
+
+
+def test_the_figures_alone_are_for_organisers_only_and_come_from_the_same_minutes_count(
+    client: Client, stranger: Any, organiser: Any, campaign: Any
+) -> None:
+    create_pledge(campaign, 1, sectors=["nhs", "housing"], email="secret-one@example.org")
+
+    anonymous = client.get(DAY, {"campaign": campaign.slug})
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith("/accounts/login/?next=/moderation/dashboard/day/")
+    client.force_login(stranger)
+    refused = client.get(DAY, {"campaign": campaign.slug})
+    assert refused.status_code == 403 and "dash-sectors" not in refused.content.decode()
+
+    client.force_login(organiser)
+    assert client.get(DASHBOARD, {"campaign": campaign.slug}).status_code == 200
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(DAY, {"campaign": campaign.slug})
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "private, no-store"
+    part = response.content.decode()
+    assert "<html" not in part and "<script" not in part
+    assert 'id="dash-sectors"' in part and 'id="dash-regions"' in part and "<svg" in part
+    assert re.search(r"Updated at \d\d:\d\d:\d\d</strong>", part)
+    assert "1 pledge in all" in part
+    assert "secret-one" not in part
+    # Counted once this minute, by the page: the figures alone read no pledge.
+    assert not [q for q in captured.captured_queries if "pledges_pledge" in q["sql"]]
+
+
+@pytest.mark.parametrize("slug", ["no-such-day", "<script>alert(1)</script>", "a\x00b"])
+def test_the_figures_of_an_unknown_campaign_are_a_clear_400_that_echoes_nothing(
+    organiser_client: Client, slug: str
+) -> None:
+    response = organiser_client.get(DAY, {"campaign": slug})
+
+    assert response.status_code == 400
+    part = response.content.decode()
+    assert "That campaign does not exist. Choose one from the list." in part
+    assert "<script>alert" not in part
+
+
+def test_without_javascript_the_page_says_when_it_was_counted_and_offers_a_refresh_link(
+    organiser_client: Client, campaign: Any
+) -> None:
+    page = organiser_client.get(DASHBOARD, {"campaign": campaign.slug}).content.decode()
+
+    assert re.search(r"<strong>Updated at \d\d:\d\d:\d\d</strong> \(UK time\)", page)
+    assert f'<a href="/moderation/dashboard/?campaign={campaign.slug}" id="dash-refresh">Refresh</a>' in page
+    assert f'data-url="/moderation/dashboard/day/?campaign={campaign.slug}" data-every="30"' in page
+    # Our own script file only: the site's CSP allows no inline script.
+    assert '<script src="/static/js/dashboard.js" defer></script>' in page
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)
+
+
+def test_the_dashboard_links_the_pledges_and_organisations_csv(
+    organiser_client: Client, campaign: Any
+) -> None:
+    page = organiser_client.get(DASHBOARD, {"campaign": campaign.slug}).content.decode()
+
+    assert f'href="/moderation/export.csv?campaign={campaign.slug}">Pledges CSV</a>' in page
+    assert f'href="/campaigns/{campaign.slug}/organisations/export.csv">Organisations CSV</a>' in page

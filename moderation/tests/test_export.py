@@ -158,3 +158,84 @@ def test_the_export_reads_the_same_number_of_queries_for_many_pledges_with_stori
     pledges_with_stories(range(3, 13))
     many, rows = queries()
     assert rows == 12 and many == few
+
+
+# --- The directory's organisation and the verified badge ---------------------------------------
+
+
+def test_each_row_names_its_directory_organisation_and_its_verified_badge(
+    make_campaign: Any, organiser: Any
+) -> None:
+    from pledges.tests.orgdata import make_organisation
+
+    campaign = make_campaign(staff_domains="nhs.net", staff_domains_label="NHS staff")
+    riverside = make_organisation(
+        "Riverside Homes", code="L0412", domains=("riversidehomes.org.uk",), kind="housing-association"
+    )
+    create_pledge(campaign, 1, org=riverside, email="k.ahmed@riversidehomes.org.uk")
+    # Typed as the directory holds it once: it counts for Riverside Homes, typed text kept.
+    create_pledge(campaign, 2, organisation="riverside  HOMES", email="sam@example.org")
+    create_pledge(campaign, 3, email="jo.bloggs@nhs.net")
+    create_pledge(campaign, 4, organisation="Sunny Vale Care Home", email="ann@example.org")
+
+    rows = {row["email"]: row for row in _rows(_export(organiser, campaign=campaign.slug))}
+
+    columns = ("organisation", "organisation_code", "organisation_slug", "verified", "verified_badge")
+
+    def seen(email: str) -> tuple[str, ...]:
+        return tuple(rows[email][column] for column in columns)
+
+    assert seen("k.ahmed@riversidehomes.org.uk") == (
+        "Riverside Homes",
+        "L0412",
+        "riverside-homes",
+        "staff",
+        "staff at Riverside Homes",
+    )
+    assert seen("sam@example.org") == ("riverside  HOMES", "L0412", "riverside-homes", "", "")
+    assert seen("jo.bloggs@nhs.net") == ("", "", "", "shared-domain", "NHS staff")
+    assert seen("ann@example.org") == ("Sunny Vale Care Home", "", "", "", "")
+
+
+def test_a_badge_label_that_looks_like_a_formula_is_exported_as_text(
+    make_campaign: Any, organiser: Any
+) -> None:
+    campaign = make_campaign(staff_domains="nhs.net", staff_domains_label="=HYPERLINK(1)")
+    create_pledge(campaign, 1, email="jo.bloggs@nhs.net")
+    [row] = _rows(_export(organiser, campaign=campaign.slug))
+    assert row["verified_badge"] == "'=HYPERLINK(1)"
+
+
+def test_the_export_reads_the_same_number_of_queries_for_many_organisations(
+    make_campaign: Any, organiser: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from pledges.tests.orgdata import make_organisation
+
+    campaign = make_campaign(staff_domains="nhs.net")
+
+    def pledges_at_organisations(numbers: range) -> None:
+        for n in numbers:
+            organisation = make_organisation(f"Care Home {n}", domains=(f"home{n}.org.uk",))
+            create_pledge(campaign, n, org=organisation, email=f"staff{n}@home{n}.org.uk")
+            create_pledge(campaign, 100 + n, email=f"staff{n}@nhs.net")
+
+    def queries() -> tuple[int, list[dict[str, str]]]:
+        client = Client()
+        client.force_login(organiser)
+        with CaptureQueriesContext(connection) as captured:
+            rows = _rows(client.get("/moderation/export.csv", {"campaign": campaign.slug}))
+        return len(captured), rows
+
+    pledges_at_organisations(range(1, 3))
+    few, rows = queries()
+    assert len(rows) == 4
+    pledges_at_organisations(range(3, 13))
+    many, rows = queries()
+    assert len(rows) == 24 and many == few
+    assert {row["verified_badge"] for row in rows} == {
+        "NHS staff",
+        *(f"staff at Care Home {n}" for n in range(1, 13)),
+    }

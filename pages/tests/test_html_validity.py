@@ -435,6 +435,13 @@ PAGES: list[Page] = [
         "/moderation/dashboard/?campaign={open}",
         who=ORGANISER,
     ),
+    Page(
+        "moderation:dashboard-day",
+        "moderation-dashboard-day-fragment",
+        "/moderation/dashboard/day/?campaign={open}",
+        who=ORGANISER,
+        fragment=True,
+    ),
     # --- reminders: remind me, its confirmation, unsubscribing, stopping ---------------------
     Page("reminders:signup", "remind-me", "/campaigns/{upcoming}/remind-me/"),
     Page(

@@ -59,3 +59,31 @@ def _union(masks: set[int]) -> int:
     for mask in masks:
         result |= mask
     return result
+
+
+def test_seed_demo_shows_both_verified_badges_on_the_wall() -> None:
+    from organisations.models import OrganisationDomain
+    from pledges.models import Verified
+
+    _seed()
+
+    campaign = Campaign.objects.get()
+    assert campaign.staff_domains == "nhs.net"
+    published = Pledge.objects.filter(campaign=campaign, status=Status.PUBLISHED).select_related("org")
+    staff = [p for p in published if p.verified == Verified.STAFF]
+    shared = [p for p in published if p.verified == Verified.SHARED_DOMAIN]
+    assert len(staff) >= 2 and len(shared) >= 2
+    for pledge in staff:
+        domain = pledge.email.rpartition("@")[2]
+        assert OrganisationDomain.objects.filter(organisation=pledge.org, domain=domain).exists()
+    assert all(p.email.endswith("@nhs.net") for p in shared)
+    # Made-up addresses on domains that take mail: never asked for anything.
+    for pledge in [*staff, *shared]:
+        assert not pledge.wants_reminders and not pledge.wants_follow_through
+
+    wall = Client().get(f"/campaigns/{campaign.slug}/wall/?kind=personal").content.decode()
+    wall += Client().get(f"/campaigns/{campaign.slug}/wall/?kind=organisational").content.decode()
+    for pledge in staff:
+        assert f"verified: staff at {pledge.org.name}" in wall
+    assert "verified: NHS staff" in wall
+    assert "@nhs.net" not in wall and "demo." not in wall

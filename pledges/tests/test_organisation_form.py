@@ -415,6 +415,44 @@ def test_the_wall_and_the_api_filter_by_an_organisations_slug_or_by_a_typed_name
     }
 
 
+def test_a_directory_organisations_name_gives_the_pledges_its_slug_gives_however_they_were_typed(
+    campaign: Any, directory: dict[str, Any]
+) -> None:
+    from pledges.organisation_moves import suggestion_map
+
+    chosen = create_pledge(campaign, 1, org=directory["riverside"])
+    mapped = create_pledge(campaign, 2, organisation="riverside homes ltd")
+    suggestion_map(suggestion=mapped.org_suggestion, organisation=directory["riverside"])
+    # Folded into the suggestion organisers mapped: counts for Riverside Homes from the start.
+    later = create_pledge(campaign, 3, organisation="Riverside Homes Limited")
+    rivers = create_pledge(campaign, 4, org=directory["rivers"])
+    typed = create_pledge(campaign, 5, organisation="Sunny Vale Care Home")
+    # Two organisations share one name: a name cannot say which, so it matches as typed.
+    first_oak = make_organisation("Oak Surgery", slug="oak-surgery", kind="gp-practice")
+    make_organisation("Oak Surgery Ltd", slug="oak-surgery-ltd", kind="gp-practice")
+    oak = create_pledge(campaign, 6, org=first_oak)
+
+    def wall(value: str) -> set[str]:
+        page = Client().get(f"/campaigns/{campaign.slug}/wall/", {"organisation": value}).content.decode()
+        return set(re.findall(r'href="/pledges/([0-9a-z]+)/"', page))
+
+    def api(value: str) -> set[str]:
+        response = Client().get(f"/api/v1/campaigns/{campaign.slug}/pledges", {"organisation": value})
+        assert response.status_code == 200
+        return {item["public_id"] for item in response.json()["results"]}
+
+    riverside = {chosen.public_id, mapped.public_id, later.public_id}
+    for look in (wall, api):
+        assert look("riverside-homes") == riverside
+        for name in ("Riverside Homes", "riverside homes ltd", "RIVERSIDE  HOMES LTD.", "Riverside Homes,"):
+            assert look(name) == riverside, (look.__name__, name)
+        assert look("rivers care") == look("rivers-care-ltd") == {rivers.public_id}
+        assert look("sunny vale CARE home") == {typed.public_id}
+        assert look("Oak Surgery") == {oak.public_id}
+        assert look("oak surgery ltd") == set()
+        assert look("Riverside") == set()
+
+
 @pytest.mark.parametrize(
     "hostile",
     [

@@ -1,9 +1,11 @@
-"""The free-text migration (pledges 0020): typed organisations become suggestions."""
+"""The free-text migration (pledges 0020): typed organisations become suggestions. Its
+functions on today's models, and the migration itself run by Django's executor from 0019."""
 
 from __future__ import annotations
 
 import importlib
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -99,3 +101,117 @@ def test_a_pledge_that_chose_from_the_directory_is_left_alone(campaign: Campaign
     migrate_forwards()
     assert not OrganisationSuggestion.objects.exists()
     assert Pledge.objects.get(pk=chosen.pk).org == oak
+
+
+# --- The migration itself, run by Django's executor on historical models ----------------------
+
+BEFORE = ("pledges", "0019_organisations")
+AFTER = ("pledges", "0020_organisation_suggestions")
+
+
+def _migrate_to(pledges_node: tuple[str, str]) -> Any:
+    """Every other app at its latest and pledges at `pledges_node`; the apps as they were there."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    targets = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "pledges"]
+    targets.append(pledges_node)
+    executor.migrate(targets)
+    # A fresh loader: the one that migrated holds the plan, not what is applied now.
+    return MigrationExecutor(connection).loader.project_state(targets).apps
+
+
+def _migrate_to_latest() -> None:
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_turns_typed_organisations_into_suggestions_and_reverses() -> None:
+    import uuid
+    from datetime import date, timedelta
+
+    from django.utils import timezone
+
+    try:
+        old = _migrate_to(BEFORE)
+        now = timezone.now()
+        campaign = old.get_model("campaigns", "Campaign").objects.create(
+            name="Change Day",
+            slug="change-day-migration",
+            hashtag="ChangeDay",
+            description="A campaign from before the directory.",
+            opens_at=now - timedelta(days=1),
+            change_day=date(2027, 3, 3),
+            deadline=now + timedelta(days=30),
+            target=1000,
+        )
+        oak = old.get_model("organisations", "Organisation").objects.create(
+            code="RXA", name="Oak Trust", slug="oak-trust", kind="nhs-trust", region="london"
+        )
+        OldPledge = old.get_model("pledges", "Pledge")
+
+        def typed(n: int, organisation: str, **fields: Any) -> int:
+            return OldPledge.objects.create(
+                campaign=campaign,
+                public_id=f"migr{n:04d}",
+                text=f"a promise made before the directory, number {n}",
+                role="Nurse",
+                organisation=organisation,
+                region="london",
+                email=f"person{n}@example.org",
+                email_canonical=f"person{n}@example.org",
+                consent_to_publish=True,
+                submission_token=uuid.uuid4(),
+                dedupe_key=f"migration-{n}",
+                sector_mask=1,
+                **fields,
+            ).pk
+
+        pledges = {
+            "first": typed(1, "Riverside Homes"),
+            "ltd": typed(2, "riverside homes ltd"),
+            "dotted": typed(3, "Riverside Homes Ltd."),
+            "again": typed(4, "Riverside Homes"),
+            "oak-care": typed(5, "Oak Lodge Care Limited"),
+            "none": typed(6, ""),
+            "chosen": typed(7, "Oak Trust", org=oak),
+        }
+
+        new = _migrate_to(AFTER)
+
+        Suggestion = new.get_model("organisations", "OrganisationSuggestion")
+        assert sorted(Suggestion.objects.values_list("name_key", "name", "status")) == [
+            ("oak lodge care", "Oak Lodge Care Limited", "open"),
+            # Named as most of its pledges typed it.
+            ("riverside homes", "Riverside Homes", "open"),
+        ]
+        NewPledge = new.get_model("pledges", "Pledge")
+        pointed = dict(NewPledge.objects.values_list("pk", "org_suggestion__name_key"))
+        assert {name: pointed[pk] for name, pk in pledges.items()} == {
+            "first": "riverside homes",
+            "ltd": "riverside homes",
+            "dotted": "riverside homes",
+            "again": "riverside homes",
+            "oak-care": "oak lodge care",
+            "none": None,
+            # Chosen from the directory: it counts for its organisation, no suggestion.
+            "chosen": None,
+        }
+        assert NewPledge.objects.get(pk=pledges["chosen"]).org_id == oak.pk
+        # The typed text stays as typed.
+        assert NewPledge.objects.get(pk=pledges["dotted"]).organisation == "Riverside Homes Ltd."
+
+        back = _migrate_to(BEFORE)
+
+        assert not back.get_model("organisations", "OrganisationSuggestion").objects.exists()
+        BackPledge = back.get_model("pledges", "Pledge")
+        assert BackPledge.objects.count() == len(pledges)
+        assert not BackPledge.objects.filter(org_suggestion__isnull=False).exists()
+        assert BackPledge.objects.get(pk=pledges["ltd"]).organisation == "riverside homes ltd"
+        assert BackPledge.objects.get(pk=pledges["chosen"]).org_id == oak.pk
+    finally:
+        # The rest of the run needs today's schema; the rows go with the test's flush.
+        _migrate_to_latest()

@@ -24,7 +24,12 @@ from pledges.organisation_moves import pledge_organisation_set
 from pledges.outcomes import pledge_outcome_record
 from pledges.services import campaign_recompute_totals, pledge_confirm, pledge_create
 from reminders.models import Anchor, Audience, Reminder
-from reminders.services import reminder_schedule_default, reminder_signup_confirm, reminder_signup_create
+from reminders.services import (
+    follow_through_stop,
+    reminder_schedule_default,
+    reminder_signup_confirm,
+    reminder_signup_create,
+)
 
 LONDON = ZoneInfo("Europe/London")
 DEMO_SLUG = "change-day-demo"
@@ -139,6 +144,12 @@ EMPLOYER_KINDS = {
     "Practice manager": OrganisationKind.GP_PRACTICE,
     "Receptionist": OrganisationKind.GP_PRACTICE,
 }
+# So the demo shows both verified badges: pledgers at NHS employers confirm from the campaign's
+# shared staff domain ("verified: NHS staff"), and the others from their employer's own domain
+# when the directory lists one ("verified: staff at <organisation>"). These addresses are made
+# up on domains that take mail, so they never ask for reminders or follow-through.
+SHARED_STAFF_DOMAIN = "nhs.net"
+NHS_ROLES = {"Staff nurse", "Junior doctor", "Ward manager", "Consultant"}
 
 
 # (outcome, story) for the first demo pledges.
@@ -193,6 +204,7 @@ class Command(BaseCommand):
             deadline=datetime.combine(date(year, 3, 31), time(23, 59), tzinfo=LONDON),
             target=500_000,
             moderation_mode=ModerationMode.POST,
+            staff_domains=SHARED_STAFF_DOMAIN,
             organiser_name="The Change Day demo team",
             contact_email="team@changeday.invalid",
         )
@@ -201,6 +213,8 @@ class Command(BaseCommand):
             for n, (text, name, role, region, sectors) in enumerate(DEMO_PLEDGES):
                 assert region in regions
                 employer = self._employer(role, region)
+                email = self._email(n, role, employer)
+                verifiable = not email.endswith(".invalid")
                 result = pledge_create(
                     campaign=campaign,
                     text=text,
@@ -211,9 +225,9 @@ class Command(BaseCommand):
                     region=region,
                     kind=Kind.ORGANISATIONAL if name in ORGANISATIONS else Kind.PERSONAL,
                     sectors=sectors,
-                    email=f"demo+{n}@changeday.invalid",
+                    email=email,
                     consent_to_publish=True,
-                    wants_reminders=n % 3 == 0,
+                    wants_reminders=n % 3 == 0 and not verifiable,
                     submission_token=uuid.uuid4(),
                     # Demo addresses cannot receive mail; the pledges are confirmed here.
                     send_confirmation=False,
@@ -221,6 +235,8 @@ class Command(BaseCommand):
                 if employer is not None:
                     pledge_organisation_set(pledge=result.pledge, organisation=employer)
                 pledge = pledge_confirm(pledge=result.pledge)
+                if verifiable:
+                    follow_through_stop(campaign=campaign, email=email)
                 # A few have already said how it went, so the wall's outcomes, "promises
                 # kept" and the stats' funnel have something to show.
                 if n < len(DEMO_OUTCOMES) and pledge.status == Status.PUBLISHED:
@@ -241,11 +257,20 @@ class Command(BaseCommand):
         self.stdout.write(f"Loaded the sample directory: {result.created} organisations.")
 
     def _employer(self, role: str, region: str) -> Organisation | None:
-        """A directory entry of the kind the role works for, in the pledge's region."""
+        """A directory entry of the kind the role works for, in the pledge's region: one
+        listing a staff domain when there is one, so its badge can show."""
         kind = EMPLOYER_KINDS.get(role)
         if kind is None:
             return None
-        return Organisation.objects.filter(kind=kind, region=region).order_by("code").first()
+        found = Organisation.objects.filter(kind=kind, region=region).order_by("code")
+        return found.filter(domains__isnull=False).first() or found.first()
+
+    def _email(self, n: int, role: str, employer: Organisation | None) -> str:
+        """The address a demo pledge is confirmed from (see SHARED_STAFF_DOMAIN)."""
+        if role in NHS_ROLES:
+            return f"demo.{n}@{SHARED_STAFF_DOMAIN}"
+        domain = employer.domains.values_list("domain", flat=True).first() if employer else None
+        return f"demo.{n}@{domain}" if domain else f"demo+{n}@changeday.invalid"
 
     def _reminders(self, campaign: Campaign, now: datetime) -> None:
         reminder_schedule_default(campaign=campaign, now=now)
