@@ -19,6 +19,7 @@ from changeday.lib.mail import absolute_url
 from changeday.lib.pagecache import shared_page
 from changeday.lib.ratelimit import rate_limit, rate_limited
 from pages.share_cards import share_meta_for_campaign
+from pledges.feeds import feed_links
 from pledges.models import SectorSlug
 from pledges.selectors import WallFilters, campaign_totals_cached, campaign_totals_display, wall_pledges
 from pledges.sharing import share_for
@@ -46,6 +47,7 @@ def _render_campaign(request: HttpRequest, campaign: Campaign) -> HttpResponse:
             text=f"I'm pledging for {campaign.name}. Make yours: big or small, it takes a minute.",
         ),
         "share_meta": share_meta_for_campaign(campaign),
+        "feeds": feed_links(campaign=campaign),
     }
     return render(request, "pages/detail.html", context)
 

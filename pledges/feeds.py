@@ -1,8 +1,10 @@
-"""Atom feeds of the newest published pledges, per campaign and per sector."""
+"""Atom feeds, per campaign and per sector: the newest published pledges, and the changes made
+(pledges whose pledger answered done or started, however old, the latest answer first)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +17,8 @@ from django.utils.xmlutils import SimplerXMLGenerator
 
 from campaigns.models import Campaign
 from pledges.models import SECTOR_BITS, Pledge, SectorSlug, Verified, sector_slugs_for
-from pledges.selectors import WallFilters, wall_pledges
+from pledges.screening import without_email_addresses
+from pledges.selectors import OUTCOME_CHANGES, WallFilters, changes_made, wall_pledges
 
 FEED_SIZE = 50
 # Characters XML 1.0 cannot carry at all. The form lets a pledger type some of them (a vertical
@@ -25,6 +28,27 @@ NOT_XML_CHARACTERS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U00
 
 def _xml_text(value: str | None) -> str | None:
     return None if value is None else NOT_XML_CHARACTERS.sub("\ufffd", value)
+
+
+def _title(campaign: Campaign, sector: str, what: str) -> str:
+    return f"{campaign.name}: {SectorSlug(sector).label} {what}" if sector else f"{campaign.name}: {what}"
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    title: str
+    url: str
+
+
+def feed_links(*, campaign: Campaign, sector: str = "") -> list[FeedLink]:
+    """The feeds a page announces (<link rel="alternate">), titled as the feeds title themselves."""
+    name, kwargs = "pledges:", {"slug": campaign.slug}
+    if sector:
+        name, kwargs = "pledges:sector-", {**kwargs, "sector": sector}
+    return [
+        FeedLink(_title(campaign, sector, "pledges"), reverse(f"{name}feed", kwargs=kwargs)),
+        FeedLink(_title(campaign, sector, "changes made"), reverse(f"{name}changes-feed", kwargs=kwargs)),
+    ]
 
 
 class PlainTextAtom1Feed(Atom1Feed):
@@ -52,10 +76,7 @@ class PledgeFeed(Feed):
         return get_object_or_404(Campaign, slug=slug), sector
 
     def title(self, obj: tuple[Campaign, str]) -> str:
-        campaign, sector = obj
-        return (
-            f"{campaign.name}: {SectorSlug(sector).label} pledges" if sector else f"{campaign.name}: pledges"
-        )
+        return _title(*obj, "pledges")
 
     def subtitle(self, obj: tuple[Campaign, str]) -> str:
         return f"The newest published pledges for #{obj[0].hashtag}"
@@ -86,8 +107,9 @@ class PledgeFeed(Feed):
         if item.outcome:
             text += f"\n\nOutcome: {item.get_outcome_display()}."
         # story_text: the published story only (selectors.with_published_story), else None.
+        # An address typed into it comes out as a marker, even if an organiser let it through.
         if item.story_text:
-            text += f"\n\nWhat changed: {item.story_text}"
+            text += f"\n\nWhat changed: {without_email_addresses(item.story_text)}"
         return text
 
     def item_categories(self, item: Pledge) -> list[str]:
@@ -116,3 +138,36 @@ class PledgeFeed(Feed):
         # Atom requires <updated> in every entry: the last time a reader would see it change
         # (published, or its pledger told us how it went).
         return max(filter(None, (item.published_at, item.outcome_at)), default=None)
+
+
+class ChangesFeed(PledgeFeed):
+    """The changes made: published pledges answered done or started, the latest change first,
+    however old the pledge. The newest-pledges feed carries only the newest 50, so an answer
+    given to an older pledge would never reach its subscribers."""
+
+    def title(self, obj: tuple[Campaign, str]) -> str:
+        return _title(*obj, "changes made")
+
+    def subtitle(self, obj: tuple[Campaign, str]) -> str:
+        return f"Promises made for #{obj[0].hashtag} that became changes: done or started, the latest first"
+
+    def link(self, obj: tuple[Campaign, str]) -> str:
+        campaign, sector = obj
+        url = reverse("pledges:wall", kwargs={"slug": campaign.slug})
+        return f"{url}?{'sector=' + sector + '&' if sector else ''}outcome={OUTCOME_CHANGES}"
+
+    def items(self, obj: tuple[Campaign, str]) -> list[Pledge]:
+        campaign, sector = obj
+        return changes_made(campaign=campaign, sector=sector, limit=FEED_SIZE)
+
+    def item_title(self, item: Pledge) -> str:
+        return f"{item.get_outcome_display()}: I pledge to {item.text[:120]}"
+
+    def item_guid(self, item: Pledge) -> str:
+        # Not the pledge's own id: an entry here is the change, and a reader following both
+        # feeds must not take it for the pledge's entry in the other.
+        return f"changeday:change:{item.public_id}"
+
+    def item_updateddate(self, item: Pledge) -> datetime | None:
+        # The answer, or the published story's publication or edit if later (selectors.changes_made).
+        return item.changed_at

@@ -396,6 +396,14 @@ def without_contact_details(text: str) -> str:
     return text
 
 
+def without_email_addresses(text: str) -> str:
+    """`text` with each email address replaced by a marker, and nothing else changed: for a feed,
+    which shows what was published as typed, yet must never carry an address."""
+    # Folded first, so a full-width "＠" or an invisible space inside an address cannot slip by.
+    folded = _normalised(text)
+    return _EMAIL.sub(EMAIL_REMOVED, folded) if "@" in folded else text
+
+
 def _domain_quoted(match: re.Match[str]) -> str:
     labels = re.split(_DOT, match.group("domain"))
     if match.group("rest") or all(_as_cased_domain(label) for label in labels[1:]):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from django.core.cache import cache
 from django.db import connection, connections, transaction
 from django.db.models import F, FilteredRelation, Max, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from campaigns.models import Campaign
@@ -394,6 +395,29 @@ def with_published_story(queryset: QuerySet[Pledge]) -> QuerySet[Pledge]:
             "story", condition=Q(story__status=StoryStatus.PUBLISHED, story__public=True)
         )
     ).annotate(story_text=F("published_story__text"))
+
+
+def changes_made(*, campaign: Campaign, sector: str = "", limit: int) -> list[Pledge]:
+    """Published pledges whose pledger answered done or started, the latest change first:
+    the answer, or the published story's publication or last edit if later. Each carries
+    `story_text` (see with_published_story) and `changed_at`, that latest change.
+
+    Any pledge, however old: an answer given months after the pledge still reaches the top,
+    where the newest-pledges feed would never show it."""
+    queryset = Pledge.objects.using(replica_or_primary()).filter(campaign=campaign, status__in=PUBLIC_STATES)
+    queryset = pledges_filtered(queryset, WallFilters(sector=sector, outcome=OUTCOME_CHANGES))
+    queryset = with_published_story(queryset.select_related("org").only(*WALL_FIELDS, *WALL_ORG_FIELDS))
+    answered_at = Coalesce("outcome_at", "published_at")
+    # SQLite's GREATEST is NULL when any argument is: a pledge without a published story
+    # falls back to its answer through the Coalesce.
+    story_changed_at = Greatest(
+        "published_story__published_at", "published_story__status_changed_at", "published_story__updated_at"
+    )
+    queryset = queryset.annotate(changed_at=Greatest(answered_at, Coalesce(story_changed_at, answered_at)))
+    pledges = list(queryset.order_by("-changed_at", "-public_id")[:limit])
+    for pledge in pledges:
+        pledge.campaign = campaign
+    return pledges
 
 
 def pledge_published_story(*, pledge: Pledge) -> Story | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path, register_converter
 
 from pledges import organisation_views, outcome_views, privacy_views, views
-from pledges.feeds import PledgeFeed
+from pledges.feeds import ChangesFeed, PledgeFeed
 
 
 class PublicIdConverter:
@@ -36,7 +36,10 @@ urlpatterns = [
     path("organisations/suggest.json", organisation_views.organisation_suggest, name="organisation-suggest"),
     path("campaigns/<slug:slug>/wall/", views.pledge_wall, name="wall"),
     path("campaigns/<slug:slug>/feed/", PledgeFeed(), name="feed"),
+    # Before the sector feed, which would take "changes" for a sector and answer 404.
+    path("campaigns/<slug:slug>/feed/changes/", ChangesFeed(), name="changes-feed"),
     path("campaigns/<slug:slug>/feed/<slug:sector>/", PledgeFeed(), name="sector-feed"),
+    path("campaigns/<slug:slug>/feed/<slug:sector>/changes/", ChangesFeed(), name="sector-changes-feed"),
     path("pledges/confirm/<str:token>/", views.pledge_confirm, name="confirm"),
     path("pledges/withdraw/<str:token>/", views.pledge_withdraw, name="withdraw"),
     path("pledges/outcome/<str:token>/", outcome_views.pledge_outcome, name="outcome"),

@@ -31,6 +31,7 @@ from changeday.lib.ratelimit import (
 )
 from changeday.lib.tokens import ExpiredToken, InvalidToken, read_token
 from pledges import services
+from pledges.feeds import feed_links
 from pledges.forms import AddressChangeForm, PledgeForm, PledgePrefill, pledge_prefill_read
 from pledges.models import Kind, Outcome, Pledge, Region, SectorSlug, Status
 from pledges.selectors import (
@@ -495,7 +496,7 @@ def _pledge_wall(request: HttpRequest, campaign: Campaign) -> HttpResponse:
         filters = WallFilters.from_query(request.GET)
         cards = _wall_cards(campaign=campaign, filters=filters, cursor=request.GET.get("cursor", ""))
     except BadWallQuery as exc:
-        context.update(filters=WallFilters(), error=str(exc))
+        context.update(filters=WallFilters(), error=str(exc), feeds=feed_links(campaign=campaign))
         return render(request, "pledges/wall.html", context, status=400)
-    context.update(filters=filters, cards=cards)
+    context.update(filters=filters, cards=cards, feeds=feed_links(campaign=campaign, sector=filters.sector))
     return render(request, "pledges/wall.html", context)

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
+from testsupport.artifacts import ARTIFACTS, artifact_path
 from testsupport.processes import BASE_DIR
 
 CHROMIUM = "/usr/bin/chromium"
@@ -49,7 +50,7 @@ def chromium_running() -> Iterator[Any]:
 # Browser-test helpers: accessibility checks with axe-core (pinned in package.json,
 # read from node_modules, never a CDN) and screenshots kept as test artifacts.
 AXE_SCRIPT = BASE_DIR / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = BASE_DIR / "var" / "test-artifacts" / "screenshots"
+SCREENSHOTS = ARTIFACTS / "screenshots"
 # What blocks people: axe's "serious" and "critical" findings fail a test.
 BLOCKING_IMPACTS = ("serious", "critical")
 
@@ -88,8 +89,7 @@ def browser_log_in(context: Any, user: Any, base_url: str) -> None:
 
 
 def screenshot(page: Any, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    path = artifact_path("screenshots", f"{name}.png")
     page.screenshot(path=str(path), full_page=True)
     return path
 

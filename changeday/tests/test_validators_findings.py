@@ -1,7 +1,7 @@
 """Issue 19 item 9, what the HTML and feed validators found: <time datetime> values a validator
-accepts, the wall's Atom feed announced in its head, feed entries with <updated> and their
-sectors, valid attributes on the moderation page, the wall's filters folding on a phone, and
-the site's own 404 under DEBUG too."""
+accepts, the wall's and the campaign page's Atom feeds announced in their heads (titled with the
+sector's label), every feed's entries with <updated> and their sectors, valid attributes on the
+moderation page, the wall's filters folding on a phone, and the site's own 404 under DEBUG too."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from django.test import Client, RequestFactory
 from campaigns.models import Campaign
 from changeday.middleware import FriendlyNotFoundInDebugMiddleware
 from conftest import create_pledge
+from pledges.outcomes import pledge_outcome_record
+from pledges.tests.atom import atom_entries
 
 pytestmark = pytest.mark.django_db
 
@@ -57,31 +59,58 @@ def test_the_moderation_pages_times_and_attributes_are_valid_html(
     assert all(VALID_DATETIME.match(value) for value in re.findall(r'<time datetime="([^"]*)"', html))
 
 
-def test_the_wall_announces_its_atom_feed_in_the_head(campaign: Campaign) -> None:
-    html = Client().get(f"/campaigns/{campaign.slug}/wall/?sector=housing").content.decode()
-    head = html.split("</head>", 1)[0]
-    assert (
-        f'<link rel="alternate" type="application/atom+xml" title="Change Day 2027: housing pledges" '
-        f'href="/campaigns/{campaign.slug}/feed/housing/">'
-    ) in head
-    plain = Client().get(f"/campaigns/{campaign.slug}/wall/").content.decode().split("</head>", 1)[0]
-    assert (
-        'type="application/atom+xml" title="Change Day 2027: pledges" '
-        f'href="/campaigns/{campaign.slug}/feed/"' in plain
-    )
+def _alternates(path: str) -> list[tuple[str, str]]:
+    """The (title, href) of each Atom feed a page announces in its head."""
+    head = Client().get(path).content.decode().split("</head>", 1)[0]
+    link = r'<link rel="alternate" type="application/atom\+xml" title="([^"]*)" href="([^"]*)">'
+    return re.findall(link, head)
 
 
-def test_feed_entries_carry_updated_and_their_sectors_as_categories(campaign: Campaign) -> None:
+def test_the_wall_announces_its_atom_feeds_in_the_head_titled_with_the_sectors_label(
+    campaign: Campaign,
+) -> None:
+    slug = campaign.slug
+    assert _alternates(f"/campaigns/{slug}/wall/?sector=social-care") == [
+        ("Change Day 2027: Social care pledges", f"/campaigns/{slug}/feed/social-care/"),
+        ("Change Day 2027: Social care changes made", f"/campaigns/{slug}/feed/social-care/changes/"),
+    ]
+    assert _alternates(f"/campaigns/{slug}/wall/") == [
+        ("Change Day 2027: pledges", f"/campaigns/{slug}/feed/"),
+        ("Change Day 2027: changes made", f"/campaigns/{slug}/feed/changes/"),
+    ]
+    # Each link's title is the title of the feed it points at.
+    for title, href in _alternates(f"/campaigns/{slug}/wall/?sector=patient-carer"):
+        assert feedparser.parse(Client().get(href).content).feed.title == title
+
+
+def test_the_campaign_page_announces_its_atom_feeds_in_the_head(campaign: Campaign) -> None:
+    for path in (f"/campaigns/{campaign.slug}/", "/"):
+        assert _alternates(path) == [
+            ("Change Day 2027: pledges", f"/campaigns/{campaign.slug}/feed/"),
+            ("Change Day 2027: changes made", f"/campaigns/{campaign.slug}/feed/changes/"),
+        ]
+
+
+def test_every_feeds_entries_carry_updated_and_their_sectors_as_categories(campaign: Campaign) -> None:
+    # Read as XML, not through feedparser: it reports an entry without <updated> as updated
+    # when it was published, so it could not tell the element was missing.
     create_pledge(campaign, 1, sectors=["social-care", "housing"])
-    create_pledge(campaign, 2, sectors=["nhs"])
-    feed = feedparser.parse(Client().get(f"/campaigns/{campaign.slug}/feed/").content)
-    assert not feed.bozo, feed.get("bozo_exception")
-    assert len(feed.entries) == 2
-    for entry in feed.entries:
-        assert entry.updated_parsed is not None
-        assert entry.published_parsed is not None
-    terms = {entry.id: sorted(tag.term for tag in entry.tags) for entry in feed.entries}
-    assert sorted(terms.values()) == [["housing", "social-care"], ["nhs"]]
+    done = create_pledge(campaign, 2, sectors=["social-care"])
+    pledge_outcome_record(pledge=done, outcome="done", story_text="We did it.", story_public=True)
+    paths = ("feed/", "feed/social-care/", "feed/changes/", "feed/social-care/changes/")
+    counts = {}
+    for path in paths:
+        body = Client().get(f"/campaigns/{campaign.slug}/{path}").content
+        assert not feedparser.parse(body).bozo, path
+        entries = atom_entries(body)
+        counts[path] = len(entries)
+        for entry in entries:
+            assert entry.updated is not None, f"{path}: {entry.id} has no <updated>"
+            assert entry.updated_at.tzinfo is not None, entry.updated
+            assert {"social-care"} <= set(entry.categories), (path, entry.categories)
+        if not path.endswith("changes/"):
+            assert all(entry.published is not None for entry in entries), path
+    assert counts == {paths[0]: 2, paths[1]: 2, paths[2]: 1, paths[3]: 1}
 
 
 def test_the_walls_filters_fold_behind_one_button_and_stay_open_without_a_script(campaign: Campaign) -> None:

@@ -141,6 +141,63 @@ def test_a_phone_sees_the_pledge_pages_without_serious_accessibility_problems(
     audit.assert_clean()
 
 
+def _send_a_pledge(page: Any, base_url: str, slug: str, *, email: str) -> None:
+    """Make a pledge through the form as a person does, and wait for the page after it."""
+    page.goto(f"{base_url}/campaigns/{slug}/pledge/")
+    page.get_by_label("I pledge to…").fill("learn the name of every cleaner on my ward by Friday")
+    page.get_by_label("Social care", exact=True).check()
+    page.get_by_label("Your name as it should appear").fill("Rhys Evans")
+    page.get_by_label("Your role or job title").fill("Care worker")
+    page.get_by_role("combobox", name="Region").select_option(label="Wales")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("I agree that my pledge").check()
+    page.get_by_role("button", name="Make my pledge").click()
+    page.wait_for_url(f"**/campaigns/{slug}/pledge/sent/")
+
+
+@pytest.mark.parametrize(
+    "viewport",
+    [
+        {"viewport": {"width": 1280, "height": 900}},
+        {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+    ],
+    ids=["desktop", "phone"],
+)
+def test_the_sent_page_with_its_send_again_and_change_address_forms_has_no_serious_accessibility_problem(
+    live_site: str, campaign: Any, chromium: Any, viewport: dict[str, Any]
+) -> None:
+    # Its two forms are only there for the person who has just pledged (their session), so the
+    # page is reached by really sending a pledge, never by visiting its address.
+    audit = _audit(chromium, live_site, **viewport)
+    page = audit.page
+    name = "phone-sent" if viewport.get("is_mobile") else "sent"
+
+    _send_a_pledge(page, live_site, campaign.slug, email="rhys.evans@example.org")
+    again = page.get_by_role("button", name="Send it again")
+    change = page.get_by_role("button", name="Change the address and send the link")
+    assert again.is_visible() and change.is_visible()
+    assert page.get_by_role("heading", name="Wrong address? Change it").is_visible()
+    audit.check(f"{name}-with-its-forms")
+
+    again.click()
+    page.get_by_text("We have sent the link again").wait_for()
+    audit.check(f"{name}-sent-again")
+
+    page.get_by_label("The right address").fill("rhys.evans@")
+    page.get_by_role("button", name="Change the address and send the link").click()
+    page.locator("#address-error").wait_for()
+    assert page.get_by_label("The right address").get_attribute("aria-invalid") == "true"
+    audit.check(f"{name}-wrong-address-error")
+
+    page.get_by_label("The right address").fill("rhys.evans@example.net")
+    page.get_by_role("button", name="Change the address and send the link").click()
+    page.get_by_text("we have sent a new link to the corrected address").wait_for()
+    assert "rhys.evans@example.net" in page.inner_text("main")
+    audit.check(f"{name}-address-changed")
+
+    audit.assert_clean()
+
+
 def test_the_organiser_pages_have_no_serious_accessibility_problem(
     live_site: str, pre_campaign: Any, organiser: Any, chromium: Any
 ) -> None:

@@ -514,6 +514,8 @@ NOT_HTML: dict[str, str] = {
     "pledges:organisation-suggest": "JSON for the type-ahead",
     "pledges:feed": "Atom (feedparser reads it in test_feeds.py)",
     "pledges:sector-feed": "Atom (feedparser reads it in test_feeds.py)",
+    "pledges:changes-feed": "Atom (feedparser reads it in test_changes_feed.py)",
+    "pledges:sector-changes-feed": "Atom (feedparser reads it in test_changes_feed.py)",
     "pledges:data-download": "a JSON download",
     "pages:organisation_export": "CSV for organisers",
     "moderation:export": "CSV for organisers",

@@ -33,6 +33,7 @@ from pages.tests.posterscan import (
     svg_text,
 )
 from pledges.models import Pledge
+from testsupport.artifacts import keep_artifact
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +83,8 @@ def test_the_campaign_poster_is_an_a4_pdf_with_its_words_dates_and_a_qr_code_to_
     organiser_client: Client, dated: Campaign
 ) -> None:
     response = _download(organiser_client, f"/campaigns/{dated.slug}/posters/poster.pdf")
+    # For a person to look at after the run: what will be printed and pinned up.
+    assert keep_artifact("posters", "poster.pdf", response.content).read_bytes() == response.content
 
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"] == f'attachment; filename="{dated.slug}-poster.pdf"'
@@ -111,6 +114,7 @@ def test_the_svg_poster_is_an_a4_svg_document_with_the_same_words_and_qr_code(
 
     assert response["Content-Type"] == "image/svg+xml"
     assert response["Content-Disposition"] == f'attachment; filename="{dated.slug}-poster-housing.svg"'
+    assert keep_artifact("posters", "poster-housing.svg", response.content).read_bytes() == response.content
     svg = response.content.decode()
     root = svg_root(svg)  # well-formed XML, or this raises
     assert root.tag == f"{SVG_NS}svg"
@@ -211,6 +215,7 @@ def test_pledge_cards_are_numbered_two_to_an_a4_sheet_with_everything_a_paper_pl
     assert response["Content-Disposition"] == (
         f'attachment; filename="{campaign.slug}-cards-cd2027-0041-to-0046.pdf"'
     )
+    assert keep_artifact("posters", "pledge-cards.pdf", response.content).read_bytes() == response.content
     assert pdf_page_sizes(response.content) == [(595, 842)] * 3
     for number, text in enumerate(pdf_page_texts(response.content)):
         first, second = 41 + 2 * number, 42 + 2 * number

@@ -33,6 +33,7 @@ from pages.share_images import ShareCard, share_image_render
 from pages.tests.orgs import make_org, org_pledge
 from pledges.privacy import pledger_data_erase
 from pledges.services import pledge_confirmation_token, pledge_withdraw
+from testsupport.artifacts import keep_artifact
 
 pytestmark = pytest.mark.django_db
 
@@ -153,6 +154,8 @@ def test_each_pages_open_graph_image_answers_200_as_a_1200x630_png(pages: dict[s
     assert image.status_code == 200
     assert image["Content-Type"] == "image/png"
     assert png_size(image.content) == (1200, 630)
+    # For a person to look at after the run: no assertion can tell whether it looks right.
+    assert keep_artifact("share-images", f"share-{page}.png", image.content).read_bytes() == image.content
     assert image["Cache-Control"] == "public, max-age=31536000, immutable"
     assert image["X-Content-Type-Options"] == "nosniff"
     assert not image.cookies, "a shared cache would hand one visitor's cookie to the next"
