@@ -114,8 +114,23 @@ def _migrate_to(pledges_node: tuple[str, str]) -> Any:
     from django.db.migrations.executor import MigrationExecutor
 
     executor = MigrationExecutor(connection)
-    targets = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "pledges"]
-    targets.append(pledges_node)
+    graph = executor.loader.graph
+    # Another app's migration that needs a later pledges migration (a foreign key to a model
+    # made after pledges_node) is left unapplied: its app stops at the node before it.
+    later = {
+        node for node in graph.nodes if node[0] == "pledges" and node not in graph.forwards_plan(pledges_node)
+    }
+    needs_later = {child for node in later for child in graph.backwards_plan(node)}
+    targets = [pledges_node]
+    for leaf in graph.leaf_nodes():
+        if leaf[0] == "pledges":
+            continue
+        node: tuple[str, str] | None = leaf
+        while node in needs_later:
+            parents = [parent.key for parent in graph.node_map[node].parents if parent.key[0] == node[0]]
+            node = parents[0] if parents else None
+        if node is not None:
+            targets.append(node)
     executor.migrate(targets)
     # A fresh loader: the one that migrated holds the plan, not what is applied now.
     return MigrationExecutor(connection).loader.project_state(targets).apps
