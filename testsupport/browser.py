@@ -115,3 +115,13 @@ def axe_violations(page: Any) -> list[str]:
                 f"{node['html'][:160]} | {summary}"
             )
     return lines
+
+
+def script_errors(page: Any, *, console: bool = False) -> list[str]:
+    """The list that collects the page's uncaught script errors (and, with `console`, the
+    errors it logs, such as a CSP refusal or a failed fetch) for a test to assert empty."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    if console:
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    return errors

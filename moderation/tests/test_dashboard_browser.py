@@ -10,7 +10,7 @@ import pytest
 from conftest import create_pledge
 from moderation import views
 from moderation.tests.test_dashboard import _no_counts_cached
-from testsupport.browser import axe_violations, browser_log_in
+from testsupport.browser import axe_violations, browser_log_in, script_errors
 
 
 @pytest.mark.django_db(transaction=True)
@@ -25,9 +25,7 @@ def test_the_open_dashboard_shows_new_pledges_without_a_reload(
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
     browser_log_in(context, organiser, live_site)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    errors = script_errors(page, console=True)
     page.goto(f"{live_site}/moderation/dashboard/?campaign={campaign.slug}")
     first_cell = page.locator("#dash-sectors tbody tr").first.locator("td").first
     assert first_cell.inner_text() == "1"

@@ -13,7 +13,7 @@ from moderation.services import pledge_moderate, pledge_report
 from pledges.models import Pledge, Status
 from pledges.selectors import campaign_totals
 from pledges.services import campaign_recompute_totals, pledge_confirm, pledge_create
-from testsupport.browser import browser_log_in, screenshot
+from testsupport.browser import browser_log_in, screenshot, script_errors
 
 # Wait for the moderation page to settle after one decision: the card decided is
 # gone or redrawn with a new status, nothing is in flight, and focus is on a card
@@ -91,8 +91,7 @@ def test_an_organiser_clears_the_queue_with_the_keyboard_alone(
     context = chromium.new_context(viewport={"width": 1366, "height": 860})
     browser_log_in(context, organiser, live_site)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = script_errors(page)
     page.goto(f"{live_site}/moderation/?campaign={pre_campaign.slug}")
     page.wait_for_function("() => window.htmx && document.activeElement.classList.contains('mod-card')")
     assert page.locator(".mod-card").count() == min(QUEUE_SIZE, 50)

@@ -10,7 +10,7 @@ import pytest
 from conftest import create_pledge
 from moderation import views
 from moderation.services import pledge_moderate, pledge_report
-from testsupport.browser import axe_violations, browser_log_in, screenshot
+from testsupport.browser import axe_violations, browser_log_in, screenshot, script_errors
 
 
 @pytest.mark.django_db(transaction=True)
@@ -28,9 +28,7 @@ def test_a_report_that_hides_a_pledge_is_told_without_a_reload(
     context = chromium.new_context(viewport={"width": 1280, "height": 800})
     browser_log_in(context, organiser, live_site)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    errors = script_errors(page, console=True)
     page.goto(f"{live_site}/moderation/?campaign={pre_campaign.slug}")
     page.wait_for_function("() => document.activeElement.classList.contains('mod-card')")
     focused = page.evaluate("document.activeElement.id")

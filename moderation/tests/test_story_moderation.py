@@ -17,7 +17,7 @@ from moderation.services import ModerationError, pledge_moderate, story_moderate
 from moderation.subjects import story_version
 from pledges.models import Pledge, Status, Story, StoryStatus
 from pledges.outcomes import pledge_outcome_record
-from testsupport.browser import browser_log_in, screenshot
+from testsupport.browser import browser_log_in, screenshot, script_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -487,8 +487,7 @@ def test_an_organiser_decides_stories_with_the_keyboard_and_in_bulk(
     context = chromium.new_context(viewport={"width": 1366, "height": 860})
     browser_log_in(context, organiser, live_site)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = script_errors(page)
     page.goto(f"{live_site}/moderation/?campaign={pre_campaign.slug}")
     page.wait_for_function("() => window.htmx && document.activeElement.classList.contains('mod-card')")
     assert page.locator("#mod-counts .mod-count-stories dd").inner_text() == "4"

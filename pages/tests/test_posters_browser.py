@@ -18,7 +18,14 @@ from pages.stats import stats_cache_key
 from pages.tests.posterscan import pdf_qr_codes
 from pledges.models import Pledge, Status
 from pledges.services import pledge_confirmation_url
-from testsupport.browser import PHONE, SCREENSHOTS, axe_violations, log_in_through_the_form, screenshot
+from testsupport.browser import (
+    PHONE,
+    SCREENSHOTS,
+    axe_violations,
+    log_in_through_the_form,
+    screenshot,
+    script_errors,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,8 +52,7 @@ def test_an_organiser_downloads_a_poster_whose_qr_code_brings_a_pledge_the_stats
     form_url = f"{live_site}/campaigns/{campaign.slug}/pledge/?sector=nhs&source=poster-nhs"
     organisers = chromium.new_context(accept_downloads=True, bypass_csp=True, **PHONE)
     page = organisers.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = script_errors(page)
 
     # The posters are for organisers: the page asks them to log in first.
     page.goto(f"{live_site}/campaigns/{campaign.slug}/posters/")

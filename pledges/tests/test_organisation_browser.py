@@ -14,7 +14,7 @@ from changeday.tests.test_csp_browser import COLLECT_VIOLATIONS
 from organisations.models import OrganisationTotal
 from pledges.models import Pledge, Status
 from pledges.tests.orgdata import make_organisation
-from testsupport.browser import PHONE, axe_violations, screenshot
+from testsupport.browser import PHONE, axe_violations, screenshot, script_errors
 from testsupport.mail import email_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,8 +53,7 @@ def test_a_care_home_manager_picks_their_organisation_on_a_phone_and_their_pledg
     # The site's own Content-Security-Policy stays on: the combobox needs nothing inline.
     context.add_init_script(COLLECT_VIOLATIONS)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = script_errors(page)
     page.goto(f"{live_site}/campaigns/{campaign.slug}/pledge/")
     _fill_the_rest(page, tap=True)
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import create_pledge
 from moderation.models import Action, ModerationEvent
 from pledges.models import Channel, Pledge, Status
-from testsupport.browser import PHONE, axe_violations, log_in_through_the_form, screenshot
+from testsupport.browser import PHONE, axe_violations, log_in_through_the_form, screenshot, script_errors
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,8 +28,7 @@ def test_an_organiser_on_a_phone_enters_a_paper_pledge_and_it_appears_on_the_wal
 
     # axe is injected as a script, which the site's CSP rightly refuses.
     page = chromium.new_context(**PHONE, bypass_csp=True).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = script_errors(page)
     page.goto(f"{live_site}/campaigns/{campaign.slug}/paper/")
     log_in_through_the_form(
         page,

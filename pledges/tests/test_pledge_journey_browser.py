@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pledges.models import Pledge, Status
-from testsupport.browser import PHONE, screenshot
+from testsupport.browser import PHONE, screenshot, script_errors
 from testsupport.mail import email_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,8 +27,7 @@ def test_a_person_pledges_on_a_phone_from_the_home_page_to_the_published_permali
     live_site: str, campaign: Any, chromium: Any, smtp_inbox: Any, celery_worker: Any
 ) -> None:
     page = chromium.new_context(**PHONE).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = script_errors(page)
 
     page.goto(live_site + "/")
     assert page.get_by_role("heading", level=1).inner_text() == campaign.name

@@ -14,7 +14,7 @@ from campaigns.models import Campaign
 from conftest import create_pledge
 from pledges.models import Pledge, Status
 from pledges.services import pledge_confirmation_url
-from testsupport.browser import PHONE, axe_violations, screenshot
+from testsupport.browser import PHONE, axe_violations, screenshot, script_errors
 from testsupport.mail import email_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,8 +43,7 @@ def test_a_visitor_arrives_at_a_shared_pledge_and_makes_their_own_from_it(
         text="answer every call bell within a minute",
     )
     page = chromium.new_context(**PHONE).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = script_errors(page)
 
     page.goto(f"{live_site}/pledges/{shared.public_id}/")
 
