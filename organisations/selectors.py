@@ -119,13 +119,20 @@ def organisation_by_slug(*, slug: str) -> Organisation | None:
 
 
 def organisation_named(*, name: str) -> Organisation | None:
-    """The one organisation with exactly this name (any case, spaces collapsed), or None
-    when none has it or several share it (two GP practices called 'Riverside Surgery')."""
+    """The one organisation with exactly this name (any case, spaces collapsed), else the one
+    whose name folds, by the directory's one rule, to what `name` folds to ("riverside homes
+    ltd." is Riverside Homes: the rule the wall's filter and the suggestions fold by, so a
+    typed name counts where the filter finds it); None when none does or several share it
+    (two GP practices called 'Riverside Surgery')."""
     key = _search_key(name)
     if not key or "\x00" in key:
         return None
     same = list(Organisation.objects.annotate(name_lower=Lower("name")).filter(name_lower=key)[:2])
-    return same[0] if len(same) == 1 else None
+    if len(same) == 1:
+        # Exactly its name: "Oak Surgery" beside an "Oak Surgery Ltd" folding alike.
+        return same[0]
+    found = organisation_id_folded_named(name=name)
+    return Organisation.objects.filter(pk=found).first() if found is not None else None
 
 
 # What suggestion_name_key drops from a name's end: " limited" and trailing dots, commas
