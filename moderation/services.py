@@ -266,9 +266,10 @@ def paper_entry_record(entered: PaperEntered) -> None:
                 from_status=Status.UNCONFIRMED,
                 to_status=pledge.status,
                 # The organiser's word, given by ticking the form's box, that the pledger's own
-                # tick was on the card: the consent the pledge is published on.
+                # tick was on the card: the consent the pledge is published on. "Collected on
+                # paper" is the action's own name, shown beside this.
                 reason_text=(
-                    f"Collected on paper, card {pledge.paper_reference}, "
+                    f"Card {pledge.paper_reference}, "
                     f"consent to publish seen by {organiser_name(entered.organiser)}"
                 )[:REASON_MAX],
             )
