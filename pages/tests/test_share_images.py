@@ -33,6 +33,7 @@ from pages.share_images import ShareCard, share_image_render
 from pages.tests.orgs import make_org, org_pledge
 from pledges.privacy import pledger_data_erase
 from pledges.services import pledge_confirmation_token, pledge_withdraw
+from testsupport.admin import pledge_admin_values
 from testsupport.artifacts import keep_artifact
 
 pytestmark = pytest.mark.django_db
@@ -294,23 +295,7 @@ def test_an_anonymous_pledge_names_no_person_in_its_preview(campaign: Any, drawn
 
 
 def _pledge_change(client: Client, pledge: Any, **changes: Any) -> None:
-    values = {
-        "text": pledge.text,
-        "display_name": pledge.display_name,
-        "role": pledge.role,
-        "organisation": pledge.organisation,
-        "region": pledge.region,
-        "kind": pledge.kind,
-        "consent_to_publish": "on",
-        "sector_links-TOTAL_FORMS": "0",
-        "sector_links-INITIAL_FORMS": "0",
-        "moderation_events-TOTAL_FORMS": "0",
-        "moderation_events-INITIAL_FORMS": "0",
-        "reports-TOTAL_FORMS": "0",
-        "reports-INITIAL_FORMS": "0",
-        **({"is_anonymous": "on"} if pledge.is_anonymous else {}),
-        **changes,
-    }
+    values = pledge_admin_values(pledge, **changes)
     response = client.post(f"/admin/pledges/pledge/{pledge.pk}/change/", values)
     assert response.status_code == 302, response.content.decode()[:2000]
 

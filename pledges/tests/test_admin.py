@@ -9,6 +9,7 @@ from django.test import Client
 
 from conftest import create_pledge
 from pledges.models import Pledge
+from testsupport.admin import pledge_admin_values
 
 pytestmark = pytest.mark.django_db
 
@@ -73,23 +74,7 @@ def test_audit_fields_are_shown_but_cannot_be_edited(campaign: Any, organiser: A
     # A forged POST cannot change a read-only field either.
     client.post(
         f"/admin/pledges/pledge/{pledge.pk}/change/",
-        {
-            "text": pledge.text,
-            "display_name": "Ana B.",
-            "role": "Social worker",
-            "organisation": "",
-            "region": "south-east",
-            "kind": "personal",
-            "consent_to_publish": "on",
-            "status": "rejected",
-            "public_id": "forged",
-            "sector_links-TOTAL_FORMS": "0",
-            "sector_links-INITIAL_FORMS": "0",
-            "moderation_events-TOTAL_FORMS": "0",
-            "moderation_events-INITIAL_FORMS": "0",
-            "reports-TOTAL_FORMS": "0",
-            "reports-INITIAL_FORMS": "0",
-        },
+        pledge_admin_values(pledge, display_name="Ana B.", status="rejected", public_id="forged"),
     )
     pledge.refresh_from_db()
     assert pledge.display_name == "Ana B.", "the edit itself was refused"
@@ -117,21 +102,11 @@ def test_an_organiser_sees_a_pledges_words_but_cannot_rewrite_them(campaign: Any
 
     response = client.post(
         f"/admin/pledges/pledge/{pledge.pk}/change/",
-        {
-            "text": "I pledge to I pledge to sell my colleagues' details",
-            "display_name": "Ana",
-            "role": "Social worker",
-            "organisation": "Kent County Council",
-            "region": "south-east",
-            "kind": "personal",
-            "consent_to_publish": "on",
-            "sector_links-TOTAL_FORMS": "0",
-            "sector_links-INITIAL_FORMS": "0",
-            "moderation_events-TOTAL_FORMS": "0",
-            "moderation_events-INITIAL_FORMS": "0",
-            "reports-TOTAL_FORMS": "0",
-            "reports-INITIAL_FORMS": "0",
-        },
+        pledge_admin_values(
+            pledge,
+            text="I pledge to I pledge to sell my colleagues' details",
+            organisation="Kent County Council",
+        ),
     )
     assert response.status_code == 302
     pledge.refresh_from_db()
