@@ -531,6 +531,19 @@ def test_forged_replayed_and_expired_stop_links_answer_with_a_4xx_and_change_not
 # --- The admin and the default schedule -----------------------------------------------------
 
 
+def _admin_row(moment: Reminder) -> dict[str, str]:
+    """A follow-through moment's row in the campaign admin's inline, as the page shows it."""
+    return {
+        "id": str(moment.pk),
+        "campaign": str(moment.campaign_id),
+        "anchor": moment.anchor,
+        "days_after": str(moment.days_after),
+        "send_time": moment.send_time.strftime("%H:%M:%S"),
+        "audience": moment.audience,
+        "message": moment.message,
+    }
+
+
 def test_organisers_edit_follow_through_moments_beside_the_reminders_with_the_models_checks(
     organiser: Any, campaign: Campaign, smtp_inbox: Any
 ) -> None:
@@ -563,15 +576,7 @@ def test_organisers_edit_follow_through_moments_beside_the_reminders_with_the_mo
             "message": "",
         }
     ]
-    existing = {
-        "id": str(moment.pk),
-        "campaign": str(campaign.pk),
-        "anchor": "after-change-day",
-        "days_after": "14",
-        "send_time": "10:00:00",
-        "audience": "follow-all",
-        "message": "",
-    }
+    existing = _admin_row(moment)
     new = {
         "campaign": str(campaign.pk),
         "anchor": "after-deadline",
@@ -695,15 +700,7 @@ def test_organisers_are_told_why_a_moment_that_has_begun_sending_stays_as_it_is(
         campaign.slug, opens=campaign.opens_at, deadline=campaign.deadline, change_day=campaign.change_day
     )
     values["name"] = campaign.name
-    row = {
-        "id": str(moment.pk),
-        "campaign": str(campaign.pk),
-        "anchor": "after-change-day",
-        "days_after": "14",
-        "send_time": "10:00:00",
-        "audience": "follow-all",
-        "message": "",
-    }
+    row = _admin_row(moment)
     url = f"/admin/campaigns/campaign/{campaign.pk}/change/"
 
     def post(changed: dict[str, str]) -> Any:
