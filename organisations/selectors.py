@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS
-from django.db.models import Count, ExpressionWrapper, F, FloatField, QuerySet, Sum, Window
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum, Window
 from django.db.models.functions import Cast, Coalesce, Length, Lower, Rank
 
 from campaigns.models import Campaign, Region
@@ -123,16 +123,24 @@ def organisation_named(*, name: str) -> Organisation | None:
     whose name folds, by the directory's one rule, to what `name` folds to ("riverside homes
     ltd." is Riverside Homes: the rule the wall's filter and the suggestions fold by, so a
     typed name counts where the filter finds it); None when none does or several share it
-    (two GP practices called 'Riverside Surgery')."""
-    key = _search_key(name)
-    if not key or "\x00" in key:
+    (two GP practices called 'Riverside Surgery'). One query, as a pledge's lookup is."""
+    exact = _search_key(name)
+    if not exact or "\x00" in exact:
         return None
-    same = list(Organisation.objects.annotate(name_lower=Lower("name")).filter(name_lower=key)[:2])
+    wanted = Q(name_lower=exact)
+    folded = _folded_names(suggestion_name_key(name))
+    if folded is not None:
+        wanted |= folded
+    candidates = list(
+        Organisation.objects.annotate(name_lower=Lower("name"), name_length=Length("name")).filter(wanted)
+    )
+    same = [organisation for organisation in candidates if organisation.name_lower == exact]
     if len(same) == 1:
         # Exactly its name: "Oak Surgery" beside an "Oak Surgery Ltd" folding alike.
         return same[0]
-    found = organisation_id_folded_named(name=name)
-    return Organisation.objects.filter(pk=found).first() if found is not None else None
+    key = suggestion_name_key(name)
+    alike = [organisation for organisation in candidates if suggestion_name_key(organisation.name) == key]
+    return alike[0] if len(alike) == 1 else None
 
 
 # What suggestion_name_key drops from a name's end: " limited" and trailing dots, commas
@@ -140,21 +148,34 @@ def organisation_named(*, name: str) -> Organisation | None:
 _FOLDED_SUFFIX_ROOM = 16
 
 
-def organisation_id_folded_named(*, name: str, using: str = DEFAULT_DB_ALIAS) -> int | None:
-    """The id of the one organisation whose name folds, by the directory's one rule
-    (suggestion_name_key), to what `name` folds to: "riverside homes ltd" finds Riverside
-    Homes. None when none does or several do. One query: the names starting with the key
-    (a range of organisation_name_lower_idx) no longer than the key and a suffix, checked
-    with the rule itself, so it can never fold differently from the suggestions."""
-    key = suggestion_name_key(name)
+def _folded_names(key: str) -> Q | None:
+    """The names that may fold to `key` (suggestion_name_key), over name_lower and
+    name_length: those starting with it (a range of organisation_name_lower_idx) no longer
+    than it and a suffix. The caller checks each with the rule itself, so a name can never
+    fold differently from the suggestions. None for a key no name can fold to."""
     if not key or len(key) > SEARCH_MAX or "\x00" in key or ord(key[-1]) >= 0x10FFFF:
         return None
     after = key[:-1] + chr(ord(key[-1]) + 1)
+    return Q(
+        name_lower__gte=key,
+        name_lower__lt=after,
+        name_lower__startswith=key,
+        name_length__lte=len(key) + _FOLDED_SUFFIX_ROOM,
+    )
+
+
+def organisation_id_folded_named(*, name: str, using: str = DEFAULT_DB_ALIAS) -> int | None:
+    """The id of the one organisation whose name folds, by the directory's one rule
+    (suggestion_name_key), to what `name` folds to: "riverside homes ltd" finds Riverside
+    Homes. None when none does or several do. One query."""
+    key = suggestion_name_key(name)
+    folded = _folded_names(key)
+    if folded is None:
+        return None
     candidates = (
         Organisation.objects.using(using)
         .annotate(name_lower=Lower("name"), name_length=Length("name"))
-        .filter(name_lower__gte=key, name_lower__lt=after, name_lower__startswith=key)
-        .filter(name_length__lte=len(key) + _FOLDED_SUFFIX_ROOM)
+        .filter(folded)
         .values_list("id", "name")
     )
     same = [pk for pk, found in candidates if suggestion_name_key(found) == key]
