@@ -118,27 +118,29 @@ def organisation_by_slug(*, slug: str) -> Organisation | None:
     return Organisation.objects.filter(slug=slug).first()
 
 
-def organisation_named(*, name: str) -> Organisation | None:
+def organisation_named(*, name: str, using: str = DEFAULT_DB_ALIAS) -> Organisation | None:
     """The one organisation with exactly this name (any case, spaces collapsed), else the one
-    whose name folds, by the directory's one rule, to what `name` folds to ("riverside homes
-    ltd." is Riverside Homes: the rule the wall's filter and the suggestions fold by, so a
-    typed name counts where the filter finds it); None when none does or several share it
-    (two GP practices called 'Riverside Surgery'). One query, as a pledge's lookup is."""
+    whose name folds, by the directory's one rule (suggestion_name_key), to what `name` folds
+    to: "riverside homes ltd." is Riverside Homes. None when none does or several share it
+    (two GP practices called 'Riverside Surgery'). The pledge form counts a typed name for
+    it and the wall's filter shows its pledges, so the two never disagree. One query."""
     exact = _search_key(name)
     if not exact or "\x00" in exact:
         return None
+    key = suggestion_name_key(name)
     wanted = Q(name_lower=exact)
-    folded = _folded_names(suggestion_name_key(name))
+    folded = _folded_names(key)
     if folded is not None:
         wanted |= folded
     candidates = list(
-        Organisation.objects.annotate(name_lower=Lower("name"), name_length=Length("name")).filter(wanted)
+        Organisation.objects.using(using)
+        .annotate(name_lower=Lower("name"), name_length=Length("name"))
+        .filter(wanted)
     )
     same = [organisation for organisation in candidates if organisation.name_lower == exact]
     if len(same) == 1:
         # Exactly its name: "Oak Surgery" beside an "Oak Surgery Ltd" folding alike.
         return same[0]
-    key = suggestion_name_key(name)
     alike = [organisation for organisation in candidates if suggestion_name_key(organisation.name) == key]
     return alike[0] if len(alike) == 1 else None
 
@@ -162,24 +164,6 @@ def _folded_names(key: str) -> Q | None:
         name_lower__startswith=key,
         name_length__lte=len(key) + _FOLDED_SUFFIX_ROOM,
     )
-
-
-def organisation_id_folded_named(*, name: str, using: str = DEFAULT_DB_ALIAS) -> int | None:
-    """The id of the one organisation whose name folds, by the directory's one rule
-    (suggestion_name_key), to what `name` folds to: "riverside homes ltd" finds Riverside
-    Homes. None when none does or several do. One query."""
-    key = suggestion_name_key(name)
-    folded = _folded_names(key)
-    if folded is None:
-        return None
-    candidates = (
-        Organisation.objects.using(using)
-        .annotate(name_lower=Lower("name"), name_length=Length("name"))
-        .filter(folded)
-        .values_list("id", "name")
-    )
-    same = [pk for pk, found in candidates if suggestion_name_key(found) == key]
-    return same[0] if len(same) == 1 else None
 
 
 # --- Organisations' counters in a campaign: pages, the league tables, the API -----------------

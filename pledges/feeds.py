@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.http import urlencode
 from django.utils.xmlutils import SimplerXMLGenerator
 
 from campaigns.models import Campaign
@@ -154,7 +155,7 @@ class ChangesFeed(PledgeFeed):
     def link(self, obj: tuple[Campaign, str]) -> str:
         campaign, sector = obj
         url = reverse("pledges:wall", kwargs={"slug": campaign.slug})
-        return f"{url}?{'sector=' + sector + '&' if sector else ''}outcome={OUTCOME_CHANGES}"
+        return f"{url}?{urlencode({**({'sector': sector} if sector else {}), 'outcome': OUTCOME_CHANGES})}"
 
     def items(self, obj: tuple[Campaign, str]) -> list[Pledge]:
         campaign, sector = obj

@@ -22,7 +22,7 @@ from changeday.lib.dbrouter import replica_or_primary
 from changeday.lib.hashing import keyed_hash
 from changeday.lib.pagecache import generation_bump
 from organisations.models import Organisation
-from organisations.selectors import organisation_id_folded_named
+from organisations.selectors import organisation_named
 from outbox import selectors as outbox_selectors
 from pledges.models import (
     CHANGE_OUTCOMES,
@@ -521,9 +521,10 @@ def pledges_filtered(queryset: QuerySet[Pledge], filters: WallFilters) -> QueryS
     if filters.organisation:
         org_id = _organisation_with_slug(filters.organisation, using=queryset.db)
         if org_id is None:
-            # A directory organisation's name gives what its slug gives: its pledges typed as
-            # "riverside homes ltd" count for Riverside Homes, and iexact on the text misses them.
-            org_id = organisation_id_folded_named(name=filters.organisation, using=queryset.db)
+            # A directory organisation's name gives what its slug gives, by the rule the form
+            # counts typed names with: iexact on the text would miss "riverside homes ltd".
+            named = organisation_named(name=filters.organisation, using=queryset.db)
+            org_id = named.pk if named is not None else None
         if org_id is not None:
             # The organisation's own pledges, read from pledge_org_wall_idx in the wall's order.
             queryset = queryset.filter(org_id=org_id)
